@@ -1,0 +1,150 @@
+#include "analysis/op_count.h"
+
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace qopt::analysis {
+namespace {
+
+bool IsDefault(absl::string_view domain) { return domain.empty() || domain == "ai.onnx"; }
+
+const absl::flat_hash_map<std::string, OpCategory>& DefaultDomainCategories() {
+  static const auto* table = new absl::flat_hash_map<std::string, OpCategory>{
+      {"Conv", OpCategory::kCompute}, {"ConvTranspose", OpCategory::kCompute},
+      {"MatMul", OpCategory::kCompute}, {"Gemm", OpCategory::kCompute},
+      {"QLinearConv", OpCategory::kCompute}, {"QLinearMatMul", OpCategory::kCompute},
+      {"ConvInteger", OpCategory::kCompute}, {"MatMulInteger", OpCategory::kCompute},
+      {"QuantizeLinear", OpCategory::kQuantization}, {"DequantizeLinear", OpCategory::kQuantization},
+      {"DynamicQuantizeLinear", OpCategory::kQuantization},
+      {"Cast", OpCategory::kCast}, {"CastLike", OpCategory::kCast},
+      {"Reshape", OpCategory::kDataMovement}, {"Transpose", OpCategory::kDataMovement},
+      {"Flatten", OpCategory::kDataMovement}, {"Squeeze", OpCategory::kDataMovement},
+      {"Unsqueeze", OpCategory::kDataMovement}, {"Concat", OpCategory::kDataMovement},
+      {"Split", OpCategory::kDataMovement}, {"Slice", OpCategory::kDataMovement},
+      {"Gather", OpCategory::kDataMovement}, {"Expand", OpCategory::kDataMovement},
+      {"Pad", OpCategory::kDataMovement}, {"Identity", OpCategory::kDataMovement},
+      {"Tile", OpCategory::kDataMovement}, {"DepthToSpace", OpCategory::kDataMovement},
+      {"SpaceToDepth", OpCategory::kDataMovement}, {"Shape", OpCategory::kDataMovement},
+      {"Constant", OpCategory::kConstant},
+  };
+  return *table;
+}
+
+const absl::flat_hash_map<std::string, OpCategory>& MicrosoftCategories() {
+  static const auto* table = new absl::flat_hash_map<std::string, OpCategory>{
+      {"QGemm", OpCategory::kCompute}, {"MatMulIntegerToFloat", OpCategory::kCompute},
+      {"QLinearAdd", OpCategory::kCompute}, {"QLinearMul", OpCategory::kCompute},
+      {"QLinearConcat", OpCategory::kDataMovement}, {"QLinearSigmoid", OpCategory::kCompute},
+      {"QLinearLeakyRelu", OpCategory::kCompute}, {"QLinearSoftmax", OpCategory::kCompute},
+      {"QLinearAveragePool", OpCategory::kCompute}, {"QLinearGlobalAveragePool", OpCategory::kCompute},
+      {"QLinearWhere", OpCategory::kCompute}, {"QLinearConv", OpCategory::kCompute},
+      {"DynamicQuantizeMatMul", OpCategory::kCompute},
+      {"QuantizeLinear", OpCategory::kQuantization}, {"DequantizeLinear", OpCategory::kQuantization},
+  };
+  return *table;
+}
+
+void Count(const ir::Graph& graph, OpCounts* counts) {
+  counts->initializers += static_cast<int64_t>(graph.initializers().size());
+  for (const ir::Node* node : graph.node_list()) {
+    std::string key = IsDefault(node->domain()) ? node->op_type() : absl::StrCat(node->domain(), "::", node->op_type());
+    ++counts->by_op[key];
+    ++counts->by_category[CategorizeOp(node->domain(), node->op_type())];
+    ++counts->total_nodes;
+    for (const ir::Graph* sub : node->subgraphs()) Count(*sub, counts);
+  }
+}
+
+std::string Ratio(int64_t a, int64_t b) {
+  if (a == 0) return b == 0 ? "-" : "new";
+  return absl::StrFormat("%.2fx", static_cast<double>(b) / static_cast<double>(a));
+}
+
+constexpr OpCategory kAllCategories[] = {OpCategory::kCompute, OpCategory::kQuantization, OpCategory::kCast,
+                                         OpCategory::kDataMovement, OpCategory::kConstant, OpCategory::kOther};
+
+}  // namespace
+
+const char* OpCategoryName(OpCategory category) {
+  switch (category) {
+    case OpCategory::kCompute: return "compute";
+    case OpCategory::kQuantization: return "quantization";
+    case OpCategory::kCast: return "cast";
+    case OpCategory::kDataMovement: return "data-movement";
+    case OpCategory::kConstant: return "constant";
+    case OpCategory::kOther: return "other";
+  }
+  return "other";
+}
+
+OpCategory CategorizeOp(absl::string_view domain, absl::string_view op_type) {
+  const auto& table = IsDefault(domain) ? DefaultDomainCategories() : MicrosoftCategories();
+  if (!IsDefault(domain) && domain != "com.microsoft") return OpCategory::kOther;
+  auto it = table.find(std::string(op_type));
+  return it == table.end() ? OpCategory::kOther : it->second;
+}
+
+OpCounts CountOps(const ir::Graph& graph) {
+  OpCounts counts;
+  Count(graph, &counts);
+  return counts;
+}
+
+nlohmann::json OpCountsToJson(const OpCounts& counts) {
+  nlohmann::json j;
+  j["total_nodes"] = counts.total_nodes;
+  j["initializers"] = counts.initializers;
+  j["by_op"] = nlohmann::json::object();
+  for (const auto& [op, n] : counts.by_op) j["by_op"][op] = n;
+  j["by_category"] = nlohmann::json::object();
+  for (OpCategory c : kAllCategories) {
+    auto it = counts.by_category.find(c);
+    j["by_category"][OpCategoryName(c)] = it == counts.by_category.end() ? 0 : it->second;
+  }
+  return j;
+}
+
+std::string FormatOpCounts(const OpCounts& counts, const OpCounts* other, const std::string& label,
+                           const std::string& other_label) {
+  std::set<std::string> ops;
+  for (const auto& [op, n] : counts.by_op) ops.insert(op);
+  if (other) {
+    for (const auto& [op, n] : other->by_op) ops.insert(op);
+  }
+  size_t width = 13;
+  for (const std::string& op : ops) width = std::max(width, op.size());
+  auto get = [](const std::map<std::string, int64_t>& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? int64_t{0} : it->second;
+  };
+  std::string out = "op-count\n";
+  auto row = [&](const std::string& name, int64_t a, int64_t b) {
+    if (other) {
+      absl::StrAppend(&out, absl::StrFormat("  %-*s %10d %10d %8s\n", width, name, a, b, Ratio(a, b)));
+    } else {
+      absl::StrAppend(&out, absl::StrFormat("  %-*s %10d\n", width, name, a));
+    }
+  };
+  if (other) {
+    absl::StrAppend(&out, absl::StrFormat("  %-*s %10s %10s %8s\n", width, "op", label.substr(0, 10),
+                                          other_label.substr(0, 10), "ratio"));
+  } else {
+    absl::StrAppend(&out, absl::StrFormat("  %-*s %10s\n", width, "op", "count"));
+  }
+  for (const std::string& op : ops) row(op, get(counts.by_op, op), other ? get(other->by_op, op) : 0);
+  absl::StrAppend(&out, "  ", std::string(width + (other ? 31 : 11), '-'), "\n");
+  for (OpCategory c : kAllCategories) {
+    auto a = counts.by_category.count(c) ? counts.by_category.at(c) : 0;
+    auto b = other && other->by_category.count(c) ? other->by_category.at(c) : 0;
+    if (a == 0 && b == 0) continue;
+    row(absl::StrCat("[", OpCategoryName(c), "]"), a, b);
+  }
+  row("total nodes", counts.total_nodes, other ? other->total_nodes : 0);
+  row("initializers", counts.initializers, other ? other->initializers : 0);
+  return out;
+}
+
+}  // namespace qopt::analysis

@@ -1,0 +1,321 @@
+// IR -> ONNX protobuf, and atomic saving with external data.
+//
+// Every object carries a "shell" proto with the fields qopt does not model;
+// exporting starts from the shell and fills in what the IR owns, so untouched
+// parts of a model are written back as they were read.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "ir/serialization.h"
+
+namespace qopt::ir {
+
+namespace fs = std::filesystem;
+
+// Decides, per tensor, whether its bytes go inline or to an external file.
+// Returns true when it wrote `proto` itself (external), false to inline.
+using ExternalSink = std::function<bool(const Tensor&, onnx::TensorProto*)>;
+
+class Exporter {
+ public:
+  Exporter(bool keep_external, ExternalSink sink) : keep_external_(keep_external), sink_(std::move(sink)) {}
+
+  void ExportGraph(const Graph& graph, onnx::GraphProto* proto);
+
+ private:
+  void ExportTensor(const Tensor& tensor, onnx::TensorProto* proto);
+  void ExportNode(const Node& node, onnx::NodeProto* proto);
+
+  bool keep_external_;
+  ExternalSink sink_;
+};
+
+void Exporter::ExportTensor(const Tensor& tensor, onnx::TensorProto* proto) {
+  if (sink_ && sink_(tensor, proto)) return;
+  tensor.ToProto(proto);
+  if (tensor.storage() == Tensor::Storage::kExternal && !keep_external_) {
+    auto bytes = tensor.RawBytes();
+    proto->clear_external_data();
+    proto->clear_data_location();
+    proto->set_raw_data(bytes->data(), bytes->size());
+  }
+}
+
+namespace {
+
+// Sets a string field only where the IR's value differs from what the shell
+// holds, so absent-vs-empty presence survives a round trip.
+template <typename HasFn, typename GetFn, typename SetFn>
+void SetIfChanged(const std::string& value, HasFn has, GetFn get, SetFn set) {
+  if (get() != value || (!has() && !value.empty())) set(value);
+}
+
+}  // namespace
+
+void Exporter::ExportNode(const Node& node, onnx::NodeProto* proto) {
+  *proto = node.proto_shell();
+  SetIfChanged(node.op_type(), [&] { return proto->has_op_type(); }, [&] { return proto->op_type(); },
+               [&](const std::string& v) { proto->set_op_type(v); });
+  SetIfChanged(node.domain(), [&] { return proto->has_domain(); }, [&] { return proto->domain(); },
+               [&](const std::string& v) { proto->set_domain(v); });
+  SetIfChanged(node.name(), [&] { return proto->has_name(); }, [&] { return proto->name(); },
+               [&](const std::string& v) { proto->set_name(v); });
+  for (const Value* in : node.inputs()) proto->add_input(in ? in->name() : "");
+  for (const Value* out : node.outputs()) proto->add_output(out ? out->name() : "");
+  for (const Attribute& attribute : node.attributes()) {
+    onnx::AttributeProto* a = proto->add_attribute();
+    *a = attribute.proto();
+    const auto& tensors = attribute.tensors();
+    if (attribute.type() == onnx::AttributeProto::TENSOR && !tensors.empty()) {
+      ExportTensor(*tensors[0], a->mutable_t());
+    } else {
+      for (const auto& t : tensors) ExportTensor(*t, a->add_tensors());
+    }
+    const auto& graphs = attribute.graphs();
+    if (attribute.type() == onnx::AttributeProto::GRAPH && !graphs.empty()) {
+      ExportGraph(*graphs[0], a->mutable_g());
+    } else {
+      for (const auto& g : graphs) ExportGraph(*g, a->add_graphs());
+    }
+  }
+}
+
+void Exporter::ExportGraph(const Graph& graph, onnx::GraphProto* proto) {
+  *proto = graph.proto_shell();
+  for (const Value* in : graph.inputs()) {
+    onnx::ValueInfoProto* info = proto->add_input();
+    *info = in->type_info();
+    info->set_name(in->name());
+  }
+  for (const Value* v : graph.initializers()) ExportTensor(*v->initializer(), proto->add_initializer());
+  for (const Node* node : graph.node_list()) ExportNode(*node, proto->add_node());
+  for (int i = 0; i < static_cast<int>(graph.outputs().size()); ++i) {
+    onnx::ValueInfoProto* info = proto->add_output();
+    *info = graph.output_info(i);
+    info->set_name(graph.outputs()[i]->name());
+  }
+  // value_info in the file's order; entries added by passes come last.
+  struct Entry {
+    int64_t rank;
+    int64_t order;
+    const onnx::ValueInfoProto* info;
+  };
+  std::vector<Entry> entries;
+  int64_t order = 0;
+  for (const Value* v : graph.values()) {
+    if (v->has_info_ && v->kind() != Value::Kind::kGraphInput) entries.push_back({v->info_rank_, order++, &v->info_});
+  }
+  for (size_t i = 0; i < graph.orphan_value_infos_.size(); ++i) {
+    int64_t rank = i < graph.orphan_ranks_.size() ? graph.orphan_ranks_[i] : INT64_MAX;
+    entries.push_back({rank, order++, &graph.orphan_value_infos_[i]});
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.rank != b.rank ? a.rank < b.rank : a.order < b.order;
+  });
+  for (const Entry& e : entries) *proto->add_value_info() = *e.info;
+}
+
+onnx::ModelProto ExportModel(const Model& model, bool keep_external) {
+  onnx::ModelProto proto = model.proto_shell();
+  Exporter(keep_external, nullptr).ExportGraph(model.graph(), proto.mutable_graph());
+  return proto;
+}
+
+namespace {
+
+// A file written next to its final path and renamed into place on Commit();
+// destroyed uncommitted, it removes itself.
+class AtomicFile {
+ public:
+  static absl::StatusOr<std::unique_ptr<AtomicFile>> Create(const std::string& path) {
+    std::string tmpl = absl::StrCat(path, ".tmp.XXXXXX");
+    std::vector<char> name(tmpl.begin(), tmpl.end());
+    name.push_back('\0');
+    int fd = ::mkstemp(name.data());
+    if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot write '", path, "': ", std::strerror(errno)));
+    ::fchmod(fd, 0644);  // mkstemp creates 0600
+    return std::unique_ptr<AtomicFile>(new AtomicFile(path, name.data(), fd));
+  }
+  ~AtomicFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  absl::Status Write(absl::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: ", std::strerror(errno)));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+      written_ += n;
+    }
+    return absl::OkStatus();
+  }
+  int64_t size() const { return written_; }
+  absl::Status Commit() {
+    if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+      fd_ = -1;
+      return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: ", std::strerror(errno)));
+    }
+    fd_ = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      return absl::DataLossError(absl::StrCat("cannot move output into '", path_, "': ", std::strerror(errno)));
+    }
+    committed_ = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  AtomicFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
+  std::string path_;
+  std::string tmp_;
+  int fd_;
+  bool committed_ = false;
+  int64_t written_ = 0;
+};
+
+bool SameFile(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+void CollectExternalSources(const Graph& graph, const std::string& base_dir, absl::flat_hash_set<std::string>* out) {
+  auto add = [&](const Tensor& t) {
+    if (t.storage() == Tensor::Storage::kExternal) out->insert((fs::path(base_dir) / t.external_location()).string());
+  };
+  for (const Value* v : graph.initializers()) add(*v->initializer());
+  for (const Node* n : graph.node_list()) {
+    for (const Attribute& a : n->attributes()) {
+      for (const auto& t : a.tensors()) add(*t);
+      for (const auto& g : a.graphs()) CollectExternalSources(*g, base_dir, out);
+    }
+  }
+}
+
+int64_t InlineBytes(const Graph& graph) {
+  int64_t total = 0;
+  auto add = [&](const Tensor& t) {
+    auto bytes = t.RawBytes();
+    if (bytes.ok()) total += static_cast<int64_t>(bytes->size());
+  };
+  for (const Value* v : graph.initializers()) add(*v->initializer());
+  for (const Node* n : graph.node_list()) {
+    for (const Attribute& a : n->attributes()) {
+      for (const auto& t : a.tensors()) add(*t);
+      for (const auto& g : a.graphs()) total += InlineBytes(*g);
+    }
+  }
+  return total;
+}
+
+// Protobuf cannot serialize a message of 2 GiB or more; leave headroom for
+// the non-tensor parts of the model.
+constexpr int64_t kInlineLimit = (int64_t{1} << 31) - (int64_t{64} << 20);
+
+}  // namespace
+
+absl::Status SaveModel(const Model& model, const std::string& path, const SaveOptions& options) {
+  const fs::path out_path = fs::absolute(fs::path(path));
+  if (!model.source_path().empty() && SameFile(out_path, fs::absolute(model.source_path()))) {
+    return absl::InvalidArgumentError(absl::StrCat("refusing to overwrite the input model '", path, "'"));
+  }
+  if (!fs::is_directory(out_path.parent_path())) {
+    return absl::NotFoundError(absl::StrCat("cannot write '", path, "': folder '", out_path.parent_path().string(),
+                                            "' does not exist"));
+  }
+
+  using Policy = SaveOptions::ExternalData;
+  Policy policy = options.external_data;
+  if (policy == Policy::kInline && InlineBytes(model.graph()) > kInlineLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write '", path, "' inline: its tensors exceed protobuf's 2 GiB limit; use external data"));
+  }
+  const bool spill_all = policy == Policy::kExternal ||
+                         (policy == Policy::kAuto && InlineBytes(model.graph()) > kInlineLimit);
+
+  const std::string data_name =
+      options.external_file_name.empty() ? absl::StrCat(out_path.filename().string(), ".data") : options.external_file_name;
+  const fs::path data_path = out_path.parent_path() / data_name;
+  absl::flat_hash_set<std::string> sources;
+  CollectExternalSources(model.graph(), model.base_dir(), &sources);
+  for (const std::string& source : sources) {
+    if (SameFile(data_path, source)) {
+      return absl::InvalidArgumentError(absl::StrCat("refusing to overwrite '", data_path.string(),
+                                                     "': the input model reads its external data from it"));
+    }
+  }
+
+  std::unique_ptr<AtomicFile> data_file;
+  absl::Status data_status;
+  ExternalSink sink = [&](const Tensor& tensor, onnx::TensorProto* proto) -> bool {
+    const bool was_external = tensor.storage() == Tensor::Storage::kExternal;
+    auto bytes = tensor.RawBytes();
+    if (!bytes.ok() || tensor.type() == ElementType::kString) return false;
+    const bool external = policy != Policy::kInline &&
+                          ((policy == Policy::kAuto && was_external) ||
+                           (spill_all && static_cast<int64_t>(bytes->size()) >= options.external_min_bytes));
+    if (!external || !data_status.ok()) return false;
+    if (!data_file) {
+      auto created = AtomicFile::Create(data_path.string());
+      if (!created.ok()) {
+        data_status = created.status();
+        return false;
+      }
+      data_file = *std::move(created);
+    }
+    // Align each tensor to 64 bytes so that mapped data is aligned for SIMD.
+    int64_t offset = (data_file->size() + 63) / 64 * 64;
+    if (absl::Status s = data_file->Write(std::string(offset - data_file->size(), '\0')); !s.ok()) data_status = s;
+    if (absl::Status s = data_file->Write(*bytes); !s.ok()) data_status = s;
+    tensor.ToProto(proto);
+    proto->clear_raw_data();
+    proto->clear_external_data();
+    proto->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto add_entry = [&](const char* key, std::string value) {
+      auto* e = proto->add_external_data();
+      e->set_key(key);
+      e->set_value(std::move(value));
+    };
+    add_entry("location", data_name);
+    add_entry("offset", absl::StrCat(offset));
+    add_entry("length", absl::StrCat(bytes->size()));
+    return true;
+  };
+
+  onnx::ModelProto proto = model.proto_shell();
+  Exporter(false, sink).ExportGraph(model.graph(), proto.mutable_graph());
+  if (!data_status.ok()) return data_status;
+  const size_t size = proto.ByteSizeLong();
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write '", path, "': the model is ", size,
+                                                   " bytes, over protobuf's 2 GiB limit; use external data"));
+  }
+  std::string bytes;
+  if (!proto.SerializeToString(&bytes)) {
+    return absl::InternalError(absl::StrCat("cannot serialize the model for '", path, "'"));
+  }
+  auto model_file = AtomicFile::Create(out_path.string());
+  if (!model_file.ok()) return model_file.status();
+  if (absl::Status s = (*model_file)->Write(bytes); !s.ok()) return s;
+  if (data_file) {
+    if (absl::Status s = data_file->Commit(); !s.ok()) return s;
+  }
+  return (*model_file)->Commit();
+}
+
+}  // namespace qopt::ir

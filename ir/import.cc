@@ -1,0 +1,358 @@
+// ONNX protobuf -> IR.
+//
+// Real files are messy, so the importer accepts whatever is valid ONNX:
+// nodes out of topological order (sorted, keeping the file order where it is
+// valid), the default domain spelled "ai.onnx", value_info entries without a
+// type or naming nothing (kept and written back), initializers also listed
+// as graph inputs (inputs with a default), IR versions and element types
+// newer than libonnx knows (passed through). It rejects what is broken:
+// dangling names, duplicate definitions, cycles, tensors whose data size
+// disagrees with their dims, external data outside the model's folder.
+#include <filesystem>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "ir/mapped_file.h"
+#include "ir/printer.h"
+#include "ir/serialization.h"
+#include "onnx/defs/parser.h"
+
+namespace qopt::ir {
+
+namespace fs = std::filesystem;
+
+class Importer {
+ public:
+  Importer(Model* model, std::string base_dir) : model_(model), base_dir_(std::move(base_dir)) {}
+
+  absl::Status ImportGraph(onnx::GraphProto&& proto, Graph* graph);
+
+ private:
+  absl::StatusOr<Tensor> ImportTensor(onnx::TensorProto&& proto, absl::string_view what);
+  absl::StatusOr<SharedBytes> ReadExternal(const onnx::TensorProto& proto, absl::string_view what);
+  absl::Status ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node);
+
+  Model* model_;
+  std::string base_dir_;
+  absl::flat_hash_map<std::string, std::shared_ptr<MappedFile>> mapped_;
+};
+
+namespace {
+
+std::string Quote(absl::string_view s) { return absl::StrCat("'", s, "'"); }
+
+// "node 'conv1' (Conv)" or "node #3 (Conv)" for messages about NodeProtos.
+std::string DescribeProto(const onnx::NodeProto& node, int index) {
+  if (!node.name().empty()) return absl::StrCat("node '", node.name(), "' (", node.op_type(), ")");
+  return absl::StrCat("node #", index, " (", node.op_type(), ")");
+}
+
+}  // namespace
+
+absl::StatusOr<SharedBytes> Importer::ReadExternal(const onnx::TensorProto& proto, absl::string_view what) {
+  std::string location;
+  int64_t offset = 0;
+  int64_t length = -1;
+  for (const auto& entry : proto.external_data()) {
+    if (entry.key() == "location") {
+      location = entry.value();
+    } else if (entry.key() == "offset" || entry.key() == "length") {
+      int64_t v;
+      if (!absl::SimpleAtoi(entry.value(), &v) || v < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " has an invalid external-data ", entry.key(), " '", entry.value(), "'"));
+      }
+      (entry.key() == "offset" ? offset : length) = v;
+    }
+  }
+  if (location.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is external but names no location"));
+  if (base_dir_.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " has external data ", Quote(location), " but the model was not read from a file"));
+  }
+  fs::path rel(location);
+  bool escapes = rel.is_absolute();
+  for (const auto& part : rel) escapes |= part == "..";
+  const fs::path base = fs::weakly_canonical(fs::path(base_dir_));
+  const fs::path full = fs::weakly_canonical(base / rel);
+  auto [base_end, full_it] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
+  escapes |= base_end != base.end();
+  if (escapes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": external data location ", Quote(location), " escapes the model folder"));
+  }
+  auto it = mapped_.find(full.string());
+  if (it == mapped_.end()) {
+    auto file = MappedFile::Open(full.string());
+    if (!file.ok()) {
+      return absl::NotFoundError(absl::StrCat(what, ": missing external data file ", Quote(location), " (",
+                                              file.status().message(), ")"));
+    }
+    it = mapped_.emplace(full.string(), *std::move(file)).first;
+  }
+  absl::string_view bytes = it->second->bytes();
+  if (length < 0) length = static_cast<int64_t>(bytes.size()) - offset;
+  if (offset > static_cast<int64_t>(bytes.size()) || length > static_cast<int64_t>(bytes.size()) - offset) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": external data ", Quote(location), " offset ", offset,
+                                                   " length ", length, " runs past the end of the file (",
+                                                   bytes.size(), " bytes)"));
+  }
+  return SharedBytes{it->second, bytes.substr(offset, length)};
+}
+
+absl::StatusOr<Tensor> Importer::ImportTensor(onnx::TensorProto&& proto, absl::string_view what) {
+  Tensor tensor;
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    auto bytes = ReadExternal(proto, what);
+    if (!bytes.ok()) return bytes.status();
+    tensor = Tensor::FromExternal(std::move(proto), *std::move(bytes));
+  } else {
+    tensor = Tensor::FromProto(std::move(proto));
+  }
+  if (absl::Status s = tensor.CheckDataSize(what); !s.ok()) return s;
+  return tensor;
+}
+
+absl::Status Importer::ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos,
+                                        Node* node) {
+  for (onnx::AttributeProto& proto : protos) {
+    const std::string what = absl::StrCat("attribute '", proto.name(), "' of node ", node->Describe());
+    std::vector<std::unique_ptr<Tensor>> tensors;
+    std::vector<onnx::GraphProto> graph_protos;
+    if (proto.has_t()) {
+      auto t = ImportTensor(std::move(*proto.mutable_t()), what);
+      if (!t.ok()) return t.status();
+      tensors.push_back(std::make_unique<Tensor>(*std::move(t)));
+      proto.clear_t();
+    }
+    for (auto& tp : *proto.mutable_tensors()) {
+      auto t = ImportTensor(std::move(tp), what);
+      if (!t.ok()) return t.status();
+      tensors.push_back(std::make_unique<Tensor>(*std::move(t)));
+    }
+    proto.clear_tensors();
+    if (proto.has_g()) {
+      graph_protos.push_back(std::move(*proto.mutable_g()));
+      proto.clear_g();
+    }
+    for (auto& gp : *proto.mutable_graphs()) graph_protos.push_back(std::move(gp));
+    proto.clear_graphs();
+
+    node->mutable_attributes().emplace_back(std::move(proto));
+    Attribute& attribute = node->mutable_attributes().back();
+    attribute.mutable_tensors() = std::move(tensors);
+    for (auto& gp : graph_protos) {
+      attribute.mutable_graphs().push_back(std::make_unique<Graph>(model_, node));
+      if (absl::Status s = ImportGraph(std::move(gp), attribute.mutable_graphs().back().get()); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(s.message(), " (in ", what, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph) {
+  auto node_protos = std::move(*proto.mutable_node());
+  auto input_protos = std::move(*proto.mutable_input());
+  auto output_protos = std::move(*proto.mutable_output());
+  auto initializer_protos = std::move(*proto.mutable_initializer());
+  auto value_info_protos = std::move(*proto.mutable_value_info());
+  proto.clear_node();
+  proto.clear_input();
+  proto.clear_output();
+  proto.clear_initializer();
+  proto.clear_value_info();
+  graph->proto_shell_ = std::move(proto);
+  const std::string graph_what = graph->name().empty() ? "graph" : absl::StrCat("graph '", graph->name(), "'");
+
+  auto define = [&](const std::string& name, Value::Kind kind, absl::string_view by) -> absl::StatusOr<Value*> {
+    if (graph->FindValue(name) != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("value '", name, "' is defined twice in ", graph_what,
+                                                     " (again by ", by, ")"));
+    }
+    return graph->NewValue(name, kind);
+  };
+
+  // Graph inputs, then initializers (an initializer named like an input is
+  // that input's default value).
+  absl::flat_hash_map<std::string, Value*> input_by_name;
+  for (onnx::ValueInfoProto& info : input_protos) {
+    if (info.name().empty()) return absl::InvalidArgumentError(absl::StrCat(graph_what, " has an input without a name"));
+    auto v = define(info.name(), Value::Kind::kGraphInput, "a graph input");
+    if (!v.ok()) return v.status();
+    (*v)->set_type_info(info);
+    graph->inputs_.push_back(*v);
+    input_by_name[info.name()] = *v;
+  }
+  for (onnx::TensorProto& tp : initializer_protos) {
+    std::string name = tp.name();
+    if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(graph_what, " has an initializer without a name"));
+    auto tensor = ImportTensor(std::move(tp), absl::StrCat("initializer '", name, "'"));
+    if (!tensor.ok()) return tensor.status();
+    Value* v;
+    if (auto it = input_by_name.find(name); it != input_by_name.end() && !it->second->initializer_) {
+      v = it->second;
+    } else {
+      auto defined = define(name, Value::Kind::kInitializer, "an initializer");
+      if (!defined.ok()) return defined.status();
+      v = *defined;
+    }
+    v->initializer_ = std::make_unique<Tensor>(*std::move(tensor));
+    graph->initializers_.push_back(v);
+  }
+
+  // Nodes in two phases: define every output first, then resolve inputs, so
+  // nodes listed before their producers are accepted (and sorted below).
+  std::vector<Node*> nodes;
+  nodes.reserve(node_protos.size());
+  for (int i = 0; i < node_protos.size(); ++i) {
+    onnx::NodeProto& np = node_protos[i];
+    if (np.op_type().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(DescribeProto(np, i), " in ", graph_what, " has no op_type"));
+    }
+    Node* node = graph->NewNode(np.op_type(), np.domain(), np.name(), nullptr);
+    if (!np.name().empty()) model_->ReserveName(np.name());
+    for (int o = 0; o < np.output_size(); ++o) {
+      const std::string& name = np.output(o);
+      if (name.empty()) {
+        node->outputs_.push_back(nullptr);
+        continue;
+      }
+      auto v = define(name, Value::Kind::kNodeOutput, DescribeProto(np, i));
+      if (!v.ok()) return v.status();
+      (*v)->producer_ = node;
+      (*v)->output_index_ = o;
+      node->outputs_.push_back(*v);
+    }
+    nodes.push_back(node);
+  }
+  for (int i = 0; i < node_protos.size(); ++i) {
+    onnx::NodeProto& np = node_protos[i];
+    Node* node = nodes[i];
+    for (int k = 0; k < np.input_size(); ++k) {
+      const std::string& name = np.input(k);
+      Value* v = nullptr;
+      if (!name.empty()) {
+        v = graph->LookUp(name);
+        if (v == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(DescribeProto(np, i), " input ", k, " '", name,
+                                                         "' is not defined in ", graph_what));
+        }
+      }
+      node->AddInput(v);
+    }
+    if (absl::Status s = ImportAttributes(std::move(*np.mutable_attribute()), node); !s.ok()) return s;
+    np.clear_input();
+    np.clear_output();
+    np.clear_attribute();
+    node->proto_shell_ = std::move(np);
+  }
+
+  for (onnx::ValueInfoProto& info : output_protos) {
+    Value* v = graph->LookUp(info.name());
+    if (v == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(graph_what, " output '", info.name(), "' is not defined by any node, input or initializer"));
+    }
+    graph->outputs_.push_back(v);
+    graph->output_infos_.push_back(std::move(info));
+    v->AddUse(Use{nullptr, static_cast<int>(graph->outputs_.size()) - 1, graph});
+  }
+
+  for (int rank = 0; rank < value_info_protos.size(); ++rank) {
+    onnx::ValueInfoProto& info = value_info_protos[rank];
+    Value* v = graph->FindValue(info.name());
+    if (v != nullptr && !v->has_info_ && v->kind() != Value::Kind::kGraphInput) {
+      v->set_type_info(info);
+      v->info_rank_ = rank;
+    } else {
+      graph->orphan_value_infos_.push_back(std::move(info));
+      graph->orphan_ranks_.push_back(rank);
+    }
+  }
+
+  return graph->TopologicalSort();
+}
+
+absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const std::string& base_dir) {
+  if (!proto.has_graph()) {
+    return absl::InvalidArgumentError("not an ONNX model: it has no graph (truncated, or not a ModelProto?)");
+  }
+  if (proto.ir_version() <= 0) {
+    return absl::InvalidArgumentError("not an ONNX model: ir_version is missing");
+  }
+  auto model = std::make_unique<Model>();
+  onnx::GraphProto graph = std::move(*proto.mutable_graph());
+  proto.clear_graph();
+  *model->mutable_proto_shell() = std::move(proto);
+  model->set_base_dir(base_dir);
+  Importer importer(model.get(), base_dir);
+  if (absl::Status s = importer.ImportGraph(std::move(graph), &model->graph()); !s.ok()) return s;
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return file.status();
+  absl::string_view bytes = (*file)->bytes();
+  if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' is empty"));
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' is over 2 GiB: a protobuf file cannot be that large (use external data)"));
+  }
+  onnx::ModelProto proto;
+  if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' is not a valid ONNX protobuf (truncated or corrupted file)"));
+  }
+  file->reset();  // protobuf holds its own copy of everything now
+  std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
+  auto model = ImportModel(std::move(proto), base_dir);
+  if (!model.ok()) return absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message()));
+  (*model)->set_source_path(path);
+  return model;
+}
+
+namespace {
+
+void DemangleGraph(onnx::GraphProto* g);
+
+void DemangleNames(google::protobuf::RepeatedPtrField<std::string>* names) {
+  for (std::string& n : *names) n = DemangleName(n);
+}
+
+void DemangleGraph(onnx::GraphProto* g) {
+  for (auto& v : *g->mutable_input()) v.set_name(DemangleName(v.name()));
+  for (auto& v : *g->mutable_output()) v.set_name(DemangleName(v.name()));
+  for (auto& v : *g->mutable_value_info()) v.set_name(DemangleName(v.name()));
+  for (auto& t : *g->mutable_initializer()) t.set_name(DemangleName(t.name()));
+  for (auto& n : *g->mutable_node()) {
+    if (!n.name().empty()) n.set_name(DemangleName(n.name()));
+    DemangleNames(n.mutable_input());
+    DemangleNames(n.mutable_output());
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) DemangleGraph(a.mutable_g());
+      for (auto& sub : *a.mutable_graphs()) DemangleGraph(&sub);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> ParseModelText(absl::string_view text) {
+  onnx::ModelProto proto;
+  std::string buffer(text);
+  auto status = onnx::OnnxParser::Parse(proto, buffer.c_str());
+  if (!status.IsOK()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot parse ONNX text: ", status.ErrorMessage()));
+  }
+  DemangleGraph(proto.mutable_graph());
+  return ImportModel(std::move(proto));
+}
+
+}  // namespace qopt::ir

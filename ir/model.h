@@ -1,0 +1,58 @@
+// A model: the top-level graph plus everything ModelProto carries around it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/container/flat_hash_set.h"
+#include "ir/graph.h"
+#include "onnx/onnx_pb.h"
+
+namespace qopt::ir {
+
+class Model {
+ public:
+  Model();
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  Graph& graph() { return *graph_; }
+  const Graph& graph() const { return *graph_; }
+
+  int64_t ir_version() const { return proto_shell_.ir_version(); }
+  // Opset of a domain; "" and "ai.onnx" name the same default domain.
+  std::optional<int64_t> OpsetVersion(absl::string_view domain) const;
+  void SetOpsetVersion(absl::string_view domain, int64_t version);
+
+  // ModelProto without its graph: ir_version, opset_import, producer,
+  // metadata_props, model-local functions, training_info, newer fields.
+  const onnx::ModelProto& proto_shell() const { return proto_shell_; }
+  onnx::ModelProto* mutable_proto_shell() { return &proto_shell_; }
+
+  // The folder of the file the model was loaded from; external data paths are
+  // relative to it.
+  const std::string& base_dir() const { return base_dir_; }
+  void set_base_dir(std::string dir) { base_dir_ = std::move(dir); }
+  // The file it was loaded from ("" when built in memory).
+  const std::string& source_path() const { return source_path_; }
+  void set_source_path(std::string path) { source_path_ = std::move(path); }
+
+  // A value or node name not used anywhere in the model, from `prefix`.
+  std::string UniqueName(absl::string_view prefix);
+  void ReserveName(absl::string_view name) { used_names_.insert(std::string(name)); }
+  bool IsNameUsed(absl::string_view name) const { return used_names_.contains(name); }
+
+ private:
+  onnx::ModelProto proto_shell_;
+  std::unique_ptr<Graph> graph_;
+  std::string base_dir_;
+  std::string source_path_;
+  absl::flat_hash_set<std::string> used_names_;
+  int64_t next_unique_ = 0;
+};
+
+}  // namespace qopt::ir

@@ -1,0 +1,52 @@
+// Reading and writing ONNX files: protobuf <-> IR, external data, atomic
+// writes, and the ONNX textual syntax as an input format for tests and users.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "ir/model.h"
+#include "onnx/onnx_pb.h"
+
+namespace qopt::ir {
+
+// Reads an .onnx file (binary protobuf). External data is memory-mapped from
+// files inside the model's folder; a location escaping it is an error.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
+
+// Builds the IR from a parsed ModelProto (consumed: tensor bytes are moved,
+// not copied). `base_dir` resolves external data ("" refuses external data).
+absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const std::string& base_dir = "");
+
+// Parses the ONNX textual syntax (onnx/defs/parser.h), as qopt's printer
+// writes it and as tests are written; names mangled by the printer are
+// restored.
+absl::StatusOr<std::unique_ptr<Model>> ParseModelText(absl::string_view text);
+
+// IR -> ModelProto. Untouched parts come back exactly as they were read.
+// External tensors are written inline unless `keep_external` is set, in
+// which case their TensorProto keeps pointing at the original location.
+onnx::ModelProto ExportModel(const Model& model, bool keep_external = false);
+
+struct SaveOptions {
+  enum class ExternalData {
+    kAuto,      // tensors loaded from external data stay external; a model
+                // that would exceed protobuf's 2 GiB limit goes external
+    kInline,    // every tensor inline (fails past 2 GiB)
+    kExternal,  // every tensor of at least `external_min_bytes` external
+  };
+  ExternalData external_data = ExternalData::kAuto;
+  int64_t external_min_bytes = 1024;
+  // File name (beside the model) for external data; default "<model>.data".
+  std::string external_file_name;
+};
+
+// Writes atomically: to a temporary file in the target folder, then renamed
+// over `path`, so a failed save leaves no partial file. Refuses to overwrite
+// the model's own source file or an external-data file it reads from.
+absl::Status SaveModel(const Model& model, const std::string& path, const SaveOptions& options = {});
+
+}  // namespace qopt::ir

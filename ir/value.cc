@@ -1,0 +1,75 @@
+#include "ir/value.h"
+
+#include <algorithm>
+
+#include "ir/graph.h"
+#include "ir/node.h"
+
+namespace qopt::ir {
+namespace {
+
+// The tensor a Constant node defines, built from its scalar/list attribute
+// forms (value_float, value_floats, value_int, value_ints).
+std::unique_ptr<Tensor> TensorFromConstantAttribute(const Node& node) {
+  if (auto v = node.GetFloat("value_float")) return std::make_unique<Tensor>(Tensor::FromFloats({}, {*v}));
+  if (auto v = node.GetFloats("value_floats")) {
+    return std::make_unique<Tensor>(Tensor::FromFloats({static_cast<int64_t>(v->size())}, *v));
+  }
+  if (auto v = node.GetInt("value_int")) return std::make_unique<Tensor>(Tensor::FromInt64s({}, {*v}));
+  if (auto v = node.GetInts("value_ints")) {
+    return std::make_unique<Tensor>(Tensor::FromInt64s({static_cast<int64_t>(v->size())}, *v));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool Value::is_graph_output() const {
+  return std::any_of(uses_.begin(), uses_.end(), [](const Use& u) { return u.is_graph_output(); });
+}
+
+const Tensor* Value::constant() const {
+  if (kind_ == Kind::kInitializer) return initializer_.get();
+  if (kind_ != Kind::kNodeOutput || producer_ == nullptr || !producer_->Is("Constant")) return nullptr;
+  if (const Tensor* t = producer_->GetTensor("value")) return t;
+  if (!constant_cache_) constant_cache_ = TensorFromConstantAttribute(*producer_);
+  return constant_cache_.get();
+}
+
+void Value::set_type_info(const onnx::ValueInfoProto& info) {
+  info_ = info;
+  info_.set_name(name_);
+  has_info_ = true;
+}
+
+ElementType Value::elem_type() const {
+  if (has_info_ && info_.type().has_tensor_type() && info_.type().tensor_type().elem_type() != 0) {
+    return static_cast<ElementType>(info_.type().tensor_type().elem_type());
+  }
+  if (const Tensor* t = constant()) return t->type();
+  return ElementType::kUndefined;
+}
+
+std::optional<std::vector<Dim>> Value::shape() const {
+  if (const Tensor* t = constant()) {
+    std::vector<Dim> dims;
+    for (int64_t d : t->dims()) dims.push_back(Dim{d, ""});
+    return dims;
+  }
+  if (!has_info_ || !info_.type().has_tensor_type() || !info_.type().tensor_type().has_shape()) return std::nullopt;
+  std::vector<Dim> dims;
+  for (const auto& d : info_.type().tensor_type().shape().dim()) {
+    Dim dim;
+    if (d.has_dim_value()) dim.value = d.dim_value();
+    if (d.has_dim_param()) dim.param = d.dim_param();
+    dims.push_back(std::move(dim));
+  }
+  return dims;
+}
+
+void Value::RemoveUse(Use use) {
+  auto it = std::find(uses_.begin(), uses_.end(), use);
+  if (it != uses_.end()) uses_.erase(it);
+}
+
+}  // namespace qopt::ir

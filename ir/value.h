@@ -1,0 +1,102 @@
+// An SSA value: defined exactly once (a graph input, a constant, or one output
+// of a node) and used by any number of node inputs and graph outputs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/element_type.h"
+#include "ir/tensor.h"
+#include "onnx/onnx_pb.h"
+
+namespace qopt::ir {
+
+class Graph;
+class Node;
+
+// One use of a value: input `index` of `user`, or, when `user` is null,
+// output `index` of `output_of` (a sub-graph may output a value of an
+// enclosing graph, so the graph is named explicitly).
+struct Use {
+  Node* user = nullptr;
+  int index = 0;
+  Graph* output_of = nullptr;
+  bool is_graph_output() const { return user == nullptr; }
+  friend bool operator==(const Use&, const Use&) = default;
+};
+
+// One dimension of a value's shape as the model declares it.
+struct Dim {
+  std::optional<int64_t> value;  // a fixed size
+  std::string param;             // or a symbolic name ("N", "batch")
+  bool is_known() const { return value.has_value(); }
+};
+
+class Value {
+ public:
+  enum class Kind {
+    kGraphInput,   // a graph input (possibly with an initializer as default)
+    kInitializer,  // a graph initializer that is not an input: a constant
+    kNodeOutput,   // an output of a node (Constant nodes included)
+  };
+
+  const std::string& name() const { return name_; }
+  Kind kind() const { return kind_; }
+  Graph* graph() const { return graph_; }
+
+  // The defining node for kNodeOutput values, else null.
+  Node* producer() const { return producer_; }
+  int output_index() const { return output_index_; }
+
+  const std::vector<Use>& uses() const { return uses_; }
+  bool has_uses() const { return !uses_.empty(); }
+  bool is_graph_output() const;
+
+  // The tensor this value always holds, whichever way the file wrote it: an
+  // initializer that is not also a graph input, or the output of a Constant
+  // node (value, value_float(s), value_int(s) attributes). Null otherwise.
+  // A pass must not care which of the two forms it got.
+  const Tensor* constant() const;
+  bool is_constant() const { return constant() != nullptr; }
+
+  // The initializer tensor (for kInitializer, or a graph input's default).
+  const Tensor* initializer() const { return initializer_.get(); }
+  Tensor* mutable_initializer() { return initializer_.get(); }
+
+  // Type and shape as declared (graph input/output or value_info), if any.
+  bool has_type_info() const { return has_info_; }
+  const onnx::ValueInfoProto& type_info() const { return info_; }
+  void set_type_info(const onnx::ValueInfoProto& info);
+  // Tensor element type from the declared type (or the constant); undefined
+  // when unknown or not a tensor.
+  ElementType elem_type() const;
+  // Declared dims; nullopt when the rank is unknown.
+  std::optional<std::vector<Dim>> shape() const;
+
+ private:
+  friend class Graph;
+  friend class Node;
+  friend class Importer;
+  friend class Exporter;
+
+  Value(Graph* graph, std::string name, Kind kind) : name_(std::move(name)), kind_(kind), graph_(graph) {}
+  void AddUse(Use use) { uses_.push_back(use); }
+  void RemoveUse(Use use);
+
+  std::string name_;
+  Kind kind_;
+  Graph* graph_;
+  Node* producer_ = nullptr;
+  int output_index_ = -1;
+  std::vector<Use> uses_;
+  std::unique_ptr<Tensor> initializer_;
+  bool has_info_ = false;
+  onnx::ValueInfoProto info_;
+  int64_t info_rank_ = INT64_MAX;  // position in the file's value_info list
+  bool erased_ = false;
+  mutable std::unique_ptr<Tensor> constant_cache_;  // value_float(s)/value_int(s) of a Constant node
+};
+
+}  // namespace qopt::ir

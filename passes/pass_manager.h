@@ -1,0 +1,45 @@
+// Runs a pipeline of passes over a model. Like MLIR's PassManager and XLA's
+// HloPassPipeline, it verifies the IR after every pass (on by default) and
+// offers printing and timing as instrumentation hooks around passes, so no
+// pass has code for them.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "passes/pass.h"
+
+namespace qopt {
+
+class PassInstrumentation {
+ public:
+  virtual ~PassInstrumentation() = default;
+  virtual void BeforePass(const Pass& pass, const ir::Model& model) {}
+  virtual void AfterPass(const Pass& pass, const ir::Model& model, bool changed, absl::Duration elapsed) {}
+  // Called once when the pipeline ends (successfully or not).
+  virtual void AfterPipeline() {}
+};
+
+class PassManager {
+ public:
+  void AddPass(std::unique_ptr<Pass> pass) { passes_.push_back(std::move(pass)); }
+  void AddInstrumentation(std::unique_ptr<PassInstrumentation> instrumentation) {
+    instrumentations_.push_back(std::move(instrumentation));
+  }
+  void set_verify_each(bool verify) { verify_each_ = verify; }
+  const std::vector<std::unique_ptr<Pass>>& passes() const { return passes_; }
+
+  // Runs every pass in order, recording each in context.report (name,
+  // options, changed, statistics, seconds). Stops at the first error; an
+  // error after a pass names that pass.
+  absl::Status Run(ir::Model& model, PassContext& context);
+
+ private:
+  std::vector<std::unique_ptr<Pass>> passes_;
+  std::vector<std::unique_ptr<PassInstrumentation>> instrumentations_;
+  bool verify_each_ = true;
+};
+
+}  // namespace qopt

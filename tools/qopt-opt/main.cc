@@ -1,0 +1,214 @@
+// qopt-opt: runs a pipeline of qopt passes over an ONNX model, in the manner
+// of mlir-opt. Everything here is flags and printing; the work is done by the
+// library (ir/, analysis/, passes/).
+//
+// Exit codes: 0 success; 1 a --fail-on gate tripped; 2 bad input or usage
+// (nothing is written); 3 internal error (a pass broke the IR: a qopt bug).
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "ir/printer.h"
+#include "ir/serialization.h"
+#include "onnx/checker.h"
+#include "passes/instrumentation.h"
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
+#include "passes/registry.h"
+
+ABSL_FLAG(std::string, pass, "", "Pass pipeline, e.g. 'dce,canonicalize-constants{direction=to-nodes},op-count'");
+ABSL_FLAG(std::string, output, "", "Write the rewritten model here (atomically; never over the input)");
+ABSL_FLAG(bool, list_passes, false, "List the passes with their options and statistics, then exit");
+ABSL_FLAG(bool, verify_each, true, "Verify the IR after every pass (--noverify-each to skip)");
+ABSL_FLAG(bool, print_ir_after_all, false, "Print the IR (ONNX textual syntax) after every pass");
+ABSL_FLAG(bool, print_ir_before_all, false, "Print the IR before every pass");
+ABSL_FLAG(bool, print_ir_after_change, false, "Print the IR only after passes that changed it");
+ABSL_FLAG(std::string, print_ir_before, "", "Print the IR before these passes (comma-separated names)");
+ABSL_FLAG(std::string, print_ir_after, "", "Print the IR after these passes (comma-separated names)");
+ABSL_FLAG(bool, timing, false, "Print wall time per pass (to stderr)");
+ABSL_FLAG(bool, stats, false, "Print pass statistics (to stderr)");
+ABSL_FLAG(std::string, report, "text", "Report format on stdout or --report-file: text | json | none");
+ABSL_FLAG(std::string, report_file, "", "Write the report to this file instead of stdout");
+ABSL_FLAG(std::string, emit, "", "Print the final model to stdout: 'text' (ONNX textual syntax)");
+ABSL_FLAG(bool, onnx_check, false, "Run the ONNX checker on the result (where libonnx knows the opsets)");
+ABSL_FLAG(std::string, fail_on, "", "Exit 1 when the report has findings of this severity or worse: error | warning");
+ABSL_FLAG(std::string, external_data, "auto",
+          "How to write tensors: auto (external stays external) | inline | external");
+ABSL_FLAG(bool, help, false, "Show this help");
+
+#include "tools/qopt-opt/command_line.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitGate = 1;
+constexpr int kExitBadInput = 2;
+constexpr int kExitInternal = 3;
+
+int Fail(int code, absl::string_view message) {
+  std::cerr << "qopt-opt: error: " << message << "\n";
+  return code;
+}
+
+std::set<std::string> SplitNames(const std::string& text) {
+  std::set<std::string> out;
+  for (absl::string_view s : absl::StrSplit(text, ',', absl::SkipEmpty())) out.insert(std::string(s));
+  return out;
+}
+
+// libonnx 1.12 knows IR version <= 8 and default-domain opsets <= 17; the
+// checker is only meaningful within that.
+bool CheckerKnows(const onnx::ModelProto& model, std::string* why) {
+  if (model.ir_version() > 8) {
+    *why = absl::StrCat("IR version ", model.ir_version(), " is newer than libonnx 1.12 knows");
+    return false;
+  }
+  for (const auto& opset : model.opset_import()) {
+    if ((opset.domain().empty() || opset.domain() == "ai.onnx") && opset.version() > 17) {
+      *why = absl::StrCat("opset ", opset.version(), " is newer than libonnx 1.12 knows");
+      return false;
+    }
+  }
+  return true;
+}
+
+int Usage() {
+  std::cout << "usage: qopt-opt [options] INPUT.onnx [-o OUTPUT.onnx]\n\n"
+               "INPUT may also be a file in ONNX textual syntax (*.onnxtxt).\n\nOptions:\n"
+            << qopt::tools::FlagsHelp();
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto positional = qopt::tools::ParseCommandLine(argc, argv);
+  if (!positional.ok()) return Fail(kExitBadInput, positional.status().message());
+  if (absl::GetFlag(FLAGS_help)) return Usage();
+
+  qopt::PassRegistry registry;
+  qopt::RegisterBuiltinPasses(registry);
+  if (absl::GetFlag(FLAGS_list_passes)) {
+    std::cout << qopt::DescribePasses(registry);
+    return kExitOk;
+  }
+  if (positional->size() != 1) {
+    return Fail(kExitBadInput, positional->empty() ? "no input model (usage: qopt-opt [options] INPUT.onnx [-o OUT.onnx])"
+                                                   : "more than one input model given");
+  }
+  const std::string input = positional->front();
+  const std::string output = absl::GetFlag(FLAGS_output);
+  const std::string report_format = absl::GetFlag(FLAGS_report);
+  if (report_format != "text" && report_format != "json" && report_format != "none") {
+    return Fail(kExitBadInput, "--report must be text, json or none");
+  }
+  const std::string fail_on = absl::GetFlag(FLAGS_fail_on);
+  if (!fail_on.empty() && fail_on != "error" && fail_on != "warning") {
+    return Fail(kExitBadInput, "--fail-on must be error or warning");
+  }
+  qopt::ir::SaveOptions save_options;
+  const std::string external = absl::GetFlag(FLAGS_external_data);
+  if (external == "auto") {
+    save_options.external_data = qopt::ir::SaveOptions::ExternalData::kAuto;
+  } else if (external == "inline") {
+    save_options.external_data = qopt::ir::SaveOptions::ExternalData::kInline;
+  } else if (external == "external") {
+    save_options.external_data = qopt::ir::SaveOptions::ExternalData::kExternal;
+  } else {
+    return Fail(kExitBadInput, "--external-data must be auto, inline or external");
+  }
+
+  // Build the pipeline before reading the model, so usage errors are cheap.
+  qopt::PassManager manager;
+  const std::string pipeline = absl::GetFlag(FLAGS_pass);
+  if (!pipeline.empty()) {
+    auto passes = qopt::BuildPipeline(pipeline, registry);
+    if (!passes.ok()) return Fail(kExitBadInput, passes.status().message());
+    for (auto& p : *passes) manager.AddPass(std::move(p));
+  }
+  manager.set_verify_each(absl::GetFlag(FLAGS_verify_each));
+  qopt::PrintIrOptions print;
+  print.before = SplitNames(absl::GetFlag(FLAGS_print_ir_before));
+  print.after = SplitNames(absl::GetFlag(FLAGS_print_ir_after));
+  print.before_all = absl::GetFlag(FLAGS_print_ir_before_all);
+  print.after_all = absl::GetFlag(FLAGS_print_ir_after_all);
+  print.after_change = absl::GetFlag(FLAGS_print_ir_after_change);
+  if (print.before_all || print.after_all || print.after_change || !print.before.empty() || !print.after.empty()) {
+    manager.AddInstrumentation(qopt::CreatePrintIrInstrumentation(print, std::cout));
+  }
+  if (absl::GetFlag(FLAGS_timing)) manager.AddInstrumentation(qopt::CreateTimingInstrumentation(std::cerr));
+
+  // Read.
+  absl::StatusOr<std::unique_ptr<qopt::ir::Model>> model;
+  if (absl::EndsWith(input, ".onnxtxt")) {
+    std::ifstream in(input);
+    if (!in) return Fail(kExitBadInput, absl::StrCat("cannot open '", input, "'"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    model = qopt::ir::ParseModelText(text);
+    if (model.ok()) (*model)->set_source_path(input);
+  } else {
+    model = qopt::ir::LoadModel(input);
+  }
+  if (!model.ok()) return Fail(kExitBadInput, model.status().message());
+
+  // Run.
+  qopt::Report report;
+  report.set_input(input);
+  report.set_output(output);
+  qopt::PassContext context{&report};
+  if (absl::Status s = manager.Run(**model, context); !s.ok()) {
+    return Fail(s.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput, s.message());
+  }
+
+  if (absl::GetFlag(FLAGS_onnx_check)) {
+    onnx::ModelProto proto = qopt::ir::ExportModel(**model);
+    std::string why;
+    if (!CheckerKnows(proto, &why)) {
+      std::cerr << "qopt-opt: note: ONNX checker skipped: " << why << "\n";
+    } else {
+      try {
+        onnx::checker::check_model(proto);
+      } catch (const std::exception& e) {
+        return Fail(kExitInternal, absl::StrCat("the ONNX checker rejects the result: ", e.what()));
+      }
+    }
+  }
+
+  // Write.
+  if (!output.empty()) {
+    if (absl::Status s = qopt::ir::SaveModel(**model, output, save_options); !s.ok()) {
+      return Fail(kExitBadInput, s.message());
+    }
+  }
+  if (absl::GetFlag(FLAGS_emit) == "text") std::cout << qopt::ir::PrintModel(**model);
+
+  if (absl::GetFlag(FLAGS_stats)) {
+    for (const qopt::PassRun& run : report.passes()) {
+      for (const auto& [name, value] : run.statistics.items()) {
+        std::cerr << value << " " << run.name << " - " << name << "\n";
+      }
+    }
+  }
+  std::string report_text;
+  if (report_format == "json") {
+    report_text = report.ToJson().dump(2) + "\n";
+  } else if (report_format == "text") {
+    report_text = report.ToText();
+  }
+  const std::string report_file = absl::GetFlag(FLAGS_report_file);
+  if (!report_file.empty()) {
+    std::ofstream out(report_file);
+    out << report_text;
+    if (!out) return Fail(kExitBadInput, absl::StrCat("cannot write the report to '", report_file, "'"));
+  } else {
+    std::cout << report_text;
+  }
+
+  if (fail_on == "error" && report.CountFindings(qopt::Severity::kError) > 0) return kExitGate;
+  if (fail_on == "warning" && report.CountFindings(qopt::Severity::kWarning) > 0) return kExitGate;
+  return kExitOk;
+}
