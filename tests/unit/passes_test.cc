@@ -1,1 +1,186 @@
-#include <gtest/gtest.h>
+// The first passes, run through the pass manager as qopt-opt runs them.
+#include "gtest/gtest.h"
+#include "ir/verifier.h"
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
+#include "passes/registry.h"
+#include "tests/unit/test_util.h"
+
+namespace qopt {
+namespace {
+
+using testing::OpSequence;
+using testing::Parse;
+
+// Runs `pipeline` on `model`; returns the report.
+Report RunPipeline(ir::Model& model, const std::string& pipeline, absl::Status* status = nullptr) {
+  PassRegistry registry;
+  RegisterBuiltinPasses(registry);
+  auto passes = BuildPipeline(pipeline, registry);
+  EXPECT_TRUE(passes.ok()) << passes.status();
+  PassManager manager;
+  for (auto& p : *passes) manager.AddPass(std::move(p));
+  Report report;
+  PassContext context{&report};
+  absl::Status s = manager.Run(model, context);
+  if (status) {
+    *status = s;
+  } else {
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  return report;
+}
+
+int64_t Stat(const Report& report, const std::string& pass, const std::string& name) {
+  for (const PassRun& run : report.passes()) {
+    if (run.name == pass) return run.statistics.at(name).get<int64_t>();
+  }
+  ADD_FAILURE() << "no run of " << pass;
+  return -1;
+}
+
+TEST(Dce, RemovesDeadChainsAndUnusedConstants) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X, float[2] Unused) => (float[2] Y) <float[2] W = {1, 2}, float[2] Dead = {3, 4}> {
+  A = Add(X, W)
+  D1 = Mul(A, Dead)
+  D2 = Relu(D1)
+  Y = Relu(A)
+}
+)");
+  Report report = RunPipeline(*model, "dce");
+  EXPECT_EQ(OpSequence(model->graph()), "Add Relu");
+  EXPECT_EQ(Stat(report, "dce", "nodes-removed"), 2);
+  EXPECT_EQ(Stat(report, "dce", "constants-removed"), 1);
+  EXPECT_EQ(model->graph().FindValue("Dead"), nullptr);
+  EXPECT_NE(model->graph().FindValue("Unused"), nullptr);  // graph inputs stay
+  EXPECT_TRUE(report.passes()[0].changed);
+}
+
+TEST(Dce, CleansInsideSubgraphsAndKeepsWhatTheyUse) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) {
+  A = Relu(X)
+  Y = If(C) <then_branch = t () => (float[2] T) { Dead = Neg(A)  T = Abs(A) },
+              else_branch = e () => (float[2] E) { E = Neg(A) }>
+}
+)");
+  Report report = RunPipeline(*model, "dce");
+  EXPECT_EQ(Stat(report, "dce", "nodes-removed"), 1);
+  EXPECT_EQ(OpSequence(model->graph()), "Relu If");
+  const ir::Node* if_node = model->graph().FindValue("Y")->producer();
+  EXPECT_EQ(OpSequence(*if_node->subgraphs()[0]), "Abs");
+}
+
+TEST(Dce, UnchangedModelReportsNoChange) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y) { Y = Relu(X) }
+)");
+  Report report = RunPipeline(*model, "dce");
+  EXPECT_FALSE(report.passes()[0].changed);
+}
+
+constexpr char kConstants[] = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y, float[2] C) <float[2] W = {1, 2}> {
+  C = Constant <value = float[2] {3, 4}> ()
+  A = Add(X, W)
+  Y = Mul(A, C)
+}
+)";
+
+TEST(CanonicalizeConstants, NodesBecomeInitializersKeepingNames) {
+  auto model = Parse(kConstants);
+  Report report = RunPipeline(*model, "canonicalize-constants");
+  EXPECT_EQ(OpSequence(model->graph()), "Add Mul");
+  const ir::Value* c = model->graph().FindValue("C");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->kind(), ir::Value::Kind::kInitializer);
+  EXPECT_EQ(*c->constant()->ToDoubles(), (std::vector<double>{3, 4}));
+  EXPECT_EQ(model->graph().outputs()[1], c);  // still the second output, same name
+  EXPECT_EQ(Stat(report, "canonicalize-constants", "constants-moved"), 1);
+}
+
+TEST(CanonicalizeConstants, InitializersBecomeNodes) {
+  auto model = Parse(kConstants);
+  RunPipeline(*model, "canonicalize-constants{direction=to-nodes}");
+  EXPECT_EQ(OpSequence(model->graph()), "Constant Constant Add Mul");
+  EXPECT_TRUE(model->graph().initializers().empty());
+  const ir::Value* w = model->graph().FindValue("W");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->producer()->op_type(), "Constant");
+  EXPECT_EQ(*w->constant()->ToDoubles(), (std::vector<double>{1, 2}));
+}
+
+TEST(CanonicalizeConstants, BothDirectionsRoundTrip) {
+  auto model = Parse(kConstants);
+  RunPipeline(*model, "canonicalize-constants,canonicalize-constants{direction=to-nodes},canonicalize-constants");
+  EXPECT_EQ(OpSequence(model->graph()), "Add Mul");
+  EXPECT_EQ(model->graph().initializers().size(), 2u);
+  EXPECT_TRUE(ir::Verify(*model).ok());
+}
+
+TEST(OpCount, ReportsHistogramAndCategories) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (float[2] X) => (float[2] Y) <float S = {0.1}, uint8 Z = {128}> {
+  Q = QuantizeLinear(X, S, Z)
+  D = DequantizeLinear(Q, S, Z)
+  R = Relu(D)
+  Y = com.microsoft.Gelu(R)
+}
+)");
+  Report report = RunPipeline(*model, "op-count");
+  nlohmann::json j = report.ToJson();
+  EXPECT_EQ(j["schema"], "qopt-report/1");
+  const auto& counts = j["analyses"]["op-count"];
+  EXPECT_EQ(counts["total_nodes"], 4);
+  EXPECT_EQ(counts["by_op"]["QuantizeLinear"], 1);
+  EXPECT_EQ(counts["by_op"]["com.microsoft::Gelu"], 1);
+  EXPECT_EQ(counts["by_category"]["quantization"], 2);
+  EXPECT_EQ(counts["initializers"], 2);
+  EXPECT_NE(report.ToText().find("com.microsoft::Gelu"), std::string::npos);
+}
+
+// A pass that breaks the IR (uses a value before its definition): the pass
+// manager's verifier must catch it and name the pass.
+class BreakOrder : public Pass {
+ public:
+  absl::string_view name() const override { return "break-order"; }
+  absl::string_view summary() const override { return "test"; }
+  absl::StatusOr<bool> Run(ir::Model& model, PassContext&) override {
+    ir::Graph& g = model.graph();
+    g.FindValue("A")->producer()->SetInput(0, g.FindValue("Y"));
+    return true;
+  }
+};
+
+TEST(PassManager, VerifierCatchesABrokenPass) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y) { A = Relu(X)  Y = Neg(A) }
+)");
+  PassManager manager;
+  manager.AddPass(std::make_unique<BreakOrder>());
+  Report report;
+  PassContext context{&report};
+  absl::Status s = manager.Run(*model, context);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(s.message().find("after pass 'break-order'"), absl::string_view::npos) << s;
+
+  auto again = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y) { A = Relu(X)  Y = Neg(A) }
+)");
+  PassManager unverified;
+  unverified.set_verify_each(false);
+  unverified.AddPass(std::make_unique<BreakOrder>());
+  EXPECT_TRUE(unverified.Run(*again, context).ok());
+}
+
+}  // namespace
+}  // namespace qopt

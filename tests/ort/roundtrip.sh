@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The first passes on the real PaddleOCR models, proven in ONNX Runtime:
+# outputs of the rewritten model equal the original's bit for bit, with ORT's
+# graph optimizations disabled and enabled, and the ONNX checker accepts the
+# result. Usage: roundtrip.sh QOPT_OPT SOURCE_DIR
+set -euo pipefail
+qopt=$1
+src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+declare -A shapes=([det]=x:1x3x96x96 [rec]=x:1x3x48x160 [cls]=x:1x3x48x192)
+for name in det rec cls; do
+  model=$src/testdata/models/paddleocr-$name.onnx
+  for pipeline in dce canonicalize-constants,dce "canonicalize-constants,canonicalize-constants{direction=to-nodes}"; do
+    out=$work/$name.onnx
+    rm -f "$out"
+    if ! "$qopt" "$model" --pass="$pipeline" --onnx-check --report=none -o "$out"; then
+      echo "FAIL: qopt-opt --pass=$pipeline on $name"
+      status=1
+      continue
+    fi
+    for level in disabled all; do
+      if result=$(node "$src/tools/ort/compare.js" "$model" "$out" --exact --opt-level=$level \
+                  --input-shape="${shapes[$name]}" 2>&1 | tail -n 1) && [[ $result == "compare: PASS"* ]]; then
+        echo "ok: $name --pass=$pipeline, ORT opt-level=$level: $result"
+      else
+        echo "FAIL: $name --pass=$pipeline, ORT opt-level=$level: $result"
+        status=1
+      fi
+    done
+  done
+done
+exit $status
