@@ -25,7 +25,7 @@ class OpCountPass : public Pass {
       auto other = ir::LoadModel(compare_.value());
       if (!other.ok()) return other.status();
       analysis::OpCounts other_counts = analysis::CountOps((*other)->graph());
-      text = analysis::FormatOpCounts(counts, &other_counts, "this", "compare");
+      text = analysis::FormatOpCounts(counts, &other_counts, "current", "compare");
       data["compare"] = {{"path", compare_.value()}, {"counts", analysis::OpCountsToJson(other_counts)}};
       data["compare"]["node_ratio"] =
           counts.total_nodes ? static_cast<double>(other_counts.total_nodes) / counts.total_nodes : 0.0;

@@ -16,8 +16,9 @@ namespace qopt {
 class PassInstrumentation {
  public:
   virtual ~PassInstrumentation() = default;
-  virtual void BeforePass(const Pass& pass, const ir::Model& model) {}
-  virtual void AfterPass(const Pass& pass, const ir::Model& model, bool changed, absl::Duration elapsed) {}
+  virtual void BeforePass(const Pass& /*pass*/, const ir::Model& /*model*/) {}
+  virtual void AfterPass(const Pass& /*pass*/, const ir::Model& /*model*/, bool /*changed*/,
+                         absl::Duration /*elapsed*/) {}
   // Called once when the pipeline ends (successfully or not).
   virtual void AfterPipeline() {}
 };

@@ -49,7 +49,7 @@ std::string DescribePasses(const PassRegistry& registry) {
                                             o->default_text().empty() ? "\"\"" : o->default_text()));
     }
     for (const Statistic* s : pass->statistics()) {
-      absl::StrAppend(&out, absl::StrFormat("      statistic %-10s %s\n", s->name(), s->help()));
+      absl::StrAppend(&out, absl::StrFormat("      statistic %-20s %s\n", s->name(), s->help()));
     }
   }
   return out;

@@ -19,4 +19,4 @@ echo "== qopt-opt $model --pass=canonicalize-constants,dce,op-count{compare=<ori
 echo
 echo "== ONNX Runtime: original vs rewritten, bit for bit ($shape)"
 node tools/ort/compare.js "$model" "$out" --exact --input-shape="$shape"
-ls -l "$model" "$out" | awk '{print $5, $NF}'
+ls -lL "$model" "$out" | awk '{print $5, $NF}'
