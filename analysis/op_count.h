@@ -29,7 +29,7 @@ struct OpCounts {
 OpCounts CountOps(const ir::Graph& graph);
 
 // JSON: {"total_nodes", "initializers", "by_op": {key: n}, "by_category": {name: n}}
-// and, with a comparison, {"models": {"this": ..., "other": ...}, "ratio": other/this}.
+// (the op-count pass adds a "compare" object for a second model).
 nlohmann::json OpCountsToJson(const OpCounts& counts);
 // A table with one column, or two plus their ratio when `other` is given.
 std::string FormatOpCounts(const OpCounts& counts, const OpCounts* other = nullptr,

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "ir/mapped_file.h"
 #include "ir/printer.h"
@@ -349,7 +350,11 @@ absl::StatusOr<std::unique_ptr<Model>> ParseModelText(absl::string_view text) {
   std::string buffer(text);
   auto status = onnx::OnnxParser::Parse(proto, buffer.c_str());
   if (!status.IsOK()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot parse ONNX text: ", status.ErrorMessage()));
+    // libonnx's message spans three lines (position, context, reason); a
+    // Status message is one line.
+    const std::string& message = status.ErrorMessage();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot parse ONNX text: ", absl::StrJoin(absl::StrSplit(message, '\n', absl::SkipWhitespace()), " ")));
   }
   DemangleGraph(proto.mutable_graph());
   return ImportModel(std::move(proto));

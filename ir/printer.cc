@@ -8,7 +8,8 @@
 //     DemangleName maps back to "";
 //   * tensor literals only for float, double, (u)int8/16/32/64, bool and
 //     string; no float16/bfloat16/complex/float8/int4 literals, no nan/inf,
-//     and subnormal numbers make the parser throw (std::stof's out_of_range);
+//     and subnormal numbers make the parser throw (std::stof's out_of_range),
+//     so they are printed as zeros, with a note;
 //   * float literals must contain '.' or 'e' (else they parse as ints);
 //   * string literals have no escapes (no '"' inside), and a NUL ends input;
 //   * no empty list attributes, no tensors/graphs/sparse/type_proto
@@ -140,10 +141,11 @@ float BFloat16BitsToFloat(uint16_t b) {
   return f;
 }
 
-// Whether the parser reads `v` back: finite and not subnormal.
+// The parser reads no subnormal number (std::stof/stod throw out_of_range on
+// them): they are printed as a zero of the same sign, with a note.
 template <typename T>
-bool IsParsableFloat(T v) {
-  return true;
+bool IsSubnormal(T v) {
+  return std::isfinite(v) && v != 0 && std::fabs(v) < std::numeric_limits<T>::min();
 }
 
 // Shortest text that reads back to the same value, always with a '.' or an
@@ -164,6 +166,21 @@ void AppendFloat(std::string* out, T v) {
   absl::string_view text(buf, ec == std::errc() ? end - buf : 0);
   out->append(text.data(), text.size());
   if (text.find_first_of(".e") == absl::string_view::npos) out->append(".0");
+}
+
+// A float the parser reads: subnormals become a signed zero, counted in
+// `flushed`.
+template <typename T>
+void AppendLiteralFloat(std::string* out, T v, int64_t* flushed) {
+  if (IsSubnormal(v)) {
+    ++*flushed;
+    v = std::copysign(T(0), v);
+  }
+  AppendFloat(out, v);
+}
+
+std::string FlushedNote(int64_t flushed) {
+  return flushed == 0 ? "" : absl::StrCat(flushed, " subnormal value", flushed == 1 ? "" : "s", " printed as 0");
 }
 
 bool IsParsableString(absl::string_view s) {
@@ -288,6 +305,7 @@ std::string Declaration(const onnx::TypeProto* type, absl::string_view name, std
 struct TensorText {
   bool literal = false;
   std::string text;
+  std::string note;  // for a comment beside a literal (flushed subnormals)
 };
 
 struct ValueList {
@@ -295,9 +313,12 @@ struct ValueList {
   bool shown = false;    // `text` holds the values
   std::string text;
   std::string problem;   // why not parsable, when known
+  int64_t flushed = 0;   // subnormals written as 0 (when `flush` is set)
 };
 
-ValueList FormatValues(const Tensor& tensor) {
+// With `flush`, subnormal floats are written as zeros (literal text);
+// without, exactly (comment text).
+ValueList FormatValues(const Tensor& tensor, bool flush) {
   ValueList result;
   const ElementType type = tensor.type();
   const int64_t n = tensor.num_elements();
@@ -352,19 +373,21 @@ ValueList FormatValues(const Tensor& tensor) {
   }
   const char* p = raw->data();
   bool float_problem = false;
+  int64_t not_flushed = 0;
+  int64_t* flushed = flush ? &result.flushed : &not_flushed;
   for (int64_t i = 0; i < n; ++i) {
     separator(i);
     switch (type) {
       case ElementType::kFloat: {
         float v = LoadLittleEndian<float>(p + 4 * i);
-        float_problem |= !IsParsableFloat(v);
-        AppendFloat(&out, v);
+        float_problem |= !std::isfinite(v);
+        if (flush) AppendLiteralFloat(&out, v, flushed); else AppendFloat(&out, v);
         break;
       }
       case ElementType::kDouble: {
         double v = LoadLittleEndian<double>(p + 8 * i);
-        float_problem |= !IsParsableFloat(v);
-        AppendFloat(&out, v);
+        float_problem |= !std::isfinite(v);
+        if (flush) AppendLiteralFloat(&out, v, flushed); else AppendFloat(&out, v);
         break;
       }
       case ElementType::kFloat16:
@@ -409,7 +432,7 @@ ValueList FormatValues(const Tensor& tensor) {
   result.shown = true;
   if (float_problem) {
     result.parsable = false;
-    result.problem = "nan, inf or subnormal values have no literal";
+    result.problem = "nan or inf values have no literal";
   }
   return result;
 }
@@ -433,8 +456,8 @@ class Printer {
   void PrintSignatureList(const std::vector<std::string>& entries, const std::vector<std::string>& comments,
                           int indent);
   void PrintNode(const Node& node, int indent);
-  // One attribute as "name = value"; false (and a note) when the parser
-  // cannot read it.
+  // One attribute as "name = value"; false when the parser cannot read it.
+  // `note` says why, or what was changed to make it readable.
   bool FormatAttribute(const Attribute& attribute, int indent, std::string* text, std::string* note);
   void Indent(int n) { out_.append(n, ' '); }
   static void AppendComment(std::string* line, absl::string_view comment) {
@@ -455,7 +478,7 @@ TensorText Printer::FormatTensor(const Tensor& tensor) const {
     result.text = absl::StrCat("elided: ", type_text, " (", n, " elements)");
     return result;
   }
-  ValueList values = FormatValues(tensor);
+  ValueList values = FormatValues(tensor, /*flush=*/true);
   std::string problem = values.problem;
   if (!ParserKnowsElementType(static_cast<int32_t>(type))) {
     problem = absl::StrCat("no ", ElementTypeName(type), " type in libonnx 1.12");
@@ -464,8 +487,10 @@ TensorText Printer::FormatTensor(const Tensor& tensor) const {
   } else if (values.parsable) {
     result.literal = true;
     result.text = std::move(values.text);
+    result.note = FlushedNote(values.flushed);
     return result;
   }
+  if (values.shown && values.flushed > 0) values = FormatValues(tensor, /*flush=*/false);
   result.text = absl::StrCat("elided: ", type_text, values.shown ? absl::StrCat(" = ", values.text) : "", " (",
                              problem, ")");
   return result;
@@ -556,6 +581,7 @@ void Printer::PrintGraph(const Graph& graph, int indent) {
       TensorText value = FormatTensor(*init);
       if (value.literal && comment.empty()) {
         absl::StrAppend(&entry, " = ", value.text);
+        comment = value.note;
       } else {
         comment = comment.empty() ? value.text : absl::StrCat(comment, "; default ", value.text);
       }
@@ -589,7 +615,7 @@ void Printer::PrintGraph(const Graph& graph, int indent) {
                                   : RequiredName(v->name());
     if (value.literal) {
       lines.push_back(absl::StrCat(decl, " = ", value.text));
-      line_comments.emplace_back();
+      line_comments.push_back(std::move(value.note));
     } else {
       lines.push_back(std::move(decl));
       line_comments.push_back(std::move(value.text));
@@ -651,6 +677,7 @@ bool Printer::FormatAttribute(const Attribute& attribute, int indent, std::strin
   const onnx::AttributeProto& proto = attribute.proto();
   const std::string& name = attribute.name();
   std::string value;
+  int64_t flushed = 0;
   auto fail = [&](std::string why) {
     *note = absl::StrCat(name, ": ", why);
     return false;
@@ -658,8 +685,11 @@ bool Printer::FormatAttribute(const Attribute& attribute, int indent, std::strin
   if (!proto.ref_attr_name().empty()) return fail(absl::StrCat("refers to @", proto.ref_attr_name()));
   switch (proto.type()) {
     case onnx::AttributeProto::FLOAT:
-      AppendFloat(&value, proto.f());
-      if (!IsParsableFloat(proto.f())) return fail(absl::StrCat("float = ", value, " (no literal)"));
+      if (!std::isfinite(proto.f())) {
+        AppendFloat(&value, proto.f());
+        return fail(absl::StrCat("float = ", value, " (no literal)"));
+      }
+      AppendLiteralFloat(&value, proto.f(), &flushed);
       break;
     case onnx::AttributeProto::INT:
       absl::StrAppend(&value, proto.i());
@@ -673,11 +703,15 @@ bool Printer::FormatAttribute(const Attribute& attribute, int indent, std::strin
     case onnx::AttributeProto::FLOATS: {
       if (proto.floats_size() == 0) return fail("floats = [] (empty lists have no syntax)");
       bool ok = true;
+      for (float f : proto.floats()) ok &= std::isfinite(f);
       value.push_back('[');
       for (int i = 0; i < proto.floats_size(); ++i) {
         if (i > 0) value.append(", ");
-        ok &= IsParsableFloat(proto.floats(i));
-        AppendFloat(&value, proto.floats(i));
+        if (ok) {
+          AppendLiteralFloat(&value, proto.floats(i), &flushed);
+        } else {
+          AppendFloat(&value, proto.floats(i));
+        }
       }
       value.push_back(']');
       if (!ok) return fail(absl::StrCat("floats = ", value, " (no literal)"));
@@ -704,6 +738,7 @@ bool Printer::FormatAttribute(const Attribute& attribute, int indent, std::strin
       if (tensor == nullptr) return fail("tensor without data");
       TensorText t = FormatTensor(*tensor);
       if (!t.literal) return fail(t.text);
+      if (!t.note.empty()) *note = absl::StrCat(name, ": ", t.note);
       value = TensorTypeText(tensor->type(), tensor->dims());
       if (!tensor->name().empty()) absl::StrAppend(&value, " ", MangleName(tensor->name()));
       absl::StrAppend(&value, " ", t.text);
@@ -731,6 +766,7 @@ bool Printer::FormatAttribute(const Attribute& attribute, int indent, std::strin
       return fail(absl::StrCat("attribute type ", static_cast<int>(proto.type()), " not printed"));
   }
   *text = absl::StrCat(name, " = ", value);
+  if (flushed > 0) *note = absl::StrCat(name, ": ", FlushedNote(flushed));
   return true;
 }
 
@@ -757,9 +793,8 @@ void Printer::PrintNode(const Node& node, int indent) {
     if (FormatAttribute(attribute, indent + 2, &text, &note)) {
       has_graph |= attribute.type() == onnx::AttributeProto::GRAPH;
       attributes.push_back(std::move(text));
-    } else {
-      notes.push_back(std::move(note));
     }
+    if (!note.empty()) notes.push_back(std::move(note));
   }
 
   std::string head = name_list(node.outputs());

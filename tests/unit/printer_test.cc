@@ -552,14 +552,15 @@ TEST(PrintModelTest, AttributesWithoutSyntaxBecomeComments) {
   const std::string text = PrintModel(*model);
   EXPECT_TRUE(absl::StrContains(
       text,
-      "  y = test.Odd <keep = 1> (x)  # pads: ints = [] (empty lists have no syntax); inf: float = inf (no literal); "
-      "denorm: float = 1e-40 (no literal); quoted: string = \"say \\\"hi\\\"\" (holds a quote or NUL); "
-      "list: tensors (1) not printed\n"))
+      "  y = test.Odd <keep = 1, denorm = 0.0> (x)  # pads: ints = [] (empty lists have no syntax); "
+      "inf: float = inf (no literal); denorm: 1 subnormal value printed as 0; "
+      "quoted: string = \"say \\\"hi\\\"\" (holds a quote or NUL); list: tensors (1) not printed\n"))
       << text;
   const onnx::ModelProto parsed_proto = ParseWithLibOnnx(text);
   const onnx::NodeProto& parsed = OnlyNode(parsed_proto, "Odd");
-  ASSERT_EQ(parsed.attribute_size(), 1);
+  ASSERT_EQ(parsed.attribute_size(), 2);
   EXPECT_EQ(parsed.attribute(0).name(), "keep");
+  EXPECT_EQ(parsed.attribute(1).name(), "denorm");
 }
 
 TEST(PrintModelTest, InitializerValuesRoundTrip) {
@@ -683,10 +684,43 @@ TEST(PrintModelTest, TypesWithoutLiteralsPrintAsComments) {
   float16[3] h,  # elided: float16[3] = {1.0, -0.5, inf} (no float16 literals in libonnx 1.12)
   w4,  # elided: int4[3] = {1, 2, -1} (no int4 type in libonnx 1.12)
   bfloat16[1] bf,  # elided: bfloat16[1] = {1.0} (no bfloat16 literals in libonnx 1.12)
-  float[3] nf  # elided: float[3] = {nan, 1.0, 1e-40} (nan, inf or subnormal values have no literal)
+  float[3] nf  # elided: float[3] = {nan, 1.0, 1e-40} (nan or inf values have no literal)
 >
 )")) << text;
   ParseWithLibOnnx(text);  // valid syntax, and no exception from subnormal literals
+}
+
+// libonnx 1.12's parser throws on subnormal literals (std::stof), and real
+// weights have some: they print as zeros of the same sign, with a note.
+TEST(PrintModelTest, SubnormalFloatsPrintAsZeros) {
+  onnx::ModelProto proto = EmptyModelProto("g");
+  onnx::GraphProto* g = proto.mutable_graph();
+  *g->add_input() = Info("x", onnx::TensorProto::FLOAT, {"3"});
+  *g->add_initializer() = RawTensor<float>("w", onnx::TensorProto::FLOAT, {3}, {1e-40f, -1e-45f, 1.0f});
+  *g->add_initializer() = RawTensor<double>("d", onnx::TensorProto::DOUBLE, {1}, {1e-310});
+  AddNode(g, "Mul", {"x", "w"}, {"y"});
+  onnx::NodeProto* constant = AddNode(g, "Constant", {}, {"c"});
+  onnx::AttributeProto* value = constant->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  *value->mutable_t() = RawTensor<float>("", onnx::TensorProto::FLOAT, {2}, {2.0f, 3e-39f});
+  *g->add_output() = Info("y", onnx::TensorProto::FLOAT, {"3"});
+  *g->add_output() = Info("c", onnx::TensorProto::FLOAT, {"2"});
+  auto model = FromProto(proto);
+  ASSERT_NE(model, nullptr);
+
+  const std::string text = PrintModel(*model);
+  EXPECT_TRUE(absl::StrContains(text, "  float[3] w = {0.0, -0.0, 1.0},  # 2 subnormal values printed as 0\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "  double[1] d = {0.0}  # 1 subnormal value printed as 0\n")) << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "  c = Constant <value = float[2] {2.0, 0.0}> ()  # value: 1 subnormal value printed as 0\n"))
+      << text;
+  std::unique_ptr<Model> back = ReadBack(text);
+  ASSERT_NE(back, nullptr);
+  auto w = back->graph().FindValue("w")->initializer()->ToDoubles();
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, (std::vector<double>{0.0, 0.0, 1.0}));
+  EXPECT_TRUE(std::signbit((*w)[1]));
 }
 
 TEST(PrintModelTest, ValueInfoAndSymbolicDims) {
