@@ -327,16 +327,33 @@ void DemangleNames(google::protobuf::RepeatedPtrField<std::string>* names) {
   for (std::string& n : *names) n = DemangleName(n);
 }
 
+// The printer mangles symbolic dims too (a dim_param may be any string).
+void DemangleType(onnx::TypeProto* type) {
+  if (type->has_tensor_type() && type->tensor_type().has_shape()) {
+    for (auto& d : *type->mutable_tensor_type()->mutable_shape()->mutable_dim()) {
+      if (d.has_dim_param()) d.set_dim_param(DemangleName(d.dim_param()));
+    }
+  }
+}
+
+void DemangleValueInfo(onnx::ValueInfoProto* v) {
+  v->set_name(DemangleName(v->name()));
+  if (v->has_type()) DemangleType(v->mutable_type());
+}
+
 void DemangleGraph(onnx::GraphProto* g) {
-  for (auto& v : *g->mutable_input()) v.set_name(DemangleName(v.name()));
-  for (auto& v : *g->mutable_output()) v.set_name(DemangleName(v.name()));
-  for (auto& v : *g->mutable_value_info()) v.set_name(DemangleName(v.name()));
+  if (g->has_name()) g->set_name(DemangleName(g->name()));
+  for (auto& v : *g->mutable_input()) DemangleValueInfo(&v);
+  for (auto& v : *g->mutable_output()) DemangleValueInfo(&v);
+  for (auto& v : *g->mutable_value_info()) DemangleValueInfo(&v);
   for (auto& t : *g->mutable_initializer()) t.set_name(DemangleName(t.name()));
   for (auto& n : *g->mutable_node()) {
     if (!n.name().empty()) n.set_name(DemangleName(n.name()));
     DemangleNames(n.mutable_input());
     DemangleNames(n.mutable_output());
     for (auto& a : *n.mutable_attribute()) {
+      if (a.has_t() && a.t().has_name()) a.mutable_t()->set_name(DemangleName(a.t().name()));
+      for (auto& t : *a.mutable_tensors()) t.set_name(DemangleName(t.name()));
       if (a.has_g()) DemangleGraph(a.mutable_g());
       for (auto& sub : *a.mutable_graphs()) DemangleGraph(&sub);
     }
