@@ -310,7 +310,8 @@ absl::Status Graph::TopologicalSort() {
     for (int i = 0; i < static_cast<int>(order.size()); ++i) {
       if (pending[i] > 0) {
         return absl::InvalidArgumentError(
-            absl::StrCat("graph '", name(), "' has a cycle through node ", order[i]->Describe()));
+            absl::StrCat(name().empty() ? std::string("the graph") : absl::StrCat("graph '", name(), "'"),
+                         " has a cycle through node ", order[i]->Describe()));
       }
     }
   }

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -297,7 +298,22 @@ absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const
   return model;
 }
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModelText(const std::string& path) {
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return file.status();
+  auto model = ParseModelText((*file)->bytes());
+  if (!model.ok()) return absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message()));
+  (*model)->set_base_dir(fs::absolute(fs::path(path)).parent_path().string());
+  (*model)->set_source_path(path);
+  return model;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
+  if (absl::EndsWith(path, ".onnxtxt")) return LoadModelText(path);
   auto file = MappedFile::Open(path);
   if (!file.ok()) return file.status();
   absl::string_view bytes = (*file)->bytes();

@@ -13,8 +13,9 @@
 
 namespace qopt::ir {
 
-// Reads an .onnx file (binary protobuf). External data is memory-mapped from
-// files inside the model's folder; a location escaping it is an error.
+// Reads an .onnx file (binary protobuf), or ONNX textual syntax when the name
+// ends in ".onnxtxt". External data is memory-mapped from files inside the
+// model's folder; a location escaping it is an error.
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
 
 // Builds the IR from a parsed ModelProto (consumed: tensor bytes are moved,

@@ -1,6 +1,8 @@
 #include "ir/tensor.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "absl/status/status.h"
@@ -262,8 +264,20 @@ absl::Status Tensor::CheckDataSize(absl::string_view what) const {
   for (int64_t d : dims_) {
     if (d < 0) return absl::InvalidArgumentError(absl::StrCat(what, " has a negative dimension: ", DimsString(type_, dims_)));
   }
+  // Dims whose size in bits overflows int64 describe no real data, and would
+  // overflow num_elements() and RawByteSize() below.
+  int64_t bits = std::max(ElementTypeBits(type_), 8);
+  bool overflow = false;
+  for (int64_t d : dims_) overflow |= __builtin_mul_overflow(bits, d, &bits);
+  if (overflow || bits > std::numeric_limits<int64_t>::max() - 7) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " has dims too large for any data: ", DimsString(type_, dims_)));
+  }
   const int64_t n = num_elements();
   if (type_ == ElementType::kString) {
+    if (storage_ == Storage::kRaw || storage_ == Storage::kExternal) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " is a string tensor with raw data; ONNX stores strings in string_data"));
+    }
     if (storage_ == Storage::kTypedFields && proto_shell_.string_data_size() != n) {
       return absl::InvalidArgumentError(absl::StrCat(what, " has ", proto_shell_.string_data_size(),
                                                      " strings but its dims ", DimsString(type_, dims_), " need ", n));

@@ -84,6 +84,7 @@ class Parser {
         if (k == key) return SyntaxError(text_, key_pos, absl::StrCat("option '", key, "' given twice"));
       }
       spec->options.emplace_back(std::move(key), std::move(value));
+      spec->option_columns.push_back(static_cast<int>(key_pos) + 1);
     }
   }
 
@@ -103,14 +104,16 @@ absl::StatusOr<std::vector<std::unique_ptr<Pass>>> BuildPipeline(absl::string_vi
   for (const PassSpec& spec : *specs) {
     auto pass = registry.Create(spec.name);
     if (!pass.ok()) return SyntaxError(text, spec.column - 1, pass.status().message());
-    for (const auto& [key, value] : spec.options) {
+    for (size_t i = 0; i < spec.options.size(); ++i) {
+      const auto& [key, value] = spec.options[i];
+      const size_t column = spec.option_columns[i] - 1;
       OptionBase* option = (*pass)->FindOption(key);
       if (option == nullptr) {
-        return SyntaxError(text, spec.column - 1,
+        return SyntaxError(text, column,
                            absl::StrCat("pass '", spec.name, "' has no option '", key, "' (see --list-passes)"));
       }
       if (absl::Status s = option->Parse(value); !s.ok()) {
-        return SyntaxError(text, spec.column - 1, absl::StrCat("pass '", spec.name, "': ", s.message()));
+        return SyntaxError(text, column, absl::StrCat("pass '", spec.name, "': ", s.message()));
       }
     }
     passes.push_back(*std::move(pass));

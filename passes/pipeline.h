@@ -17,7 +17,8 @@ namespace qopt {
 struct PassSpec {
   std::string name;
   std::vector<std::pair<std::string, std::string>> options;
-  int column = 1;  // 1-based column of the name in the pipeline text
+  std::vector<int> option_columns;  // 1-based column of each option's name
+  int column = 1;                   // 1-based column of the name in the pipeline text
 };
 
 // Syntax only. Errors read "pipeline:1:COL: message" followed by the text

@@ -12,6 +12,7 @@
 // the program checks the one structural property each needs (a truncated
 // file must not parse, a valid one must), so a test that sees qopt-opt reject
 // a file knows which defect it rejected.
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -189,6 +190,18 @@ absl::Status Generate(const fs::path& root) {
     onnx::ModelProto m = ValidModel();
     m.mutable_graph()->mutable_initializer(0)->set_raw_data(FloatBytes({1, 2}));
     if (auto s = WriteModel(dir / "raw_data_size.onnx", m); !s.ok()) return s;
+  }
+
+  // Dims whose element count overflows int64 (2^40 x 2^40), with 4 bytes.
+  {
+    onnx::ModelProto m = ValidModel();
+    onnx::TensorProto* t = m.mutable_graph()->add_initializer();
+    t->set_name("HugeDims");
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_dims(int64_t{1} << 40);
+    t->add_dims(int64_t{1} << 40);
+    t->set_raw_data(FloatBytes({1}));
+    if (auto s = WriteModel(dir / "huge_dims.onnx", m); !s.ok()) return s;
   }
 
   // External data escaping the model folder: through "..", through an

@@ -101,7 +101,8 @@ expect_ok() {
 expect_ok valid "$models/valid.onnx"
 expect_ok valid_external "$models/valid_external.onnx"
 
-# name                 patterns the message must contain
+# Each case: NAME | fixed strings the message must contain (';'-separated).
+tested=()
 while IFS='|' read -r name patterns; do
   [[ -z $name || $name == \#* ]] && continue
   name=${name// /}
@@ -109,16 +110,18 @@ while IFS='|' read -r name patterns; do
   input=$models/$name.onnx
   [[ $name == *.onnxtxt ]] && input=$models/$name
   IFS=';' read -r -a list <<<"$patterns"
+  tested+=("$(basename "$input")")
   expect_error "$name" "$input" "$models/${name%%.*}.out.onnx" "${list[@]}"
 done <<'EOF'
 truncated           | truncated.onnx;truncated
 garbage             | garbage.onnx;not a valid ONNX protobuf
 empty               | empty.onnx;is empty
 no_graph            | no_graph.onnx;no graph
-cycle               | cycle.onnx;a cycle;node_
+cycle               | cycle.onnx;a cycle;node 'node_
 dangling_input      | dangling_input.onnx;'nowhere_defined' is not defined;scale
 defined_twice       | defined_twice.onnx;'XW' is defined twice;second_writer
 raw_data_size       | raw_data_size.onnx;initializer 'W';raw_data
+huge_dims           | huge_dims.onnx;initializer 'HugeDims';dims too large
 external_dotdot     | external_dotdot.onnx;'../outside.bin' escapes the model folder
 external_absolute   | external_absolute.onnx;outside.bin' escapes the model folder
 external_symlink    | external_symlink.onnx;'outside_link.bin' escapes the model folder
@@ -126,11 +129,12 @@ external_missing    | external_missing.onnx;missing external data file 'missing_
 external_overrun    | external_overrun.onnx;'short.bin';offset 8 length 16 runs past the end
 constant_raw_size   | constant_raw_size.onnx;bad_const;raw_data
 constant_typed_size | constant_typed_size.onnx;bad_typed_const;typed data
-bad_syntax.onnxtxt  | cannot parse ONNX text
+bad_syntax.onnxtxt  | cannot parse ONNX text;line: 4
 EOF
 
 # A file that does not exist.
-expect_error no_such_file "$models/no_such_file.onnx" "$models/no_such_file.out.onnx" "no_such_file.onnx"
+expect_error no_such_file "$models/no_such_file.onnx" "$models/no_such_file.out.onnx" "cannot open" \
+  "no_such_file.onnx"
 
 # -o naming the input itself, directly and through another spelling of the
 # same path: refused, input untouched.
@@ -146,6 +150,16 @@ expect_error output_folder_missing "$models/valid.onnx" "$work/no_such_folder/ou
 # its weights from.
 expect_error output_data_clash "$models/reads_clash_data.onnx" "$models/clash.onnx" \
   "reads its external data" -- --external-data=auto
+
+# Every model make_malformed writes is checked here: a new one needs a case.
+case_name=coverage
+for f in "$models"/*.onnx "$models"/*.onnxtxt; do
+  f=$(basename "$f")
+  case $f in
+    valid.onnx | valid_external.onnx | reads_clash_data.onnx) continue ;;
+  esac
+  [[ " ${tested[*]} " == *" $f "* ]] || fail "$f has no case in this script"
+done
 
 if [[ $failures -ne 0 ]]; then
   echo "$failures check(s) failed" >&2

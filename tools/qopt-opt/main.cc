@@ -4,6 +4,7 @@
 //
 // Exit codes: 0 success; 1 a --fail-on gate tripped; 2 bad input or usage
 // (nothing is written); 3 internal error (a pass broke the IR: a qopt bug).
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -76,6 +77,25 @@ bool CheckerKnows(const onnx::ModelProto& model, std::string* why) {
   return true;
 }
 
+// Runs libonnx's checker where it knows the IR version and opsets; a note on
+// stderr says when it was skipped.
+absl::Status RunOnnxChecker(const qopt::ir::Model& model) {
+  onnx::ModelProto proto = qopt::ir::ExportModel(model);
+  std::string why;
+  if (!CheckerKnows(proto, &why)) {
+    std::cerr << "qopt-opt: note: ONNX checker skipped: " << why << "\n";
+    return absl::OkStatus();
+  }
+  try {
+    onnx::checker::check_model(proto);
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::OkStatus();
+}
+
 int Usage() {
   std::cout << "usage: qopt-opt [options] INPUT.onnx [-o OUTPUT.onnx]\n\n"
                "INPUT may also be a file in ONNX textual syntax (*.onnxtxt).\n\nOptions:\n"
@@ -143,17 +163,16 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_timing)) manager.AddInstrumentation(qopt::CreateTimingInstrumentation(std::cerr));
 
   // Read.
-  absl::StatusOr<std::unique_ptr<qopt::ir::Model>> model;
-  if (absl::EndsWith(input, ".onnxtxt")) {
-    std::ifstream in(input);
-    if (!in) return Fail(kExitBadInput, absl::StrCat("cannot open '", input, "'"));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    model = qopt::ir::ParseModelText(text);
-    if (model.ok()) (*model)->set_source_path(input);
-  } else {
-    model = qopt::ir::LoadModel(input);
-  }
+  absl::StatusOr<std::unique_ptr<qopt::ir::Model>> model = qopt::ir::LoadModel(input);
   if (!model.ok()) return Fail(kExitBadInput, model.status().message());
+  const bool onnx_check = absl::GetFlag(FLAGS_onnx_check);
+  if (onnx_check) {
+    // A model the checker rejects before any pass ran is bad input, not a
+    // qopt bug.
+    if (absl::Status s = RunOnnxChecker(**model); !s.ok()) {
+      return Fail(kExitBadInput, absl::StrCat("the input model fails the ONNX checker: ", s.message()));
+    }
+  }
 
   // Run.
   qopt::Report report;
@@ -164,17 +183,9 @@ int main(int argc, char** argv) {
     return Fail(s.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput, s.message());
   }
 
-  if (absl::GetFlag(FLAGS_onnx_check)) {
-    onnx::ModelProto proto = qopt::ir::ExportModel(**model);
-    std::string why;
-    if (!CheckerKnows(proto, &why)) {
-      std::cerr << "qopt-opt: note: ONNX checker skipped: " << why << "\n";
-    } else {
-      try {
-        onnx::checker::check_model(proto);
-      } catch (const std::exception& e) {
-        return Fail(kExitInternal, absl::StrCat("the ONNX checker rejects the result: ", e.what()));
-      }
+  if (onnx_check) {
+    if (absl::Status s = RunOnnxChecker(**model); !s.ok()) {
+      return Fail(kExitInternal, absl::StrCat("the ONNX checker rejects the result: ", s.message()));
     }
   }
 
