@@ -8,7 +8,9 @@
 namespace qopt {
 
 #define QOPT_PASS(factory) std::unique_ptr<Pass> factory();
+#define QOPT_PIPELINE(name, summary, pipeline)
 #include "passes/builtin_passes.def"
+#undef QOPT_PIPELINE
 #undef QOPT_PASS
 
 }  // namespace qopt

@@ -96,12 +96,24 @@ class Parser {
 
 absl::StatusOr<std::vector<PassSpec>> ParsePipeline(absl::string_view text) { return Parser(text).Parse(); }
 
-absl::StatusOr<std::vector<std::unique_ptr<Pass>>> BuildPipeline(absl::string_view text,
-                                                                  const PassRegistry& registry) {
+namespace {
+
+absl::Status AppendPipeline(absl::string_view text, const PassRegistry& registry, int depth,
+                            std::vector<std::unique_ptr<Pass>>* passes) {
   auto specs = ParsePipeline(text);
   if (!specs.ok()) return specs.status();
-  std::vector<std::unique_ptr<Pass>> passes;
   for (const PassSpec& spec : *specs) {
+    if (const PassRegistry::NamedPipeline* named = registry.FindPipeline(spec.name)) {
+      if (!spec.options.empty()) {
+        return SyntaxError(text, spec.option_columns[0] - 1,
+                           absl::StrCat("'", spec.name, "' is a named pipeline and takes no options"));
+      }
+      if (depth > 8) return SyntaxError(text, spec.column - 1, "named pipelines nest too deeply");
+      if (absl::Status s = AppendPipeline(named->pipeline, registry, depth + 1, passes); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("in named pipeline '", spec.name, "': ", s.message()));
+      }
+      continue;
+    }
     auto pass = registry.Create(spec.name);
     if (!pass.ok()) return SyntaxError(text, spec.column - 1, pass.status().message());
     for (size_t i = 0; i < spec.options.size(); ++i) {
@@ -116,8 +128,17 @@ absl::StatusOr<std::vector<std::unique_ptr<Pass>>> BuildPipeline(absl::string_vi
         return SyntaxError(text, column, absl::StrCat("pass '", spec.name, "': ", s.message()));
       }
     }
-    passes.push_back(*std::move(pass));
+    passes->push_back(*std::move(pass));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::unique_ptr<Pass>>> BuildPipeline(absl::string_view text,
+                                                                  const PassRegistry& registry) {
+  std::vector<std::unique_ptr<Pass>> passes;
+  if (absl::Status s = AppendPipeline(text, registry, 0, &passes); !s.ok()) return s;
   return passes;
 }
 

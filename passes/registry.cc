@@ -10,7 +10,7 @@ namespace qopt {
 absl::Status PassRegistry::Register(Factory factory) {
   std::unique_ptr<Pass> probe = factory();
   std::string name(probe->name());
-  if (factories_.contains(name)) {
+  if (factories_.contains(name) || pipelines_.contains(name)) {
     return absl::AlreadyExistsError(absl::StrCat("a pass named '", name, "' is registered already"));
   }
   factories_.emplace(std::move(name), std::move(factory));
@@ -33,9 +33,25 @@ std::vector<std::unique_ptr<Pass>> PassRegistry::CreateAll() const {
   return out;
 }
 
+absl::Status PassRegistry::RegisterPipeline(std::string name, std::string summary, std::string pipeline) {
+  if (factories_.contains(name) || pipelines_.contains(name)) {
+    return absl::AlreadyExistsError(absl::StrCat("a pass or pipeline named '", name, "' is registered already"));
+  }
+  pipelines_.emplace(std::move(name), NamedPipeline{std::move(summary), std::move(pipeline)});
+  return absl::OkStatus();
+}
+
+const PassRegistry::NamedPipeline* PassRegistry::FindPipeline(absl::string_view name) const {
+  auto it = pipelines_.find(name);
+  return it == pipelines_.end() ? nullptr : &it->second;
+}
+
 void RegisterBuiltinPasses(PassRegistry& registry) {
 #define QOPT_PASS(factory) QOPT_CHECK(registry.Register(factory).ok(), "built-in pass registered twice");
+#define QOPT_PIPELINE(name, summary, pipeline) \
+  QOPT_CHECK(registry.RegisterPipeline(name, summary, pipeline).ok(), "built-in pipeline registered twice");
 #include "passes/builtin_passes.def"
+#undef QOPT_PIPELINE
 #undef QOPT_PASS
 }
 
@@ -51,6 +67,10 @@ std::string DescribePasses(const PassRegistry& registry) {
     for (const Statistic* s : pass->statistics()) {
       absl::StrAppend(&out, absl::StrFormat("      statistic %-20s %s\n", s->name(), s->help()));
     }
+  }
+  if (!registry.pipelines().empty()) absl::StrAppend(&out, "\nNamed pipelines:\n");
+  for (const auto& [name, p] : registry.pipelines()) {
+    absl::StrAppend(&out, absl::StrFormat("  %-24s %s\n      = %s\n", name, p.summary, p.pipeline));
   }
   return out;
 }

@@ -28,10 +28,22 @@ class PassRegistry {
   // One fresh instance of each pass, sorted by name (for --list-passes).
   std::vector<std::unique_ptr<Pass>> CreateAll() const;
 
+  // A named pipeline (`canonicalize` = 'canonicalize-constants,...'): its
+  // name may stand in a pipeline wherever a pass name can, without options.
+  struct NamedPipeline {
+    std::string summary;
+    std::string pipeline;
+  };
+  absl::Status RegisterPipeline(std::string name, std::string summary, std::string pipeline);
+  const NamedPipeline* FindPipeline(absl::string_view name) const;
+  const std::map<std::string, NamedPipeline, std::less<>>& pipelines() const { return pipelines_; }
+
  private:
   std::map<std::string, Factory, std::less<>> factories_;
+  std::map<std::string, NamedPipeline, std::less<>> pipelines_;
 };
 
+// Registers the built-in passes (builtin_passes.def) and named pipelines.
 void RegisterBuiltinPasses(PassRegistry& registry);
 
 // --list-passes text: every pass with its summary and options.

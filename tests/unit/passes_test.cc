@@ -12,22 +12,11 @@ namespace {
 using testing::OpSequence;
 using testing::Parse;
 
-// Runs `pipeline` on `model`; returns the report.
-Report RunPipeline(ir::Model& model, const std::string& pipeline, absl::Status* status = nullptr) {
-  PassRegistry registry;
-  RegisterBuiltinPasses(registry);
-  auto passes = BuildPipeline(pipeline, registry);
-  EXPECT_TRUE(passes.ok()) << passes.status();
-  PassManager manager;
-  for (auto& p : *passes) manager.AddPass(std::move(p));
+// Runs `pipeline` on `model`, expecting success; returns the report.
+Report RunPipeline(ir::Model& model, const std::string& pipeline) {
   Report report;
-  PassContext context{&report};
-  absl::Status s = manager.Run(model, context);
-  if (status) {
-    *status = s;
-  } else {
-    EXPECT_TRUE(s.ok()) << s;
-  }
+  absl::Status s = testing::RunPipeline(model, pipeline, &report);
+  EXPECT_TRUE(s.ok()) << s;
   return report;
 }
 

@@ -7,6 +7,9 @@
 #include "gtest/gtest.h"
 #include "ir/model.h"
 #include "ir/serialization.h"
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
+#include "passes/registry.h"
 
 namespace qopt::testing {
 
@@ -22,6 +25,20 @@ inline std::string OpSequence(const ir::Graph& graph) {
   std::string out;
   for (const ir::Node* n : graph.node_list()) out += (out.empty() ? "" : " ") + n->op_type();
   return out;
+}
+
+// Runs a pipeline of built-in passes over `model` through the pass manager
+// (verifying after each pass), recording into `report` when given.
+inline absl::Status RunPipeline(ir::Model& model, const std::string& pipeline, Report* report = nullptr) {
+  PassRegistry registry;
+  RegisterBuiltinPasses(registry);
+  auto passes = BuildPipeline(pipeline, registry);
+  if (!passes.ok()) return passes.status();
+  PassManager manager;
+  for (auto& p : *passes) manager.AddPass(std::move(p));
+  Report local;
+  PassContext context{report ? report : &local};
+  return manager.Run(model, context);
 }
 
 }  // namespace qopt::testing
