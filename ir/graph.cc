@@ -83,6 +83,12 @@ void Graph::MoveBefore(Node* node, Node* before) {
   nodes_.splice(to, nodes_, from);
 }
 
+Node* Graph::NextNode(const Node* node) const {
+  auto it = node_position_.at(node);
+  ++it;
+  return it == nodes_.end() ? nullptr : it->get();
+}
+
 void Graph::DropSubgraphUses(Node* node) {
   for (Graph* g : node->subgraphs()) {
     for (const auto& inner : g->nodes_) {

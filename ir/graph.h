@@ -73,6 +73,11 @@ class Graph {
                                const std::vector<std::string>& output_names, Node* before = nullptr,
                                absl::string_view domain = "", absl::string_view name = "");
   void MoveBefore(Node* node, Node* before);
+  // The node after `node` in the current order (null at the end): the
+  // insertion point for "right after `node`".
+  Node* NextNode(const Node* node) const;
+  // The first node (null for an empty graph).
+  Node* FirstNode() const { return nodes_.empty() ? nullptr : nodes_.front().get(); }
   // Erases a node whose outputs have no uses; its inputs lose those uses and
   // its sub-graphs are erased with it.
   void EraseNode(Node* node);

@@ -11,12 +11,45 @@
 #include "ir/serialization.h"
 #include "onnx/shape_inference/implementation.h"
 #include "passes/builtin_passes.h"
+#include "passes/shape_inference.h"
 
 namespace qopt {
-namespace {
 
+namespace {
 constexpr int64_t kLastIrVersionKnown = 8;
 constexpr int64_t kLastOpsetKnown = 17;
+}  // namespace
+
+absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model) {
+  ShapeInferenceResult result;
+  const int64_t opset = model.OpsetVersion("").value_or(0);
+  if (model.ir_version() > kLastIrVersionKnown || opset > kLastOpsetKnown) {
+    result.skipped = true;
+    result.skip_reason = absl::StrCat("IR version ", model.ir_version(), " / opset ", opset,
+                                      " is newer than libonnx 1.12 knows");
+    return result;
+  }
+  onnx::ModelProto proto = ir::ExportModel(model, /*keep_external=*/true);
+  try {
+    onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,
+                                                                   /*data_prop=*/true));
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
+  }
+  ir::Graph& graph = model.graph();
+  for (const onnx::ValueInfoProto& info : proto.graph().value_info()) {
+    ir::Value* v = graph.FindValue(info.name());
+    if (v == nullptr || v->has_type_info() || !info.has_type()) continue;
+    v->set_type_info(info);
+    ++result.annotated;
+  }
+  return result;
+}
+
+namespace {
 
 class InferShapes : public Pass {
  public:
@@ -26,34 +59,18 @@ class InferShapes : public Pass {
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
-    const int64_t opset = model.OpsetVersion("").value_or(0);
-    if (model.ir_version() > kLastIrVersionKnown || opset > kLastOpsetKnown) {
+    auto result = AnnotateInferredShapes(model);
+    if (!result.ok()) return result.status();
+    if (result->skipped) {
       if (context.report) {
         context.report->AddFinding({Severity::kInfo, std::string(name()), "",
-                                    absl::StrCat("skipped: IR version ", model.ir_version(), " / opset ", opset,
-                                                 " is newer than libonnx 1.12 knows")});
+                                    absl::StrCat("skipped: ", result->skip_reason)});
       }
       ++skipped_;
       return false;
     }
-    onnx::ModelProto proto = ir::ExportModel(model, /*keep_external=*/true);
-    try {
-      onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
-                                         onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,
-                                                                     /*data_prop=*/true));
-    } catch (const std::exception& e) {
-      std::string message = e.what();
-      std::replace(message.begin(), message.end(), '\n', ' ');
-      return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
-    }
-    ir::Graph& graph = model.graph();
-    for (const onnx::ValueInfoProto& info : proto.graph().value_info()) {
-      ir::Value* v = graph.FindValue(info.name());
-      if (v == nullptr || v->has_type_info() || !info.has_type()) continue;
-      v->set_type_info(info);
-      ++annotated_;
-    }
-    return annotated_.value() > 0;
+    annotated_ += result->annotated;
+    return result->annotated > 0;
   }
 
  private:

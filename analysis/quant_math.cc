@@ -1,0 +1,124 @@
+#include "analysis/quant_math.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace qopt::analysis {
+
+absl::StatusOr<IntRange> FullRange(ir::ElementType type) {
+  switch (type) {
+    case ir::ElementType::kUint8: return IntRange{0, 255};
+    case ir::ElementType::kInt8: return IntRange{-128, 127};
+    case ir::ElementType::kUint16: return IntRange{0, 65535};
+    case ir::ElementType::kInt16: return IntRange{-32768, 32767};
+    case ir::ElementType::kUint4: return IntRange{0, 15};
+    case ir::ElementType::kInt4: return IntRange{-8, 7};
+    case ir::ElementType::kInt32: return IntRange{std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(ir::ElementTypeName(type), " is not a quantized integer type"));
+  }
+}
+
+absl::StatusOr<IntRange> QuantizedRange(ir::ElementType type, bool symmetric, bool reduce_range) {
+  auto full = FullRange(type);
+  if (!full.ok()) return full.status();
+  if (type == ir::ElementType::kInt32) return full;
+  if (reduce_range) {
+    switch (type) {
+      case ir::ElementType::kUint8: return IntRange{0, 127};
+      case ir::ElementType::kInt8: return IntRange{-64, 64};
+      case ir::ElementType::kUint16: return IntRange{0, 32767};
+      case ir::ElementType::kInt16: return IntRange{-16384, 16384};
+      case ir::ElementType::kUint4: return IntRange{0, 7};
+      case ir::ElementType::kInt4: return IntRange{-4, 3};
+      default: break;
+    }
+  }
+  if (symmetric) {
+    switch (type) {
+      case ir::ElementType::kUint8: return IntRange{0, 254};
+      case ir::ElementType::kInt8: return IntRange{-127, 127};
+      case ir::ElementType::kUint16: return IntRange{0, 65534};
+      case ir::ElementType::kInt16: return IntRange{-32767, 32767};
+      default: break;  // 4-bit types keep their full range
+    }
+  }
+  return full;
+}
+
+namespace {
+
+// Half to even, as numpy.round: the default floating-point rounding mode.
+double RoundHalfEven(double x) { return std::nearbyint(x); }
+
+}  // namespace
+
+ScaleZeroPoint ComputeScaleZeroPoint(double rmin, double rmax, IntRange range, bool symmetric) {
+  rmin = std::min(rmin, 0.0);
+  rmax = std::max(rmax, 0.0);
+  if (symmetric) {
+    double a = std::max(std::abs(rmin), std::abs(rmax));
+    rmin = -a;
+    rmax = a;
+  }
+  const double scale = (rmax - rmin) / static_cast<double>(range.max - range.min);
+  ScaleZeroPoint out;
+  if (!(scale >= std::numeric_limits<float>::min())) return out;  // scale 1, zero point 0
+  if (symmetric) {
+    out.zero_point = static_cast<int64_t>(RoundHalfEven((range.min + range.max) / 2.0));
+  } else {
+    out.zero_point = static_cast<int64_t>(RoundHalfEven(range.min - rmin / scale));
+  }
+  out.scale = static_cast<float>(scale);
+  return out;
+}
+
+int64_t QuantizeValue(float x, float scale, int64_t zero_point, IntRange clip) {
+  const float scaled = x / scale;  // float division, as ONNX Runtime does
+  if (std::isnan(scaled)) return std::clamp<int64_t>(zero_point, clip.min, clip.max);
+  double q = RoundHalfEven(static_cast<double>(scaled)) + static_cast<double>(zero_point);
+  q = std::clamp(q, static_cast<double>(clip.min), static_cast<double>(clip.max));
+  return static_cast<int64_t>(q);
+}
+
+std::string PackIntegers(const std::vector<int64_t>& values, ir::ElementType type) {
+  std::string out;
+  auto append = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+  switch (type) {
+    case ir::ElementType::kUint4:
+    case ir::ElementType::kInt4:
+      out.assign((values.size() + 1) / 2, '\0');
+      for (size_t i = 0; i < values.size(); ++i) {
+        uint8_t nibble = static_cast<uint8_t>(values[i]) & 0xf;
+        out[i / 2] = static_cast<char>(static_cast<uint8_t>(out[i / 2]) | (i % 2 == 0 ? nibble : nibble << 4));
+      }
+      return out;
+    case ir::ElementType::kUint8:
+    case ir::ElementType::kInt8:
+      for (int64_t v : values) out.push_back(static_cast<char>(v));
+      return out;
+    case ir::ElementType::kUint16:
+    case ir::ElementType::kInt16:
+      for (int64_t v : values) {
+        uint16_t u = static_cast<uint16_t>(v);
+        append(&u, 2);
+      }
+      return out;
+    case ir::ElementType::kInt32:
+      for (int64_t v : values) {
+        int32_t u = static_cast<int32_t>(v);
+        append(&u, 4);
+      }
+      return out;
+    default:
+      for (int64_t v : values) append(&v, 8);
+      return out;
+  }
+}
+
+}  // namespace qopt::analysis

@@ -1,0 +1,61 @@
+#include "passes/quantize/calibration_table.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace qopt::quantize {
+
+absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path, bool use_percentile) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read calibration file '", path, "'"));
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not valid JSON"));
+  if (!doc.is_object() || doc.value("schema", "") != "qopt-calib/1") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' is not a qopt calibration file (expected \"schema\": \"qopt-calib/1\")"));
+  }
+  const auto& tensors = doc["tensors"];
+  if (!tensors.is_object()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no \"tensors\" object"));
+  CalibrationTable table;
+  for (const auto& [name, entry] : tensors.items()) {
+    const nlohmann::json* source = &entry;
+    if (use_percentile) {
+      if (!entry.contains("percentile") || !entry["percentile"].is_object()) {
+        return absl::InvalidArgumentError(absl::StrCat("'", path, "': tensor '", name,
+                                                       "' has no percentile range (calibrate with --percentile)"));
+      }
+      source = &entry["percentile"];
+    }
+    const auto& lo = (*source)["min"];
+    const auto& hi = (*source)["max"];
+    if (!lo.is_number() || !hi.is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", path, "': tensor '", name, "' has no finite range (NaN or never computed)"));
+    }
+    TensorRange range{lo.get<double>(), hi.get<double>()};
+    if (!std::isfinite(range.min) || !std::isfinite(range.max) || range.min > range.max) {
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "': tensor '", name, "' has an invalid range [",
+                                                     range.min, ", ", range.max, "]"));
+    }
+    table.ranges_[name] = range;
+  }
+  return table;
+}
+
+CalibrationTable CalibrationTable::FromRanges(std::map<std::string, TensorRange> ranges) {
+  CalibrationTable table;
+  table.ranges_ = std::move(ranges);
+  return table;
+}
+
+std::optional<TensorRange> CalibrationTable::Find(const std::string& tensor) const {
+  auto it = ranges_.find(tensor);
+  if (it == ranges_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace qopt::quantize

@@ -1,0 +1,23 @@
+// ONNX shape inference (libonnx) applied to the IR: values without a
+// declared type get the inferred one. Shared by the infer-shapes pass and by
+// passes that, like ONNX Runtime's quantizer, need element types to decide
+// what to rewrite.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ir/model.h"
+
+namespace qopt {
+
+struct ShapeInferenceResult {
+  int64_t annotated = 0;  // values given a type
+  bool skipped = false;   // libonnx does not know the model's IR version/opset
+  std::string skip_reason;
+};
+
+absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model);
+
+}  // namespace qopt

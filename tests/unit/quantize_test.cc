@@ -1,0 +1,203 @@
+// The quantize pass reproduces ONNX Runtime's quantize_static QDQ layout; the
+// expected layouts below are written out by hand from
+// docs/ort-quantizer-layout.md.
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "gtest/gtest.h"
+#include "ir/verifier.h"
+#include "tests/unit/test_util.h"
+
+namespace qopt {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::OpSequence;
+using testing::Parse;
+using testing::RunPipeline;
+
+std::string WriteCalibration(const std::string& name, const std::map<std::string, std::pair<double, double>>& ranges) {
+  const fs::path path = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".calib.json");
+  std::ofstream out(path);
+  out << "{\"schema\": \"qopt-calib/1\", \"tensors\": {";
+  bool first = true;
+  for (const auto& [tensor, range] : ranges) {
+    out << (first ? "" : ",") << "\"" << tensor << "\": {\"min\": " << range.first << ", \"max\": " << range.second
+        << "}";
+    first = false;
+  }
+  out << "}}";
+  return path.string();
+}
+
+std::map<std::string, int> CountOps(const ir::Graph& g) {
+  std::map<std::string, int> counts;
+  for (const ir::Node* n : g.node_list()) ++counts[n->op_type()];
+  return counts;
+}
+
+// X -> Conv(W, B) -> Relu -> Reshape -> MatMul(W2) -> Add(A) -> Softmax -> Y
+constexpr char kModel[] = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2,2,2] X) => (float[1,3] Y)
+  <float[2,2,1,1] W = {1, -2, 0.5, 3}, float[2] B = {0.1, -0.2}, int64[2] shape = {1, 8},
+   float[8,3] W2 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24},
+   float[3] A = {0.5, -1, 2}> {
+  C = Conv(X, W, B)
+  R = Relu(C)
+  F = Reshape(R, shape)
+  M = MatMul(F, W2)
+  S = Add(M, A)
+  Y = Softmax(S)
+}
+)";
+
+std::map<std::string, std::pair<double, double>> Ranges() {
+  return {{"X", {-1, 1}}, {"C", {-4, 4}}, {"R", {0, 4}}, {"F", {0, 4}},
+          {"M", {-10, 50}}, {"S", {-9, 52}}, {"Y", {0, 1}}};
+}
+
+TEST(Quantize, OrtDefaultLayoutOnASmallModel) {
+  auto model = Parse(kModel);
+  const std::string calib = WriteCalibration("layout", Ranges());
+  Report report;
+  absl::Status s = RunPipeline(*model, "quantize{calibration=" + calib + "}", &report);
+  ASSERT_TRUE(s.ok()) << s;
+  const ir::Graph& g = model->graph();
+  // Relu is folded into the Conv's output Q; six activation Q/DQ pairs (X,
+  // R, F shares R's parameters, M, S, Y) and four constants stored quantized
+  // behind a DequantizeLinear (W, W2, A as uint8 activation-typed constant,
+  // B as int32).
+  std::map<std::string, int> counts = CountOps(g);
+  EXPECT_EQ(counts["Relu"], 0);
+  EXPECT_EQ(counts["QuantizeLinear"], 6);
+  EXPECT_EQ(counts["DequantizeLinear"], 10);
+  EXPECT_EQ(counts["Conv"], 1);
+  EXPECT_EQ(counts["Softmax"], 1);
+
+  // The Conv writes the Relu's output name now.
+  const ir::Value* r = g.FindValue("R");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->producer()->op_type(), "Conv");
+  // Reshape's output shares R's scale and zero point initializers.
+  const ir::Node* f_q = g.FindValue("F")->uses()[0].user;
+  ASSERT_EQ(f_q->op_type(), "QuantizeLinear");
+  const ir::Node* r_q = r->uses()[0].user;
+  ASSERT_EQ(r_q->op_type(), "QuantizeLinear");
+  EXPECT_EQ(f_q->input(1), r_q->input(1));
+  EXPECT_EQ(f_q->input(1)->name(), "R_scale");
+  // Activations u8 asymmetric: R in [0, 4] -> scale 4/255, zero point 0.
+  EXPECT_FLOAT_EQ(static_cast<float>((*r_q->input(1)->constant()->ToDoubles())[0]), 4.0f / 255);
+  EXPECT_EQ(r_q->input(2)->constant()->type(), ir::ElementType::kUint8);
+  EXPECT_EQ((*r_q->input(2)->constant()->ToDoubles())[0], 0);
+  // X in [-1, 1]: zero point round(0 + 1 / (2/255)) = 128 (127.5 to even).
+  const ir::Node* x_q = g.FindValue("X")->uses()[0].user;
+  EXPECT_EQ((*x_q->input(2)->constant()->ToDoubles())[0], 128);
+
+  // Weights: int8 symmetric per tensor, no QuantizeLinear.
+  const ir::Value* w = g.FindValue("W_quantized");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->constant()->type(), ir::ElementType::kInt8);
+  // |w| max 3 -> scale 3/127; 1 -> round(42.33) = 42, -2 -> -85, 0.5 -> 21, 3 -> 127.
+  EXPECT_EQ(*w->constant()->ToDoubles(), (std::vector<double>{42, -85, 21, 127}));
+  EXPECT_EQ(w->uses()[0].user->op_type(), "DequantizeLinear");
+  EXPECT_EQ(g.FindValue("W"), nullptr);  // the float weight is gone
+
+  // Bias: int32, scale = x_scale * w_scale, its DequantizeLinear writes "B".
+  const ir::Value* b = g.FindValue("B");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->producer()->op_type(), "DequantizeLinear");
+  EXPECT_EQ(b->producer()->input(0)->constant()->type(), ir::ElementType::kInt32);
+  const float x_scale = 2.0f / 255, w_scale = 3.0f / 127;
+  const double bias_scale = (*b->producer()->input(1)->constant()->ToDoubles())[0];
+  EXPECT_FLOAT_EQ(static_cast<float>(bias_scale), x_scale * w_scale);
+  EXPECT_EQ((*b->producer()->input(0)->constant()->ToDoubles())[0], std::nearbyint(0.1 / bias_scale));
+
+  // The Add's constant is quantized with the activation type.
+  EXPECT_EQ(g.FindValue("A_quantized")->constant()->type(), ir::ElementType::kUint8);
+  // Graph output Y keeps its name on the DequantizeLinear; Softmax's range is [0, 1].
+  ASSERT_EQ(g.outputs()[0]->name(), "Y");
+  const ir::Node* y_dq = g.outputs()[0]->producer();
+  EXPECT_EQ(y_dq->op_type(), "DequantizeLinear");
+  EXPECT_EQ(y_dq->input(0)->producer()->input(0)->name(), "Y_QuantizeLinear_Input");
+  EXPECT_EQ(y_dq->input(0)->producer()->input(0)->producer()->op_type(), "Softmax");
+  EXPECT_FLOAT_EQ(static_cast<float>((*y_dq->input(1)->constant()->ToDoubles())[0]), 1.0f / 255);
+  EXPECT_TRUE(ir::Verify(*model).ok());
+  fs::remove(calib);
+}
+
+TEST(Quantize, PerChannelSymmetricWeightsAndSignedActivations) {
+  auto model = Parse(kModel);
+  const std::string calib = WriteCalibration("perchannel", Ranges());
+  ASSERT_TRUE(RunPipeline(*model, "quantize{calibration=" + calib + " per-channel=true activation=s8}").ok());
+  const ir::Graph& g = model->graph();
+  const ir::Node* w_dq = g.FindValue("W_quantized")->uses()[0].user;
+  EXPECT_EQ(w_dq->GetInt("axis"), 0);
+  // Channel 0 |max| 2 -> scale 2/127: {1, -2} -> {64 (63.5 to even), -127};
+  // channel 1 |max| 3 -> {0.5, 3} -> {21, 127}.
+  EXPECT_EQ(*g.FindValue("W_quantized")->constant()->ToDoubles(), (std::vector<double>{64, -127, 21, 127}));
+  EXPECT_EQ(w_dq->input(1)->constant()->dims(), (std::vector<int64_t>{2}));
+  // MatMul weight [8,3]: per channel on axis 1 (3 scales).
+  const ir::Node* w2_dq = g.FindValue("W2_quantized")->uses()[0].user;
+  EXPECT_EQ(w2_dq->GetInt("axis"), 1);
+  EXPECT_EQ(w2_dq->input(1)->constant()->num_elements(), 3);
+  // Bias per channel: two scales, axis 0.
+  const ir::Node* b_dq = g.FindValue("B")->producer();
+  EXPECT_EQ(b_dq->GetInt("axis"), 0);
+  EXPECT_EQ(b_dq->input(1)->constant()->num_elements(), 2);
+  // s8 activations: X zero point round(-128 + 1 / (2/255)) = 0 (-0.5 to even).
+  const ir::Node* x_q = g.FindValue("X")->uses()[0].user;
+  EXPECT_EQ(x_q->input(2)->constant()->type(), ir::ElementType::kInt8);
+  EXPECT_EQ((*x_q->input(2)->constant()->ToDoubles())[0], 0);
+  fs::remove(calib);
+}
+
+TEST(Quantize, SymmetricActivationsKeepRelu) {
+  auto model = Parse(kModel);
+  const std::string calib = WriteCalibration("symmetric", Ranges());
+  ASSERT_TRUE(RunPipeline(*model, "quantize{calibration=" + calib + " activation=s8 activation-symmetric=true}").ok());
+  std::map<std::string, int> counts = CountOps(model->graph());
+  EXPECT_EQ(counts["Relu"], 1);
+  EXPECT_EQ(counts["QuantizeLinear"], 7);  // C gets its own pair now
+  fs::remove(calib);
+}
+
+TEST(Quantize, ExclusionsLeaveNodesFloat) {
+  auto model = Parse(kModel);
+  const std::string calib = WriteCalibration("exclude", Ranges());
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "quantize{calibration=" + calib + " exclude-ops=MatMul,Add,Softmax}", &report).ok());
+  std::map<std::string, int> counts = CountOps(model->graph());
+  EXPECT_EQ(counts["QuantizeLinear"], 3);  // X, R, F
+  EXPECT_EQ(report.passes()[0].statistics["nodes-excluded"], 3);
+  EXPECT_NE(model->graph().FindValue("W2"), nullptr);  // MatMul weight stays float
+  fs::remove(calib);
+}
+
+TEST(Quantize, MissingOrBadCalibrationIsAnErrorNamingTheTensor) {
+  auto model = Parse(kModel);
+  auto ranges = Ranges();
+  ranges.erase("M");
+  const std::string calib = WriteCalibration("missing", ranges);
+  absl::Status s = RunPipeline(*model, "quantize{calibration=" + calib + "}");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("tensor 'M' has no range"), absl::string_view::npos) << s;
+  fs::remove(calib);
+
+  auto again = Parse(kModel);
+  absl::Status missing_file = RunPipeline(*again, "quantize{calibration=/nonexistent/calib.json}");
+  EXPECT_NE(missing_file.message().find("cannot read calibration file '/nonexistent/calib.json'"),
+            absl::string_view::npos)
+      << missing_file;
+
+  auto old_opset = Parse(R"(
+<ir_version: 8, opset_import: ["" : 9]>
+g (float[2] X) => (float[2] Y) { Y = Relu(X) }
+)");
+  absl::Status opset = RunPipeline(*old_opset, "quantize{calibration=" + calib + "}");
+  EXPECT_NE(opset.message().find("run 'canonicalize' first"), absl::string_view::npos) << opset;
+}
+
+}  // namespace
+}  // namespace qopt
