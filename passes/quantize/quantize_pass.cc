@@ -16,6 +16,7 @@
 #include "passes/builtin_passes.h"
 #include "passes/shape_inference.h"
 #include "passes/quantize/calibration_table.h"
+#include "passes/quantize/dynamic.h"
 #include "passes/quantize/qdq_marking.h"
 
 namespace qopt {
@@ -55,6 +56,7 @@ class Quantize : public Pass {
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
+    if (mode_.value() == "dynamic") return RunDynamic(model);
     if (absl::Status s = Configure(model); !s.ok()) return s;
     // Like ONNX Runtime's quantizer, decide what is float from types, and
     // infer them first where the model does not declare them.
@@ -136,6 +138,40 @@ class Quantize : public Pass {
   }
 
  private:
+  absl::StatusOr<bool> RunDynamic(ir::Model& model) {
+    quantize::DynamicOptions options;
+    auto w = ParseQuantType(weight_.value());
+    if (!w.ok()) return w.status();
+    if (ir::ElementTypeBits(*w) != 8) return absl::InvalidArgumentError("mode=dynamic supports weight=s8 or u8 only");
+    options.weight_type = *w;
+    options.per_channel = per_channel_.value();
+    options.reduce_range = reduce_range_.value();
+    if (!op_types_.value().empty()) {
+      options.op_types.clear();
+      for (absl::string_view op : absl::StrSplit(op_types_.value(), ',', absl::SkipEmpty())) {
+        options.op_types.insert(std::string(op));
+      }
+    }
+    for (absl::string_view op : absl::StrSplit(exclude_ops_.value(), ',', absl::SkipEmpty())) {
+      options.op_types.erase(std::string(op));
+    }
+    std::unique_ptr<RE2> exclude_nodes;
+    if (!exclude_nodes_.value().empty()) {
+      exclude_nodes = std::make_unique<RE2>(exclude_nodes_.value(), RE2::Quiet);
+      if (!exclude_nodes->ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("exclude-nodes: bad pattern '", exclude_nodes_.value(), "'"));
+      }
+      options.exclude_nodes = exclude_nodes.get();
+    }
+    quantize::DynamicStats stats;
+    if (absl::Status s = quantize::QuantizeDynamic(model, options, &stats); !s.ok()) return s;
+    nodes_quantized_ += stats.nodes_quantized;
+    nodes_excluded_ += stats.nodes_excluded;
+    weights_quantized_ += stats.weights_quantized;
+    dynamic_quantize_added_ += stats.dynamic_quantize_nodes;
+    return stats.nodes_quantized > 0;
+  }
+
   absl::Status Configure(ir::Model& model) {
     auto a = ParseQuantType(activation_.value());
     if (!a.ok()) return a.status();
@@ -416,6 +452,8 @@ class Quantize : public Pass {
     return absl::OkStatus();
   }
 
+  Option<std::string> mode_{this, "mode", "static: QDQ from calibration; dynamic: quantize_dynamic's layout",
+                            "static", {"static", "dynamic"}};
   Option<std::string> calibration_{this, "calibration", "calib.json from qopt-calibrate (schema qopt-calib/1)", ""};
   Option<std::string> activation_{this, "activation", "Activation type", "u8", {"u8", "s8", "u16", "s16"}};
   Option<std::string> weight_{this, "weight", "Weight type", "s8", {"s8", "u8", "s16", "u16", "s4", "u4"}};
@@ -446,6 +484,7 @@ class Quantize : public Pass {
   Statistic activations_removed_{this, "relu-clip-removed", "Relu/Clip folded into the preceding Q"};
   Statistic q_added_{this, "q-added", "QuantizeLinear nodes added"};
   Statistic dq_added_{this, "dq-added", "DequantizeLinear nodes added"};
+  Statistic dynamic_quantize_added_{this, "dynamic-quantize-added", "DynamicQuantizeLinear nodes added (mode=dynamic)"};
 
   ir::ElementType activation_type_ = ir::ElementType::kUint8;
   ir::ElementType weight_type_ = ir::ElementType::kInt8;

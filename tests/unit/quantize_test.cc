@@ -201,3 +201,65 @@ g (float[2] X) => (float[2] Y) { Y = Relu(X) }
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+// quantize_dynamic's layout, written out by hand (ORT names included).
+TEST(QuantizeDynamic, MatMulAndConvLayout) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X, float[2,4] A) => (float[1,2,2,2] Y, float[2,3] M, float[2,3] N)
+  <float[2,1,1,1] W = {1, -2}, float[2] B = {0.5, 1}, float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -12}> {
+  Y = Conv <pads = [0, 0, 0, 0]> (X, W, B)
+  M = MatMul(A, K)
+  N = MatMul(A, M2)
+  M2 = Identity(K)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quantize{mode=dynamic}", &report).ok());
+  const ir::Graph& g = model->graph();
+  std::map<std::string, int> counts;
+  for (const ir::Node* n : g.node_list()) ++counts[n->op_type()];
+  // One DynamicQuantizeLinear per activation (A is shared by two MatMuls,
+  // but the second MatMul's B is not constant: MatMulConstBOnly keeps it).
+  EXPECT_EQ(counts["DynamicQuantizeLinear"], 2);
+  EXPECT_EQ(counts["MatMulInteger"], 1);
+  EXPECT_EQ(counts["ConvInteger"], 1);
+  EXPECT_EQ(counts["MatMul"], 1);
+  EXPECT_EQ(counts["Cast"], 2);
+  EXPECT_EQ(counts["Mul"], 4);
+  EXPECT_EQ(counts["Reshape"], 1);
+  EXPECT_EQ(counts["Add"], 1);
+  // M: MatMulInteger -> Cast -> Mul(scales) ; the output keeps its name.
+  ASSERT_NE(g.FindValue("M"), nullptr);
+  ASSERT_EQ(g.outputs()[1]->name(), "M");
+  const ir::Node* m_mul = g.FindValue("M")->producer();
+  ASSERT_EQ(m_mul->op_type(), "Mul");
+  EXPECT_EQ(m_mul->input(0)->producer()->op_type(), "Cast");
+  const ir::Node* mmi = m_mul->input(0)->producer()->input(0)->producer();
+  ASSERT_EQ(mmi->op_type(), "MatMulInteger");
+  EXPECT_EQ(mmi->input(0)->name(), "A_quantized");
+  EXPECT_EQ(mmi->input(2)->name(), "A_zero_point");
+  EXPECT_EQ(mmi->input(1)->name(), "K_quantized");
+  // K symmetric int8: |max| 12 -> scale 12/127; 1 -> round(10.58) = 11, -12 -> -127.
+  auto k = *g.FindValue("K_quantized")->constant()->ToDoubles();
+  EXPECT_EQ(k[0], 11);
+  EXPECT_EQ(k[11], -127);
+  EXPECT_EQ(m_mul->input(1)->producer()->input(0)->name(), "A_scale");
+  // Y: ConvInteger (attributes copied) -> Cast -> Mul -> Add(Reshape(B)).
+  ASSERT_NE(g.FindValue("Y"), nullptr);
+  const ir::Node* add = g.FindValue("Y")->producer();
+  ASSERT_EQ(add->op_type(), "Add");
+  EXPECT_EQ(add->input(1)->producer()->op_type(), "Reshape");
+  EXPECT_EQ(*add->input(1)->producer()->input(1)->constant()->ToInt64s(), (std::vector<int64_t>{1, -1, 1, 1}));
+  const ir::Node* conv = add->input(0)->producer()->input(0)->producer()->input(0)->producer();
+  ASSERT_EQ(conv->op_type(), "ConvInteger");
+  EXPECT_TRUE(conv->GetInts("pads").has_value());
+  EXPECT_EQ(report.passes()[0].statistics["dynamic-quantize-added"], 2);
+  EXPECT_TRUE(ir::Verify(*model).ok());
+}
+
+}  // namespace
+}  // namespace qopt
