@@ -17,6 +17,7 @@
 #include "passes/shape_inference.h"
 #include "passes/quantize/calibration_table.h"
 #include "passes/quantize/dynamic.h"
+#include "passes/quantize/overrides.h"
 #include "passes/quantize/qdq_marking.h"
 
 namespace qopt {
@@ -26,16 +27,7 @@ using analysis::IntRange;
 using analysis::ScaleZeroPoint;
 using quantize::TensorMark;
 using Kind = TensorMark::Kind;
-
-absl::StatusOr<ir::ElementType> ParseQuantType(const std::string& text) {
-  if (text == "u8") return ir::ElementType::kUint8;
-  if (text == "s8") return ir::ElementType::kInt8;
-  if (text == "u16") return ir::ElementType::kUint16;
-  if (text == "s16") return ir::ElementType::kInt16;
-  if (text == "u4") return ir::ElementType::kUint4;
-  if (text == "s4") return ir::ElementType::kInt4;
-  return absl::InvalidArgumentError(absl::StrCat("unknown quantized type '", text, "'"));
-}
+using quantize::ParseQuantType;
 
 // Quantization parameters of one tensor: one entry per tensor, or per
 // channel along `axis`.
@@ -193,9 +185,23 @@ class Quantize : public Pass {
       return absl::FailedPreconditionError(
           absl::StrCat("per-channel Q/DQ needs opset >= 13 (the model has ", opset, "); run 'canonicalize' first"));
     }
+    if (!overrides_file_.value().empty()) {
+      auto overrides = quantize::LoadOverrides(overrides_file_.value());
+      if (!overrides.ok()) return overrides.status();
+      overrides_ = *std::move(overrides);
+      for (const auto& [tensor, o] : overrides_) {
+        if (model.graph().FindValue(tensor) == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat("'", overrides_file_.value(), "': tensor '", tensor,
+                                                         "' is not in the model"));
+        }
+      }
+    }
     const bool wide = [&] {
       for (ir::ElementType t : {activation_type_, weight_type_}) {
         if (ir::ElementTypeBits(t) != 8) return true;
+      }
+      for (const auto& [tensor, o] : overrides_) {
+        if (o.quant_type && ir::ElementTypeBits(*o.quant_type) != 8) return true;
       }
       return false;
     }();
@@ -221,26 +227,42 @@ class Quantize : public Pass {
     Params p;
     const ir::Tensor* constant = v->constant();
     const bool weight = mark.kind == Kind::kWeight;
-    p.type = weight ? weight_type_ : activation_type_;
+    const quantize::TensorOverride* o = nullptr;
+    if (auto it = overrides_.find(v->name()); it != overrides_.end()) o = &it->second;
+    p.type = o && o->quant_type ? *o->quant_type : weight ? weight_type_ : activation_type_;
+    if (o && o->scale) {  // parameters given outright
+      p.scales = {*o->scale};
+      p.zero_points = {*o->zero_point};
+      params_[v] = std::move(p);
+      ++overrides_applied_;
+      return absl::OkStatus();
+    }
     if (constant == nullptr) {
       auto range = RangeOf(v);
+      if (mark.softmax_output) range = quantize::TensorRange{0.0, 1.0};
+      if (o && o->rmin) range = quantize::TensorRange{*o->rmin, range ? range->max : *o->rmin};
+      if (o && o->rmax) range = quantize::TensorRange{range ? range->min : *o->rmax, *o->rmax};
       if (!range) {
         return absl::InvalidArgumentError(absl::StrCat("tensor '", v->name(), "' has no range in '",
                                                        calibration_.value(), "' (calibrate this model first)"));
       }
-      if (mark.softmax_output) range = quantize::TensorRange{0.0, 1.0};
-      auto q = analysis::QuantizedRange(p.type, activation_symmetric_.value(), false);
+      const bool symmetric = o && o->symmetric ? *o->symmetric : activation_symmetric_.value();
+      auto q = analysis::QuantizedRange(p.type, symmetric, o && o->reduce_range.value_or(false));
       if (!q.ok()) return q.status();
-      ScaleZeroPoint sz = analysis::ComputeScaleZeroPoint(range->min, range->max, *q, activation_symmetric_.value());
+      ScaleZeroPoint sz = analysis::ComputeScaleZeroPoint(range->min, range->max, *q, symmetric);
       p.scales = {sz.scale};
       p.zero_points = {sz.zero_point};
       params_[v] = std::move(p);
+      if (o) ++overrides_applied_;
       return absl::OkStatus();
     }
     auto data = constant->ToDoubles();
     if (!data.ok()) return data.status();
-    const bool symmetric = weight ? (weight_symmetric_ || mark.per_channel_axis >= 0) : activation_symmetric_.value();
-    auto q = analysis::QuantizedRange(p.type, symmetric, weight && reduce_range_.value());
+    bool symmetric = weight ? (weight_symmetric_ || mark.per_channel_axis >= 0) : activation_symmetric_.value();
+    if (o && o->symmetric) symmetric = *o->symmetric || mark.per_channel_axis >= 0;
+    if (o) ++overrides_applied_;
+    auto q = analysis::QuantizedRange(p.type, symmetric,
+                                      o && o->reduce_range ? *o->reduce_range : weight && reduce_range_.value());
     if (!q.ok()) return q.status();
     const auto& dims = constant->dims();
     int axis = mark.per_channel_axis;
@@ -470,6 +492,9 @@ class Quantize : public Pass {
                                  "Keep Relu/Clip after a quantized tensor instead of folding them into its Q", false};
   Option<bool> force_{this, "force-quantize-no-input-check",
                       "Quantize Reshape-like ops even when their input is not quantized", false};
+  Option<std::string> overrides_file_{this, "overrides",
+                                      "JSON of per-tensor overrides (quant_type, symmetric, reduce_range, rmin, rmax, "
+                                      "scale, zero_point)", ""};
   Option<std::string> op_types_{this, "op-types", "Comma-separated op types to quantize (default: ORT's list)", ""};
   Option<std::string> exclude_ops_{this, "exclude-ops", "Comma-separated op types to leave float", ""};
   Option<std::string> exclude_nodes_{this, "exclude-nodes", "re2 pattern: nodes whose name matches stay float", ""};
@@ -482,6 +507,7 @@ class Quantize : public Pass {
   Statistic biases_saturated_{this, "bias-values-saturated", "int32 bias values clipped"};
   Statistic weight_scales_adjusted_{this, "weight-scales-adjusted", "Weight scales enlarged for the int32 bias"};
   Statistic activations_removed_{this, "relu-clip-removed", "Relu/Clip folded into the preceding Q"};
+  Statistic overrides_applied_{this, "overrides-applied", "Tensors whose parameters came from overrides"};
   Statistic q_added_{this, "q-added", "QuantizeLinear nodes added"};
   Statistic dq_added_{this, "dq-added", "DequantizeLinear nodes added"};
   Statistic dynamic_quantize_added_{this, "dynamic-quantize-added", "DynamicQuantizeLinear nodes added (mode=dynamic)"};
@@ -491,6 +517,7 @@ class Quantize : public Pass {
   bool weight_symmetric_ = true;
   std::string domain_;
   quantize::CalibrationTable table_;
+  std::map<std::string, quantize::TensorOverride> overrides_;
   std::map<std::string, quantize::TensorRange> range_overrides_;
   absl::flat_hash_map<const ir::Value*, Params> params_;
   absl::flat_hash_map<const ir::Value*, ir::Value*> shared_provider_;

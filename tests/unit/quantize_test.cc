@@ -263,3 +263,57 @@ g (float[1,1,2,2] X, float[2,4] A) => (float[1,2,2,2] Y, float[2,3] M, float[2,3
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+std::string WriteText(const std::string& name, const std::string& text) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()));
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(QuantizeOverrides, TypeRangeAndFixedParameters) {
+  auto model = testing::Parse(kModel);
+  const std::string calib = WriteCalibration("overrides", Ranges());
+  const std::string overrides = WriteText("overrides.json", R"({
+    "R": {"quant_type": "u16"},
+    "M": {"scale": 0.5, "zero_point": 10},
+    "S": [{"rmin": -20, "rmax": 60}]
+  })");
+  Report report;
+  absl::Status s = testing::RunPipeline(
+      *model, "quantize{calibration=" + calib + " overrides=" + overrides + "}", &report);
+  ASSERT_TRUE(s.ok()) << s;
+  const ir::Graph& g = model->graph();
+  const ir::Node* r_q = g.FindValue("R")->uses()[0].user;
+  ASSERT_EQ(r_q->op_type(), "QuantizeLinear");
+  EXPECT_EQ(r_q->input(2)->constant()->type(), ir::ElementType::kUint16);
+  // 16-bit below opset 21: ORT switches every Q/DQ to com.microsoft.
+  EXPECT_EQ(r_q->domain(), "com.microsoft");
+  EXPECT_EQ(model->OpsetVersion("com.microsoft"), 1);
+  const ir::Node* m_q = g.FindValue("M")->uses()[0].user;
+  EXPECT_FLOAT_EQ(static_cast<float>((*m_q->input(1)->constant()->ToDoubles())[0]), 0.5f);
+  EXPECT_EQ((*m_q->input(2)->constant()->ToDoubles())[0], 10);
+  const ir::Node* s_q = g.FindValue("S")->uses()[0].user;
+  EXPECT_FLOAT_EQ(static_cast<float>((*s_q->input(1)->constant()->ToDoubles())[0]), 80.0f / 255);
+  EXPECT_EQ(report.passes()[0].statistics["overrides-applied"], 3);
+
+  for (const auto& [text, expect] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"nope": {"quant_type": "u8"}})", "tensor 'nope' is not in the model"},
+           {R"({"R": {"bits": 8}})", "tensor 'R': key 'bits' is not known"},
+           {R"({"R": {"scale": 0.1}})", "scale and zero_point must be given together"},
+           {R"({"R": {"quant_type": "u7"}})", "unknown quantized type 'u7'"}}) {
+    auto again = testing::Parse(kModel);
+    const std::string bad = WriteText("bad_overrides.json", text);
+    absl::Status e = testing::RunPipeline(*again, "quantize{calibration=" + calib + " overrides=" + bad + "}");
+    EXPECT_FALSE(e.ok()) << text;
+    EXPECT_NE(e.message().find(expect), absl::string_view::npos) << e;
+    std::filesystem::remove(bad);
+  }
+  std::filesystem::remove(calib);
+  std::filesystem::remove(overrides);
+}
+
+}  // namespace
+}  // namespace qopt
