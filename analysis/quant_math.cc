@@ -86,6 +86,55 @@ int64_t QuantizeValue(float x, float scale, int64_t zero_point, IntRange clip) {
   return static_cast<int64_t>(q);
 }
 
+namespace {
+
+// Channel of element i for a per-axis layout, and the number of channels.
+struct ChannelIndex {
+  int64_t channels = 1;
+  int64_t inner = 1;
+  int64_t operator()(size_t i) const { return channels == 1 ? 0 : (static_cast<int64_t>(i) / inner) % channels; }
+};
+
+ChannelIndex MakeChannelIndex(const std::vector<int64_t>& dims, int axis) {
+  ChannelIndex index;
+  if (axis < 0 || axis >= static_cast<int>(dims.size())) return index;
+  index.channels = dims[axis];
+  for (size_t d = axis + 1; d < dims.size(); ++d) index.inner *= dims[d];
+  return index;
+}
+
+}  // namespace
+
+TensorParams ComputeTensorParams(const std::vector<double>& data, const std::vector<int64_t>& dims, int axis,
+                                 IntRange range, bool symmetric) {
+  TensorParams params;
+  if (axis >= static_cast<int>(dims.size())) axis = -1;  // as ONNX Runtime: fall back to per tensor
+  const ChannelIndex channel = MakeChannelIndex(dims, axis);
+  std::vector<double> lo(channel.channels, 0.0), hi(channel.channels, 0.0);
+  for (size_t i = 0; i < data.size(); ++i) {
+    lo[channel(i)] = std::min(lo[channel(i)], data[i]);
+    hi[channel(i)] = std::max(hi[channel(i)], data[i]);
+  }
+  for (int64_t c = 0; c < channel.channels; ++c) {
+    ScaleZeroPoint sz = ComputeScaleZeroPoint(lo[c], hi[c], range, symmetric);
+    params.scales.push_back(sz.scale);
+    params.zero_points.push_back(sz.zero_point);
+  }
+  params.axis = axis;
+  return params;
+}
+
+std::vector<int64_t> QuantizeTensor(const std::vector<double>& data, const std::vector<int64_t>& dims,
+                                    const TensorParams& params, IntRange clip) {
+  const ChannelIndex channel = MakeChannelIndex(dims, params.axis);
+  std::vector<int64_t> q(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    const int64_t c = params.scales.size() == 1 ? 0 : channel(i);
+    q[i] = QuantizeValue(static_cast<float>(data[i]), params.scales[c], params.zero_points[c], clip);
+  }
+  return q;
+}
+
 std::string PackIntegers(const std::vector<int64_t>& values, ir::ElementType type) {
   std::string out;
   auto append = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };

@@ -42,6 +42,20 @@ ScaleZeroPoint ComputeScaleZeroPoint(double rmin, double rmax, IntRange range, b
 // round_half_even(x / scale) + zero_point, clipped to `clip`.
 int64_t QuantizeValue(float x, float scale, int64_t zero_point, IntRange clip);
 
+// Parameters of a constant tensor, per tensor (axis < 0) or one per slice
+// along `axis`, each from the min/max of its values.
+struct TensorParams {
+  std::vector<float> scales;
+  std::vector<int64_t> zero_points;
+  int axis = -1;  // -1 when per tensor (also when `axis` is out of range)
+};
+TensorParams ComputeTensorParams(const std::vector<double>& data, const std::vector<int64_t>& dims, int axis,
+                                 IntRange range, bool symmetric);
+
+// Quantizes every value with the parameters of its channel.
+std::vector<int64_t> QuantizeTensor(const std::vector<double>& data, const std::vector<int64_t>& dims,
+                                    const TensorParams& params, IntRange clip);
+
 // Raw little-endian bytes of integer values stored as `type` (int4/uint4
 // packed two per byte, low nibble first).
 std::string PackIntegers(const std::vector<int64_t>& values, ir::ElementType type);

@@ -73,32 +73,15 @@ class DynamicQuantizer {
     if (!range.ok()) return range.status();
     auto clip = analysis::FullRange(options_.weight_type);
     const auto& dims = t->dims();
-    if (axis < 0 || axis >= static_cast<int>(dims.size())) axis = -1;
-    const int64_t channels = axis >= 0 ? dims[axis] : 1;
-    int64_t inner = 1;
-    for (size_t d = axis + 1; axis >= 0 && d < dims.size(); ++d) inner *= dims[d];
-    std::vector<double> lo(channels, 0.0), hi(channels, 0.0);
-    for (size_t i = 0; i < data->size(); ++i) {
-      const int64_t c = axis >= 0 ? (static_cast<int64_t>(i) / inner) % channels : 0;
-      lo[c] = std::min(lo[c], (*data)[i]);
-      hi[c] = std::max(hi[c], (*data)[i]);
-    }
-    std::vector<float> scales;
-    std::vector<int64_t> zero_points;
-    for (int64_t c = 0; c < channels; ++c) {
-      analysis::ScaleZeroPoint sz = analysis::ComputeScaleZeroPoint(lo[c], hi[c], *range, symmetric);
-      scales.push_back(sz.scale);
-      zero_points.push_back(sz.zero_point);
-    }
-    std::vector<int64_t> q(data->size());
-    for (size_t i = 0; i < data->size(); ++i) {
-      const int64_t c = axis >= 0 ? (static_cast<int64_t>(i) / inner) % channels : 0;
-      q[i] = analysis::QuantizeValue(static_cast<float>((*data)[i]), scales[c], zero_points[c], *clip);
-    }
+    analysis::TensorParams params = analysis::ComputeTensorParams(*data, dims, axis, *range, symmetric);
+    std::vector<int64_t> q = analysis::QuantizeTensor(*data, dims, params, *clip);
+    const std::vector<float>& scales = params.scales;
+    const std::vector<int64_t>& zero_points = params.zero_points;
+    const int64_t channels = static_cast<int64_t>(scales.size());
     const std::string name = w->name();
     ir::Tensor qt(options_.weight_type, dims);
     qt.SetRawData(analysis::PackIntegers(q, options_.weight_type));
-    std::vector<int64_t> param_dims = axis >= 0 ? std::vector<int64_t>{channels} : std::vector<int64_t>{};
+    std::vector<int64_t> param_dims = params.axis >= 0 ? std::vector<int64_t>{channels} : std::vector<int64_t>{};
     ir::Tensor zp(options_.weight_type, param_dims);
     zp.SetRawData(analysis::PackIntegers(zero_points, options_.weight_type));
     QuantizedWeight out{graph_.AddInitializer(absl::StrCat(name, "_quantized"), std::move(qt)),

@@ -23,6 +23,12 @@
 namespace qopt {
 namespace {
 
+std::set<std::string> SplitList(const std::string& text) {
+  std::set<std::string> out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) out.insert(std::string(item));
+  return out;
+}
+
 using analysis::IntRange;
 using analysis::ScaleZeroPoint;
 using quantize::TensorMark;
@@ -55,25 +61,11 @@ class Quantize : public Pass {
     auto inferred = AnnotateInferredShapes(model);
     if (!inferred.ok()) return inferred.status();
     quantize::MarkingOptions marking;
-    marking.op_types = quantize::DefaultQuantizedOpTypes();
-    if (!op_types_.value().empty()) {
-      marking.op_types.clear();
-      for (absl::string_view op : absl::StrSplit(op_types_.value(), ',', absl::SkipEmpty())) {
-        marking.op_types.insert(std::string(op));
-      }
-    }
-    for (absl::string_view op : absl::StrSplit(exclude_ops_.value(), ',', absl::SkipEmpty())) {
-      marking.exclude_op_types.insert(std::string(op));
-    }
-    std::unique_ptr<RE2> exclude_nodes;
-    if (!exclude_nodes_.value().empty()) {
-      exclude_nodes = std::make_unique<RE2>(exclude_nodes_.value(), RE2::Quiet);
-      if (!exclude_nodes->ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("exclude-nodes: bad pattern '", exclude_nodes_.value(), "': ", exclude_nodes->error()));
-      }
-      marking.exclude_nodes = exclude_nodes.get();
-    }
+    marking.op_types = op_types_.value().empty() ? quantize::DefaultQuantizedOpTypes() : SplitList(op_types_.value());
+    marking.exclude_op_types = SplitList(exclude_ops_.value());
+    auto exclude_nodes = CompileExcludePattern();
+    if (!exclude_nodes.ok()) return exclude_nodes.status();
+    marking.exclude_nodes = exclude_nodes->get();
     marking.activation_symmetric = activation_symmetric_.value();
     marking.keep_removable_activations = keep_activations_.value();
     marking.force_quantize_no_input_check = force_.value();
@@ -130,6 +122,17 @@ class Quantize : public Pass {
   }
 
  private:
+  // The exclude-nodes pattern (null when none is given).
+  absl::StatusOr<std::unique_ptr<RE2>> CompileExcludePattern() const {
+    if (exclude_nodes_.value().empty()) return std::unique_ptr<RE2>();
+    auto pattern = std::make_unique<RE2>(exclude_nodes_.value(), RE2::Quiet);
+    if (!pattern->ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("exclude-nodes: bad pattern '", exclude_nodes_.value(), "': ", pattern->error()));
+    }
+    return pattern;
+  }
+
   absl::StatusOr<bool> RunDynamic(ir::Model& model) {
     quantize::DynamicOptions options;
     auto w = ParseQuantType(weight_.value());
@@ -138,23 +141,11 @@ class Quantize : public Pass {
     options.weight_type = *w;
     options.per_channel = per_channel_.value();
     options.reduce_range = reduce_range_.value();
-    if (!op_types_.value().empty()) {
-      options.op_types.clear();
-      for (absl::string_view op : absl::StrSplit(op_types_.value(), ',', absl::SkipEmpty())) {
-        options.op_types.insert(std::string(op));
-      }
-    }
-    for (absl::string_view op : absl::StrSplit(exclude_ops_.value(), ',', absl::SkipEmpty())) {
-      options.op_types.erase(std::string(op));
-    }
-    std::unique_ptr<RE2> exclude_nodes;
-    if (!exclude_nodes_.value().empty()) {
-      exclude_nodes = std::make_unique<RE2>(exclude_nodes_.value(), RE2::Quiet);
-      if (!exclude_nodes->ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("exclude-nodes: bad pattern '", exclude_nodes_.value(), "'"));
-      }
-      options.exclude_nodes = exclude_nodes.get();
-    }
+    if (!op_types_.value().empty()) options.op_types = SplitList(op_types_.value());
+    for (const std::string& op : SplitList(exclude_ops_.value())) options.op_types.erase(op);
+    auto exclude_nodes = CompileExcludePattern();
+    if (!exclude_nodes.ok()) return exclude_nodes.status();
+    options.exclude_nodes = exclude_nodes->get();
     quantize::DynamicStats stats;
     if (absl::Status s = quantize::QuantizeDynamic(model, options, &stats); !s.ok()) return s;
     nodes_quantized_ += stats.nodes_quantized;
@@ -264,24 +255,11 @@ class Quantize : public Pass {
     auto q = analysis::QuantizedRange(p.type, symmetric,
                                       o && o->reduce_range ? *o->reduce_range : weight && reduce_range_.value());
     if (!q.ok()) return q.status();
-    const auto& dims = constant->dims();
-    int axis = mark.per_channel_axis;
-    if (axis >= static_cast<int>(dims.size())) axis = -1;  // ORT falls back to per tensor
-    const int64_t channels = axis >= 0 ? dims[axis] : 1;
-    int64_t inner = 1;
-    for (size_t d = axis + 1; axis >= 0 && d < dims.size(); ++d) inner *= dims[d];
-    std::vector<double> lo(channels, 0.0), hi(channels, 0.0);
-    for (size_t i = 0; i < data->size(); ++i) {
-      const int64_t c = axis >= 0 ? (static_cast<int64_t>(i) / inner) % channels : 0;
-      lo[c] = std::min(lo[c], (*data)[i]);
-      hi[c] = std::max(hi[c], (*data)[i]);
-    }
-    for (int64_t c = 0; c < channels; ++c) {
-      ScaleZeroPoint sz = analysis::ComputeScaleZeroPoint(lo[c], hi[c], *q, symmetric);
-      p.scales.push_back(sz.scale);
-      p.zero_points.push_back(sz.zero_point);
-    }
-    p.axis = axis;
+    analysis::TensorParams tp =
+        analysis::ComputeTensorParams(*data, constant->dims(), mark.per_channel_axis, *q, symmetric);
+    p.scales = std::move(tp.scales);
+    p.zero_points = std::move(tp.zero_points);
+    p.axis = tp.axis;
     params_[v] = std::move(p);
     return absl::OkStatus();
   }
@@ -366,14 +344,8 @@ class Quantize : public Pass {
       if (!data.ok()) return data.status();
       auto clip = analysis::FullRange(p.type);
       if (!clip.ok()) return clip.status();
-      const int64_t channels = static_cast<int64_t>(p.scales.size());
-      int64_t inner = 1;
-      for (size_t d = p.axis + 1; p.axis >= 0 && d < constant->dims().size(); ++d) inner *= constant->dims()[d];
-      std::vector<int64_t> q(data->size());
-      for (size_t i = 0; i < data->size(); ++i) {
-        const int64_t c = p.axis >= 0 ? (static_cast<int64_t>(i) / inner) % channels : 0;
-        q[i] = analysis::QuantizeValue(static_cast<float>((*data)[i]), p.scales[c], p.zero_points[c], *clip);
-      }
+      std::vector<int64_t> q =
+          analysis::QuantizeTensor(*data, constant->dims(), {p.scales, p.zero_points, p.axis}, *clip);
       ir::Tensor tensor(p.type, constant->dims());
       tensor.SetRawData(analysis::PackIntegers(q, p.type));
       ir::Value* quantized = graph.AddInitializer(absl::StrCat(name, "_quantized"), std::move(tensor));
