@@ -58,9 +58,11 @@ void Count(const ir::Graph& graph, OpCounts* counts) {
   }
 }
 
-std::string Ratio(int64_t a, int64_t b) {
-  if (a == 0) return b == 0 ? "-" : "new";
-  return absl::StrFormat("%.2fx", static_cast<double>(b) / static_cast<double>(a));
+// How many times the compared model's count this model has ("new" when the
+// other model has none).
+std::string Ratio(int64_t count, int64_t other) {
+  if (other == 0) return count == 0 ? "-" : "new";
+  return absl::StrFormat("%.2fx", static_cast<double>(count) / static_cast<double>(other));
 }
 
 constexpr OpCategory kAllCategories[] = {OpCategory::kCompute, OpCategory::kQuantization, OpCategory::kCast,

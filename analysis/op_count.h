@@ -31,7 +31,8 @@ OpCounts CountOps(const ir::Graph& graph);
 // JSON: {"total_nodes", "initializers", "by_op": {key: n}, "by_category": {name: n}}
 // (the op-count pass adds a "compare" object for a second model).
 nlohmann::json OpCountsToJson(const OpCounts& counts);
-// A table with one column, or two plus their ratio when `other` is given.
+// A table with one column, or two plus their ratio (this / other) when
+// `other` is given.
 std::string FormatOpCounts(const OpCounts& counts, const OpCounts* other = nullptr,
                            const std::string& label = "model", const std::string& other_label = "other");
 

@@ -1,5 +1,6 @@
 // op-count as a pass: adds the histogram to the report; with compare=FILE it
-// loads a second model and reports both side by side with their ratio
+// loads a second model and reports both side by side with the ratio
+// this/other
 // (e.g. an FP32 model against its INT8 version).
 #include "analysis/op_count.h"
 #include "ir/serialization.h"
@@ -28,7 +29,7 @@ class OpCountPass : public Pass {
       text = analysis::FormatOpCounts(counts, &other_counts, "current", "compare");
       data["compare"] = {{"path", compare_.value()}, {"counts", analysis::OpCountsToJson(other_counts)}};
       data["compare"]["node_ratio"] =
-          counts.total_nodes ? static_cast<double>(other_counts.total_nodes) / counts.total_nodes : 0.0;
+          other_counts.total_nodes ? static_cast<double>(counts.total_nodes) / other_counts.total_nodes : 0.0;
     }
     if (context.report) context.report->AddAnalysis("op-count", std::move(data), std::move(text));
     return false;

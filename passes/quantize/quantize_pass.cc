@@ -324,6 +324,16 @@ class Quantize : public Pass {
     return n;
   }
 
+  // The earliest node in graph order that reads `v` (null if none does).
+  static ir::Node* FirstUser(const ir::Graph& graph, const ir::Value* v) {
+    for (ir::Node* n : graph.node_list()) {
+      for (const ir::Value* in : n->inputs()) {
+        if (in == v) return n;
+      }
+    }
+    return nullptr;
+  }
+
   // Points every use of `from` (but `except`) at `to`.
   static void Rewire(ir::Value* from, ir::Value* to, const ir::Node* except) {
     std::vector<ir::Use> uses = from->uses();
@@ -349,13 +359,8 @@ class Quantize : public Pass {
       ir::Tensor tensor(p.type, constant->dims());
       tensor.SetRawData(analysis::PackIntegers(q, p.type));
       ir::Value* quantized = graph.AddInitializer(absl::StrCat(name, "_quantized"), std::move(tensor));
-      ir::Node* first_user = nullptr;
-      for (ir::Node* n : graph.node_list()) {
-        for (ir::Value* in : n->inputs()) first_user = (!first_user && in == v) ? n : first_user;
-        if (first_user) break;
-      }
       ir::Node* dq = AddQdqNode(graph, "DequantizeLinear", quantized, p, absl::StrCat(name, "_DequantizeLinear"),
-                                absl::StrCat(name, "_DequantizeLinear_Output"), first_user);
+                                absl::StrCat(name, "_DequantizeLinear_Output"), FirstUser(graph, v));
       Rewire(v, dq->output(), dq);
       ++(mark.kind == Kind::kWeight ? weights_quantized_ : activations_quantized_);
       return absl::OkStatus();

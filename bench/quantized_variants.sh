@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds FP32 / u8s8 QDQ / per-channel QDQ / s8s8 QDQ / dynamic variants of the
+# three PaddleOCR models with qopt, then measures them side by side in ONNX
+# Runtime (bench/ort_bench.js): 1-thread median latency as ratios to FP32
+# (interleaved rounds), node counts of the files and of ORT's optimized
+# graphs, and fidelity against FP32 on rendered text images. See
+# bench/README.md; the numbers of record are in docs/benchmarks.md.
+#
+# Usage: bash bench/quantized_variants.sh [--models=det,rec,cls] [--rounds=N]
+#          [--samples=N] [--out-dir=build/bench/variants] [--skip-setup]
+#   --rounds=N     interleaved timing rounds for every model (default: det 150, rec 150, cls 1000)
+#   --samples=N    images per calibration set and per evaluation set (default: det 16/12, rec 32/32, cls 32/32)
+#   --skip-setup   do not run scripts/install-deps.sh and scripts/build.sh; qopt-opt is
+#                  $QOPT_OPT, else ${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt
+# Tables go to stdout; progress to stderr; per-model files (variants, images,
+# calib.json, results.json, prepare.log) to OUT_DIR/MODEL/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+models=det,rec,cls
+rounds=
+samples=
+out_root=build/bench/variants
+setup=1
+for arg in "$@"; do
+  case $arg in
+    --models=*) models=${arg#*=} ;;
+    --rounds=*) rounds=${arg#*=} ;;
+    --samples=*) samples=${arg#*=} ;;
+    --out-dir=*) out_root=${arg#*=} ;;
+    --skip-setup) setup=0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "quantized_variants: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+if ((setup)); then
+  bash scripts/install-deps.sh >&2
+  bash scripts/build.sh >&2
+fi
+qopt=${QOPT_OPT:-${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt}
+if [ ! -x "$qopt" ]; then
+  echo "quantized_variants: no qopt-opt at '$qopt' (run scripts/build.sh or set QOPT_OPT)" >&2
+  exit 2
+fi
+qopt=$(realpath "$qopt")
+export QOPT_OPT=$qopt
+
+# Per model: input dims, image normalization (PaddleOCR's), image sets
+# (calibration and evaluation are rendered from different seeds), rounds.
+declare -A dims=([det]=1x3x320x320 [rec]=1x3x48x320 [cls]=1x3x48x192)
+declare -A norm=(
+  [det]="--mean=0.485,0.456,0.406 --std=0.229,0.224,0.225"
+  [rec]="--mean=0.5 --std=0.5"
+  [cls]="--mean=0.5 --std=0.5"
+)
+declare -A calib_count=([det]=16 [rec]=32 [cls]=32)
+declare -A eval_count=([det]=12 [rec]=32 [cls]=32)
+declare -A model_rounds=([det]=150 [rec]=150 [cls]=1000)
+variants=(u8s8 per-channel s8s8 dynamic)
+declare -A pipeline=(
+  [u8s8]="quantize{calibration=CALIB}"
+  [per-channel]="quantize{calibration=CALIB per-channel=true}"
+  [s8s8]="quantize{calibration=CALIB activation=s8}"
+  [dynamic]="quantize{mode=dynamic}"
+)
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+vnni=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx512_vnni|avx_vnni|amx_int8' | sort | tr '\n' ' ')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo '+changes' || true)
+echo "qopt ${commit}${dirty}, $(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores, VNNI flags: ${vnni:-none}"
+
+IFS=, read -r -a model_list <<<"$models"
+for m in "${model_list[@]}"; do
+  case $m in det|rec|cls) ;; *) echo "quantized_variants: unknown model '$m' (det, rec, cls)" >&2; exit 2 ;; esac
+  src=testdata/models/paddleocr-$m.onnx
+  dir=$out_root/$m
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  log=$dir/prepare.log
+  IFS=x read -r _ _ h w <<<"${dims[$m]}"
+  n_calib=${samples:-${calib_count[$m]}}
+  n_eval=${samples:-${eval_count[$m]}}
+  echo "== $m: rendering images, canonicalize, calibrate ($n_calib images), quantize (log: $log)" >&2
+  t0=$SECONDS
+  if ! {
+    node bench/lib/text_images.js --task="$m" --count="$n_calib" --seed=101 --width="$w" --height="$h" --out="$dir/calib-images" &&
+    node bench/lib/text_images.js --task="$m" --count="$n_eval" --seed=202 --width="$w" --height="$h" --out="$dir/eval-images" &&
+    "$qopt" "$src" --pass=canonicalize --report=none -o "$dir/fp32.onnx" &&
+    # shellcheck disable=SC2086  # ${norm[$m]} is a list of options
+    tools/qopt-calibrate "$dir/fp32.onnx" --inputs="$dir/calib-images" --image-size="${h}x${w}" ${norm[$m]} \
+      -o "$dir/calib.json" &&
+    for v in "${variants[@]}"; do
+      p=${pipeline[$v]/CALIB/$dir/calib.json}
+      echo "qopt-opt $dir/fp32.onnx --pass='$p' -o $dir/$v.onnx"
+      "$qopt" "$dir/fp32.onnx" --pass="$p" --stats -o "$dir/$v.onnx" || exit 1
+    done
+  } >"$log" 2>&1; then
+    echo "quantized_variants: preparing $m failed; the end of $log:" >&2
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
+  echo "   prepared in $((SECONDS - t0)) s; measuring" >&2
+  echo
+  # shellcheck disable=SC2086
+  node bench/ort_bench.js --task="$m" --input-shape="x:${dims[$m]}" --inputs="$dir/eval-images" ${norm[$m]} \
+    --rounds="${rounds:-${model_rounds[$m]}}" --warmup=3 --qopt-opt="$qopt" --work-dir="$dir" --json="$dir/results.json" \
+    --title="$m: $(basename "$(readlink -f "$src")") (original = the file as shipped)" \
+    --variant=original="$src" --variant=fp32="$dir/fp32.onnx" \
+    $(for v in "${variants[@]}"; do printf -- '--variant=%s=%s ' "$v" "$dir/$v.onnx"; done)
+done

@@ -1,0 +1,106 @@
+'use strict';
+// Keeps bench/quantized_variants.sh from rotting: the whole chain (rendered
+// images, canonicalize, qopt-calibrate, the four quantized variants, the ONNX
+// Runtime benchmark) on the small PaddleOCR classifier with 2 timing rounds,
+// checking that the table has every variant column and finite numbers; plus
+// the metrics on hand-made tensors. Needs a built qopt-opt ($QOPT_OPT, else
+// build/tools/qopt-opt/qopt-opt), ImageMagick and the DejaVu fonts.
+// Run: node --test bench/test/
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const metrics = require('../lib/metrics');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SCRIPT = path.join(ROOT, 'bench', 'quantized_variants.sh');
+const KEYS = path.join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ppocr_keys_v1.txt');
+const COLUMNS = ['original', 'fp32', 'u8s8', 'per-channel', 's8s8', 'dynamic'];
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-bench-smoke-'));
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** The rows under the header line naming `columns`: [{label, cells}]. */
+function parseTable(stdout, columns) {
+  const lines = stdout.split('\n');
+  const header = lines.findIndex((l) => l.trim().split(/\s+/).join(' ') === columns.join(' '));
+  assert.ok(header >= 0, `no header line '${columns.join(' ')}' in:\n${stdout}`);
+  const rows = [];
+  for (const line of lines.slice(header + 1)) {
+    const parts = line.trim().split(/\s{2,}/);
+    if (parts.length !== columns.length + 1) break;
+    rows.push({ label: parts[0], cells: parts.slice(1) });
+  }
+  return rows;
+}
+
+/** The number in a cell: 1.23, 1.23x, 4.5%, 16/16 (as a fraction); NaN otherwise. */
+function cellValue(cell) {
+  const frac = /^(\d+)\/(\d+)$/.exec(cell);
+  if (frac) return Number(frac[2]) > 0 ? Number(frac[1]) / Number(frac[2]) : NaN;
+  const m = /^(-?\d+(?:\.\d+)?)[x%]?$/.exec(cell);
+  return m ? Number(m[1]) : NaN;
+}
+
+test('quantized_variants.sh: cls, 2 rounds, every variant column with finite numbers', () => {
+  const qopt = process.env.QOPT_OPT || path.join(ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
+  assert.ok(fs.existsSync(qopt), `no qopt-opt at ${qopt}: build qopt (scripts/build.sh) or set QOPT_OPT`);
+  const out = path.join(tmp, 'bench');
+  const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=cls', '--rounds=2', '--samples=4', `--out-dir=${out}`], {
+    cwd: ROOT, encoding: 'utf8', timeout: 120000, env: { ...process.env, QOPT_OPT: qopt },
+  });
+  assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+  const rows = parseTable(r.stdout, COLUMNS);
+  const labels = rows.map((row) => row.label);
+  for (const want of ['median latency (ms)', 'latency / fp32 (paired)', 'nodes in file', 'nodes after ORT optimization',
+    'output SQNR (dB)', "top-1 = fp32's"]) {
+    assert.ok(labels.includes(want), `no row '${want}' in:\n${r.stdout}`);
+  }
+  const ref = COLUMNS.indexOf('fp32');
+  for (const { label, cells } of rows) {
+    cells.forEach((cell, i) => {
+      if (cell === 'ref' && i === ref) return; // fidelity rows: the reference itself
+      if (cell === 'inf' && COLUMNS[i] === 'original' && label.includes('SQNR')) return; // bit-identical to fp32
+      assert.ok(Number.isFinite(cellValue(cell)), `row '${label}', column ${COLUMNS[i]}: '${cell}' is not a finite number`);
+    });
+  }
+  const row = (label) => rows.find((x) => x.label === label).cells.map(cellValue);
+  assert.equal(row('latency / fp32 (paired)')[ref], 1);
+  const nodes = row('nodes in file');
+  assert.ok(nodes[COLUMNS.indexOf('u8s8')] > nodes[ref], 'the QDQ model has more nodes than FP32');
+  const qdq = row('Q/DQ nodes in file');
+  assert.equal(qdq[ref], 0);
+  assert.ok(qdq[COLUMNS.indexOf('u8s8')] > 0, 'the QDQ model has Q/DQ nodes');
+  const doc = JSON.parse(fs.readFileSync(path.join(out, 'cls', 'results.json'), 'utf8'));
+  assert.equal(doc.schema, 'qopt-bench-variants/1');
+  assert.deepEqual(doc.variants.map((v) => v.name), COLUMNS);
+  for (const v of doc.variants) assert.equal(v.times_ms.length, 2, v.name);
+});
+
+test('metrics: SQNR, CTC greedy decoding with the PaddleOCR charset, binarized IoU', () => {
+  const s = new metrics.Sqnr();
+  s.add(Float32Array.of(3, 4), Float32Array.of(3, 4));
+  assert.equal(s.db(), Infinity);
+  s.add(Float32Array.of(0, 0), Float32Array.of(0.5, 0)); // signal 25, noise 0.25
+  assert.ok(Math.abs(s.db() - 20) < 1e-9);
+
+  const charset = metrics.loadCtcCharset(KEYS);
+  assert.equal(charset.length, 6625, 'blank + 6623 keys + space = the rec model\'s 6625 classes');
+  assert.equal(charset[0], '<blank>');
+  assert.equal(charset[6624], ' ');
+  const a = charset.indexOf('a');
+  const b = charset.indexOf('b');
+  // Steps: a a blank a b b space b -> "aab b"
+  const steps = [a, a, 0, a, b, b, 6624, b];
+  const probs = new Float32Array(steps.length * charset.length);
+  steps.forEach((k, t) => { probs[t * charset.length + k] = 1; });
+  assert.equal(metrics.ctcGreedyDecode(probs, steps.length, charset.length, charset), 'aab b');
+
+  assert.deepEqual(metrics.binaryOverlap(Float32Array.of(0.9, 0.2, 0.5, 0.31), Float32Array.of(0.8, 0.4, 0.1, 0.3), 0.3),
+    { inter: 1, union: 4 });
+  assert.equal(metrics.median([5, 1, 3]), 3);
+  assert.equal(metrics.quantile([1, 2, 3, 4, 5], 0.25), 2);
+});
