@@ -65,11 +65,34 @@ declare -A pipeline=(
   [dynamic]="quantize{mode=dynamic}"
 )
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-vnni=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx512_vnni|avx_vnni|amx_int8' | sort | tr '\n' ' ')
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
+vnni=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx512_vnni|avx_vnni|amx_int8' | sort | paste -sd' ' - || true)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo '+changes' || true)
+dirty=
+if git status --porcelain 2>/dev/null | grep -q .; then dirty=+changes; fi
 echo "qopt ${commit}${dirty}, $(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores, VNNI flags: ${vnni:-none}"
+
+# Runs a command, logging it first.
+step() {
+  echo "\$ $*"
+  "$@"
+}
+
+# Makes the images and variants of model $1 in folder $2 (output: the log).
+prepare() {
+  local m=$1 dir=$2 h w v
+  IFS=x read -r _ _ h w <<<"${dims[$m]}"
+  step node bench/lib/text_images.js --task="$m" --count="$n_calib" --seed=101 --width="$w" --height="$h" \
+    --out="$dir/calib-images" || return
+  step node bench/lib/text_images.js --task="$m" --count="$n_eval" --seed=202 --width="$w" --height="$h" \
+    --out="$dir/eval-images" || return
+  step "$qopt" "testdata/models/paddleocr-$m.onnx" --pass=canonicalize --report=none -o "$dir/fp32.onnx" || return
+  step tools/qopt-calibrate "$dir/fp32.onnx" --inputs="$dir/calib-images" --image-size="${h}x${w}" "${norm_args[@]}" \
+    -o "$dir/calib.json" || return
+  for v in "${variants[@]}"; do
+    step "$qopt" "$dir/fp32.onnx" --pass="${pipeline[$v]/CALIB/$dir/calib.json}" --stats -o "$dir/$v.onnx" || return
+  done
+}
 
 IFS=, read -r -a model_list <<<"$models"
 for m in "${model_list[@]}"; do
@@ -79,34 +102,21 @@ for m in "${model_list[@]}"; do
   rm -rf "$dir"
   mkdir -p "$dir"
   log=$dir/prepare.log
-  IFS=x read -r _ _ h w <<<"${dims[$m]}"
+  read -r -a norm_args <<<"${norm[$m]}"
   n_calib=${samples:-${calib_count[$m]}}
   n_eval=${samples:-${eval_count[$m]}}
   echo "== $m: rendering images, canonicalize, calibrate ($n_calib images), quantize (log: $log)" >&2
   t0=$SECONDS
-  if ! {
-    node bench/lib/text_images.js --task="$m" --count="$n_calib" --seed=101 --width="$w" --height="$h" --out="$dir/calib-images" &&
-    node bench/lib/text_images.js --task="$m" --count="$n_eval" --seed=202 --width="$w" --height="$h" --out="$dir/eval-images" &&
-    "$qopt" "$src" --pass=canonicalize --report=none -o "$dir/fp32.onnx" &&
-    # shellcheck disable=SC2086  # ${norm[$m]} is a list of options
-    tools/qopt-calibrate "$dir/fp32.onnx" --inputs="$dir/calib-images" --image-size="${h}x${w}" ${norm[$m]} \
-      -o "$dir/calib.json" &&
-    for v in "${variants[@]}"; do
-      p=${pipeline[$v]/CALIB/$dir/calib.json}
-      echo "qopt-opt $dir/fp32.onnx --pass='$p' -o $dir/$v.onnx"
-      "$qopt" "$dir/fp32.onnx" --pass="$p" --stats -o "$dir/$v.onnx" || exit 1
-    done
-  } >"$log" 2>&1; then
+  if ! prepare "$m" "$dir" >"$log" 2>&1; then
     echo "quantized_variants: preparing $m failed; the end of $log:" >&2
     tail -n 20 "$log" >&2
     exit 1
   fi
   echo "   prepared in $((SECONDS - t0)) s; measuring" >&2
+  variant_args=(--variant=original="$src" --variant=fp32="$dir/fp32.onnx")
+  for v in "${variants[@]}"; do variant_args+=(--variant="$v=$dir/$v.onnx"); done
   echo
-  # shellcheck disable=SC2086
-  node bench/ort_bench.js --task="$m" --input-shape="x:${dims[$m]}" --inputs="$dir/eval-images" ${norm[$m]} \
+  node bench/ort_bench.js --task="$m" --input-shape="x:${dims[$m]}" --inputs="$dir/eval-images" "${norm_args[@]}" \
     --rounds="${rounds:-${model_rounds[$m]}}" --warmup=3 --qopt-opt="$qopt" --work-dir="$dir" --json="$dir/results.json" \
-    --title="$m: $(basename "$(readlink -f "$src")") (original = the file as shipped)" \
-    --variant=original="$src" --variant=fp32="$dir/fp32.onnx" \
-    $(for v in "${variants[@]}"; do printf -- '--variant=%s=%s ' "$v" "$dir/$v.onnx"; done)
+    --title="$m: $(basename "$(readlink -f "$src")") (original = the file as shipped)" "${variant_args[@]}"
 done
