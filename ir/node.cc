@@ -9,6 +9,11 @@ namespace qopt::ir {
 
 using AttributeType = onnx::AttributeProto::AttributeType;
 
+Attribute::Attribute(onnx::AttributeProto proto) : proto_(std::move(proto)) {}
+Attribute::~Attribute() = default;
+Attribute::Attribute(Attribute&&) noexcept = default;
+Attribute& Attribute::operator=(Attribute&&) noexcept = default;
+
 Node::~Node() = default;
 
 void Node::SetInput(int i, Value* value) {

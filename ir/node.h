@@ -22,7 +22,11 @@ class Graph;
 // and sub-graphs the same way everywhere.
 class Attribute {
  public:
-  explicit Attribute(onnx::AttributeProto proto) : proto_(std::move(proto)) {}
+  explicit Attribute(onnx::AttributeProto proto);
+  // Out of line: they destroy sub-graphs, and Graph is incomplete here.
+  ~Attribute();
+  Attribute(Attribute&&) noexcept;
+  Attribute& operator=(Attribute&&) noexcept;
 
   const std::string& name() const { return proto_.name(); }
   onnx::AttributeProto::AttributeType type() const { return proto_.type(); }

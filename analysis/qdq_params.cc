@@ -1,0 +1,47 @@
+#include "analysis/qdq_params.h"
+
+#include "ir/value.h"
+
+namespace qopt::analysis {
+namespace {
+
+bool IsQdqDomain(const ir::Node& node) { return node.is_default_domain() || node.domain() == "com.microsoft"; }
+
+}  // namespace
+
+bool IsQuantizeLinear(const ir::Node& node) { return IsQdqDomain(node) && node.op_type() == "QuantizeLinear"; }
+bool IsDequantizeLinear(const ir::Node& node) { return IsQdqDomain(node) && node.op_type() == "DequantizeLinear"; }
+
+std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
+  const bool q = IsQuantizeLinear(node);
+  if (!q && !IsDequantizeLinear(node)) return std::nullopt;
+  QdqParams p;
+  p.node = &node;
+  p.axis = node.GetInt("axis").value_or(1);
+  p.block_size = node.GetInt("block_size").value_or(0);
+  if (const ir::Value* scale = node.input(1); scale && scale->constant()) {
+    if (auto values = scale->constant()->ToDoubles(); values.ok()) p.scales = *values;
+  }
+  const ir::Value* zp = node.input(2);
+  if (zp && zp->constant()) {
+    p.quant_type = zp->constant()->type();
+    if (auto values = zp->constant()->ToInt64s(); values.ok()) p.zero_points = *values;
+  }
+  if (p.quant_type == ir::ElementType::kUndefined) {
+    // Without a zero point: Q defaults to uint8 (or output_dtype), DQ reads
+    // its input's type.
+    const ir::Value* integer_side = q ? node.output(0) : node.input(0);
+    p.quant_type = integer_side ? integer_side->elem_type() : ir::ElementType::kUndefined;
+    if (q && p.quant_type == ir::ElementType::kUndefined) {
+      p.quant_type = static_cast<ir::ElementType>(node.GetInt("output_dtype").value_or(2));
+    }
+  }
+  return p;
+}
+
+const ir::Node* DequantizeProducer(const ir::Value* v) {
+  if (v == nullptr || v->producer() == nullptr) return nullptr;
+  return IsDequantizeLinear(*v->producer()) ? v->producer() : nullptr;
+}
+
+}  // namespace qopt::analysis

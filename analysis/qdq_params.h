@@ -1,0 +1,34 @@
+// Reading the quantization parameters of QuantizeLinear/DequantizeLinear
+// nodes (default domain or com.microsoft; opsets 10-21: `axis`,
+// `block_size`, int4/int16/float8 types), for analyses that check them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/node.h"
+
+namespace qopt::analysis {
+
+bool IsQuantizeLinear(const ir::Node& node);
+bool IsDequantizeLinear(const ir::Node& node);
+
+struct QdqParams {
+  const ir::Node* node = nullptr;
+  std::vector<double> scales;         // empty when the scale is not a constant
+  std::vector<int64_t> zero_points;   // empty when absent (zero) or not constant
+  ir::ElementType quant_type = ir::ElementType::kUndefined;  // the integer side
+  int64_t axis = 1;                   // as the node says (default 1)
+  int64_t block_size = 0;
+  bool per_channel() const { return scales.size() > 1; }
+};
+
+// Parameters of a Q or DQ node; nullopt for other nodes.
+std::optional<QdqParams> ReadQdqParams(const ir::Node& node);
+
+// The DequantizeLinear that defines `v`, if any.
+const ir::Node* DequantizeProducer(const ir::Value* v);
+
+}  // namespace qopt::analysis

@@ -1,0 +1,108 @@
+#include "analysis/quant_lint.h"
+
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "analysis/qdq_params.h"
+
+namespace qopt::analysis {
+namespace {
+
+void CheckScales(const QdqParams& p, std::vector<LintFinding>* out) {
+  const std::string subject = p.node->Describe();
+  for (size_t i = 0; i < p.scales.size(); ++i) {
+    const double s = p.scales[i];
+    const std::string where = p.scales.size() > 1 ? absl::StrCat(" (channel ", i, ")") : "";
+    if (std::isnan(s) || std::isinf(s)) {
+      out->push_back({Severity::kError, "scale-not-finite", subject, absl::StrCat("scale is ", s, where)});
+    } else if (s == 0) {
+      out->push_back({Severity::kError, "scale-zero", subject, absl::StrCat("scale is 0", where)});
+    } else if (s < 0) {
+      out->push_back({Severity::kError, "scale-negative", subject, absl::StrCat("scale is ", s, where)});
+    } else if (s < std::numeric_limits<float>::min()) {
+      out->push_back({Severity::kWarning, "scale-subnormal", subject,
+                      absl::StrCat("scale ", s, " is subnormal", where, ": precision is lost and kernels may flush it")});
+    } else {
+      continue;
+    }
+    return;  // one finding per node is enough
+  }
+}
+
+// Per-channel: the axis must exist and the scale length match its size.
+void CheckAxis(const QdqParams& p, std::vector<LintFinding>* out) {
+  if (!p.per_channel() || p.block_size > 0) return;
+  const ir::Value* data = p.node->input(0);
+  auto shape = data ? data->shape() : std::nullopt;
+  if (!shape) return;
+  const int64_t rank = static_cast<int64_t>(shape->size());
+  const int64_t axis = p.axis < 0 ? p.axis + rank : p.axis;
+  const std::string subject = p.node->Describe();
+  if (axis < 0 || axis >= rank) {
+    out->push_back({Severity::kError, "axis-range", subject,
+                    absl::StrCat("per-channel axis ", p.axis, " is out of range for rank ", rank)});
+    return;
+  }
+  const ir::Dim& dim = (*shape)[axis];
+  if (dim.value && *dim.value != static_cast<int64_t>(p.scales.size())) {
+    out->push_back({Severity::kError, "scale-length", subject,
+                    absl::StrCat(p.scales.size(), " scales for ", *dim.value, " channels on axis ", axis)});
+  }
+}
+
+bool SameParams(const QdqParams& a, const QdqParams& b) {
+  return a.scales == b.scales && a.zero_points == b.zero_points && a.quant_type == b.quant_type;
+}
+
+}  // namespace
+
+std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
+  std::vector<LintFinding> out;
+  for (const ir::Node* node : graph.node_list()) {
+    auto p = ReadQdqParams(*node);
+    if (p) {
+      CheckScales(*p, &out);
+      CheckAxis(*p, &out);
+      // Q -> DQ of the same tensor with other parameters.
+      if (IsQuantizeLinear(*node) && node->output()) {
+        for (const ir::Use& use : node->output()->uses()) {
+          if (use.is_graph_output() || !IsDequantizeLinear(*use.user)) continue;
+          auto dq = ReadQdqParams(*use.user);
+          if (dq && !p->scales.empty() && !dq->scales.empty() && !SameParams(*p, *dq)) {
+            out.push_back({Severity::kError, "qdq-mismatch", use.user->Describe(),
+                           absl::StrCat("dequantizes '", node->output()->name(),
+                                        "' with other parameters than its QuantizeLinear ", node->Describe(),
+                                        " used: the values are silently rescaled")});
+          }
+        }
+      }
+      continue;
+    }
+    // Weights as the target wants them (ONNX Runtime's CPU provider).
+    if (node->Is("Conv") || node->Is("MatMul") || node->Is("Gemm") || node->Is("ConvTranspose")) {
+      const ir::Node* x_dq = DequantizeProducer(node->input(0));
+      const ir::Node* w_dq = DequantizeProducer(node->input(1));
+      if (w_dq == nullptr || w_dq->input(0) == nullptr || w_dq->input(0)->constant() == nullptr) continue;
+      auto w = ReadQdqParams(*w_dq);
+      if (!w) continue;
+      bool nonzero_zp = false;
+      for (int64_t zp : w->zero_points) nonzero_zp |= zp != 0;
+      if (w->quant_type == ir::ElementType::kInt8 && nonzero_zp) {
+        out.push_back({Severity::kWarning, "asymmetric-weights", node->Describe(),
+                       absl::StrCat("int8 weight '", w_dq->input(0)->name(),
+                                    "' has a non-zero zero point; ONNX Runtime's integer kernels want symmetric "
+                                    "int8 weights")});
+      }
+      auto x = x_dq ? ReadQdqParams(*x_dq) : std::nullopt;
+      if (x && x->quant_type == ir::ElementType::kUint8 && w->quant_type == ir::ElementType::kUint8) {
+        out.push_back({Severity::kWarning, "u8u8", node->Describe(),
+                       "uint8 weights with uint8 activations: ONNX Runtime's CPU kernels are fastest with u8s8 "
+                       "(quantize{weight=s8})"});
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace qopt::analysis

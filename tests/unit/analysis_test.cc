@@ -1,0 +1,138 @@
+// The bias-overflow and quant-lint analyses on small QDQ models written by
+// hand, each with the finding it must (or must not) produce.
+#include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
+
+namespace qopt {
+namespace {
+
+using testing::Parse;
+using testing::RunPipeline;
+
+std::vector<Finding> FindingsOf(const Report& report, Severity severity) {
+  std::vector<Finding> out;
+  for (const Finding& f : report.findings()) {
+    if (f.severity == severity) out.push_back(f);
+  }
+  return out;
+}
+
+// X -> Q -> DQ -> Conv(W: int8 behind DQ, B) with weight scale `wscale` and
+// a float bias of 1.0 and 2.0 (about to be quantized).
+std::string ConvUnit(const std::string& wscale, const std::string& bias) {
+  return R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
+  <float xs = {0.01}, uint8 xz = {128}, int8[2,1,1,1] Wq = {127, -127}, float[2] ws = )" + wscale + R"(,
+   int8[2] wz = {0, 0}, float[2] B = )" + bias + R"(> {
+  Xq = QuantizeLinear(X, xs, xz)
+  Xd = DequantizeLinear(Xq, xs, xz)
+  W = DequantizeLinear <axis = 0> (Wq, ws, wz)
+  Y = Conv(Xd, W, B)
+}
+)";
+}
+
+TEST(BiasOverflow, FloatBiasThatWouldSaturateIsAnError) {
+  // bias_scale = 0.01 * 1e-12 = 1e-14, so 2.0 / 1e-14 = 2e14 > 2^31 - 1.
+  auto model = Parse(ConvUnit("{0.5, 1e-12}", "{1.0, 2.0}"));
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
+  auto errors = FindingsOf(report, Severity::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("1 of 2 values of bias 'B' exceed int32"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].subject.find("Conv"), std::string::npos);
+  bool tiny_scale_warned = false;
+  for (const Finding& w : FindingsOf(report, Severity::kWarning)) {
+    tiny_scale_warned |= w.message.find("1 weight scale(s) below 1e-07") != std::string::npos;
+  }
+  EXPECT_TRUE(tiny_scale_warned);
+  const nlohmann::json doc = report.ToJson();
+  const auto& json = doc["analyses"]["bias-overflow"]["entries"][0];
+  EXPECT_EQ(json["saturated"], 1);
+  EXPECT_EQ(json["worst_channels"][0]["channel"], 1);
+  EXPECT_EQ(json["form"], "float");
+}
+
+TEST(BiasOverflow, HealthyUnitIsNotFlagged) {
+  auto model = Parse(ConvUnit("{0.5, 0.25}", "{1.0, 2.0}"));
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
+  EXPECT_TRUE(report.findings().empty());
+  EXPECT_EQ(report.ToJson()["analyses"]["bias-overflow"]["units_flagged"], 0);
+}
+
+TEST(BiasOverflow, Int32BiasAtTheLimitIsSaturated) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
+  <float xs = {0.01}, uint8 xz = {128}, int8[1,1,1,1] Wq = {127}, float ws = {0.001}, int8 wz = {0},
+   int32[1] Bq = {2147483647}, float[1] bs = {0.00001}, int32[1] bz = {0}> {
+  Xq = QuantizeLinear(X, xs, xz)
+  Xd = DequantizeLinear(Xq, xs, xz)
+  W = DequantizeLinear(Wq, ws, wz)
+  B = DequantizeLinear(Bq, bs, bz)
+  Y = Conv(Xd, W, B)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
+  ASSERT_EQ(FindingsOf(report, Severity::kError).size(), 1u);
+  EXPECT_EQ(report.ToJson()["analyses"]["bias-overflow"]["entries"][0]["form"], "int32-dq");
+}
+
+TEST(QuantLint, BadScalesMismatchedPairsAndAxes) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,3] X) => (float[2,3] Y, float[2,3] Z, float[3,2] V)
+  <float s = {0.1}, float s2 = {0.2}, float zero = {0.0}, uint8 z = {0},
+   int8[3,2] Wq = {1, 2, 3, 4, 5, 6}, float[3] ws = {0.1, 0.1, 0.1}, int8[3] wz = {0, 0, 0}> {
+  Q = QuantizeLinear(X, s, z)
+  Y = DequantizeLinear(Q, s2, z)
+  Q2 = QuantizeLinear(X, zero, z)
+  Z = DequantizeLinear(Q2, zero, z)
+  V = DequantizeLinear <axis = 1> (Wq, ws, wz)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "quant-lint", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& by_check = doc["analyses"]["quant-lint"]["by_check"];
+  EXPECT_EQ(by_check["qdq-mismatch"], 1);
+  EXPECT_EQ(by_check["scale-zero"], 2);  // the Q and the DQ using `zero`
+  EXPECT_EQ(by_check["scale-length"], 1);  // 3 scales for 2 channels on axis 1
+  EXPECT_EQ(report.CountFindings(Severity::kError), 4);
+}
+
+TEST(QuantLint, WeightFormatsTheTargetDislikes) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2] X) => (float[1,2] Y, float[1,2] Z)
+  <float s = {0.1}, uint8 xz = {128}, int8[2,2] Wq = {1, 2, 3, 4}, float ws = {0.1}, int8 wz = {3},
+   uint8[2,2] Uq = {1, 2, 3, 4}, uint8 uz = {128}> {
+  Q = QuantizeLinear(X, s, xz)
+  D = DequantizeLinear(Q, s, xz)
+  W = DequantizeLinear(Wq, ws, wz)
+  Y = MatMul(D, W)
+  U = DequantizeLinear(Uq, ws, uz)
+  Z = MatMul(D, U)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "quant-lint", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& by_check = doc["analyses"]["quant-lint"]["by_check"];
+  EXPECT_EQ(by_check["asymmetric-weights"], 1);
+  EXPECT_EQ(by_check["u8u8"], 1);
+  EXPECT_EQ(report.CountFindings(Severity::kError), 0);
+}
+
+TEST(QuantLint, CleanQuantizedModelHasNoFindings) {
+  auto model = Parse(ConvUnit("{0.5, 0.25}", "{1.0, 2.0}"));
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "quant-lint", &report).ok());
+  EXPECT_TRUE(report.findings().empty());
+}
+
+}  // namespace
+}  // namespace qopt
