@@ -451,6 +451,9 @@ class Quantize : public Pass {
     return absl::OkStatus();
   }
 
+  Option<std::string> preset_{this, "preset",
+                              "Which quantizer's layout and defaults to reproduce (docs/ort-quantizer-layout.md)",
+                              "ort-default", {"ort-default"}};
   Option<std::string> mode_{this, "mode", "static: QDQ from calibration; dynamic: quantize_dynamic's layout",
                             "static", {"static", "dynamic"}};
   Option<std::string> calibration_{this, "calibration", "calib.json from qopt-calibrate (schema qopt-calib/1)", ""};
