@@ -61,6 +61,11 @@ bool IsFloatingPoint(ElementType type);   // float, double, float16, bfloat16, f
 bool IsInteger(ElementType type);         // signed and unsigned integers of any width, not bool
 bool IsSignedInteger(ElementType type);
 
+// Values of 16-bit float encodings (IEEE half, and bfloat16 = the top half
+// of a float), exact in float.
+float Float16BitsToFloat(uint16_t bits);
+float BFloat16BitsToFloat(uint16_t bits);
+
 // The largest type number libonnx 1.12 (this machine's schema) can name;
 // anything above passes through qopt untouched.
 inline constexpr int32_t kLastElementTypeKnownToLibOnnx = 16;

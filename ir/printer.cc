@@ -119,28 +119,6 @@ T LoadLittleEndian(const char* p) {
   return v;
 }
 
-float HalfBitsToFloat(uint16_t h) {
-  const int sign = (h >> 15) & 1;
-  const int exponent = (h >> 10) & 0x1f;
-  const int mantissa = h & 0x3ff;
-  float magnitude;
-  if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-  } else if (exponent == 31) {
-    magnitude = mantissa == 0 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
-  } else {
-    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
-  }
-  return sign ? -magnitude : magnitude;
-}
-
-float BFloat16BitsToFloat(uint16_t b) {
-  const uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
 // The parser reads no subnormal number (std::stof/stod throw out_of_range on
 // them): they are printed as a zero of the same sign, with a note.
 template <typename T>
@@ -391,7 +369,7 @@ ValueList FormatValues(const Tensor& tensor, bool flush) {
         break;
       }
       case ElementType::kFloat16:
-        AppendFloat(&out, HalfBitsToFloat(LoadLittleEndian<uint16_t>(p + 2 * i)));
+        AppendFloat(&out, Float16BitsToFloat(LoadLittleEndian<uint16_t>(p + 2 * i)));
         break;
       case ElementType::kBFloat16:
         AppendFloat(&out, BFloat16BitsToFloat(LoadLittleEndian<uint16_t>(p + 2 * i)));

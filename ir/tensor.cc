@@ -103,38 +103,6 @@ T Load(const char* p) {
   return v;
 }
 
-float HalfToFloat(uint16_t h) {
-  uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign << 31;
-    } else {  // subnormal: normalise
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400) == 0) {
-        mant <<= 1;
-        --exp;
-      }
-      mant &= 0x3ff;
-      bits = (sign << 31) | (exp << 23) | (mant << 13);
-    }
-  } else if (exp == 31) {
-    bits = (sign << 31) | 0x7f800000u | (mant << 13);
-  } else {
-    bits = (sign << 31) | ((exp - 15 + 127) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
-float BFloat16ToFloat(uint16_t b) {
-  uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
 // Element i of raw bytes as double; sub-byte types unpack low nibble first.
 absl::StatusOr<std::vector<double>> RawToDoubles(absl::string_view raw, ElementType type, int64_t n) {
   std::vector<double> out;
@@ -144,8 +112,8 @@ absl::StatusOr<std::vector<double>> RawToDoubles(absl::string_view raw, ElementT
     switch (type) {
       case ElementType::kFloat: out.push_back(Load<float>(p + 4 * i)); break;
       case ElementType::kDouble: out.push_back(Load<double>(p + 8 * i)); break;
-      case ElementType::kFloat16: out.push_back(HalfToFloat(Load<uint16_t>(p + 2 * i))); break;
-      case ElementType::kBFloat16: out.push_back(BFloat16ToFloat(Load<uint16_t>(p + 2 * i))); break;
+      case ElementType::kFloat16: out.push_back(Float16BitsToFloat(Load<uint16_t>(p + 2 * i))); break;
+      case ElementType::kBFloat16: out.push_back(BFloat16BitsToFloat(Load<uint16_t>(p + 2 * i))); break;
       case ElementType::kInt8: out.push_back(Load<int8_t>(p + i)); break;
       case ElementType::kUint8: out.push_back(Load<uint8_t>(p + i)); break;
       case ElementType::kBool: out.push_back(Load<uint8_t>(p + i) != 0); break;

@@ -75,17 +75,4 @@ async function main(argv) {
   return 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => {
-    if (err instanceof lib.UsageError) {
-      if (err.showUsage) console.error(USAGE);
-      console.log(`compare: ERROR ${lib.oneLine(err.message)}`);
-    } else if (err instanceof lib.ModelError) {
-      console.log(`compare: ERROR ${lib.oneLine(err.message)}`);
-    } else {
-      console.log(`compare: ERROR ${lib.oneLine(err && err.stack ? err.stack : err)}`);
-    }
-    process.exitCode = 2;
-  },
-);
+lib.runCli('compare', USAGE, main);

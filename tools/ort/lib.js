@@ -850,8 +850,26 @@ function commonOptsFromCli(values) {
   };
 }
 
+/**
+ * Runs a CLI's async main(argv) and maps its outcome to the exit code: the
+ * code it returns, or 2 with one "PREFIX: ERROR ..." line on stdout for an
+ * error (the usage text on stderr when a UsageError asks for it).
+ */
+function runCli(prefix, usage, main) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err) => {
+      if (err instanceof UsageError && err.showUsage) console.error(usage);
+      const known = err instanceof UsageError || err instanceof ModelError;
+      console.log(`${prefix}: ERROR ${oneLine(known ? err.message : (err && err.stack ? err.stack : err))}`);
+      process.exitCode = 2;
+    },
+  );
+}
+
 module.exports = {
   ort,
+  runCli,
   DEFAULTS,
   OPT_LEVELS,
   DTYPES,

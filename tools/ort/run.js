@@ -51,17 +51,4 @@ async function main(argv) {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => {
-    if (err instanceof lib.UsageError) {
-      if (err.showUsage) console.error(USAGE);
-      console.log(`run: ERROR ${lib.oneLine(err.message)}`);
-    } else if (err instanceof lib.ModelError) {
-      console.log(`run: ERROR ${lib.oneLine(err.message)}`);
-    } else {
-      console.log(`run: ERROR ${lib.oneLine(err && err.stack ? err.stack : err)}`);
-    }
-    process.exitCode = 2;
-  },
-);
+lib.runCli('run', USAGE, main);
