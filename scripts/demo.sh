@@ -27,11 +27,11 @@ echo "== ONNX Runtime: original vs canonicalized (|a-b| <= 1e-6 + 1e-5|b|)"
 node tools/ort/compare.js "$model" "$out/$base.fp32.onnx" --atol=1e-6 --rtol=1e-5 --input-shape="$shape" | tail -n 2
 
 echo
-echo "== 2. qopt-calibrate (ONNX Runtime, seeded random inputs), quantize{per-channel=true}, then the bias-overflow and quant-lint analyses of the result"
+echo "== 2. qopt-calibrate (ONNX Runtime, seeded random inputs), quantize{per-channel=true}, then the qdq-boundaries, bias-overflow and quant-lint analyses of the result"
 QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.fp32.onnx" --random=8 --input-shape="$shape" \
   -o "$out/$base.calib.json" | tail -n 1
 "$qopt" "$out/$base.fp32.onnx" \
-  --pass="quantize{calibration=$out/$base.calib.json per-channel=true},op-count{compare=$out/$base.fp32.onnx},bias-overflow,quant-lint" \
+  --pass="quantize{calibration=$out/$base.calib.json per-channel=true},op-count{compare=$out/$base.fp32.onnx},qdq-boundaries,bias-overflow,quant-lint" \
   --stats -o "$out/$base.int8.onnx"
 echo
 echo "== ONNX Runtime: FP32 vs INT8 QDQ (quantization error, not a bug)"

@@ -136,3 +136,76 @@ TEST(QuantLint, CleanQuantizedModelHasNoFindings) {
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+// Conv (integer on ort-cpu) -> HardSigmoid (no integer kernel) -> Mul with
+// the Conv output; plus the redundant pairs the report must find.
+TEST(QdqBoundaries, UnitsReasonsIslandsAndRedundantPairs) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,2,2,2] Y, float[1,2,2,2] Z)
+  <float s = {0.1}, uint8 z = {128}, float s2 = {0.2}, int8[2,1,1,1] Wq = {127, -127}, float ws = {0.01},
+   int8 wz = {0}, float[2] C = {1.0, 2.0}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  W = DequantizeLinear(Wq, ws, wz)
+  A = Conv(Xd, W)
+  Aq = QuantizeLinear(A, s, z)
+  Ad = DequantizeLinear(Aq, s, z)
+  Ad2 = DequantizeLinear(Aq, s, z)
+  H = HardSigmoid(Ad)
+  Hq = QuantizeLinear(H, s, z)
+  Hd = DequantizeLinear(Hq, s, z)
+  M = Mul(Ad2, Hd)
+  Mq = QuantizeLinear(M, s, z)
+  Md = DequantizeLinear(Mq, s, z)
+  Rq = QuantizeLinear(Md, s2, z)
+  Y = DequantizeLinear(Rq, s2, z)
+  Cq = QuantizeLinear(C, s, z)
+  Cd = DequantizeLinear(Cq, s, z)
+  Z = Add(Md, Cd)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_EQ(b["target"], "ort-cpu");
+  EXPECT_EQ(b["units"], 4);          // Conv, HardSigmoid, Mul, Add
+  EXPECT_EQ(b["fusable_units"], 2);  // Conv, Mul
+  EXPECT_EQ(b["reasons"]["no integer kernel for HardSigmoid on ort-cpu"], 1);
+  EXPECT_EQ(b["reasons"]["float output needed by a graph output"], 1);  // Add -> Z
+  // Conv and Mul are joined through Aq -> Ad2: one island of two units.
+  EXPECT_EQ(b["islands"]["count"], 1);
+  EXPECT_EQ(b["islands"]["sizes"][0], 2);
+  EXPECT_EQ(b["redundant_counts"]["requantize"], 1);    // Md -> Rq (other scale)
+  EXPECT_EQ(b["redundant_counts"]["duplicate-dq"], 1);  // Ad, Ad2
+  EXPECT_EQ(b["redundant_counts"]["q-of-constant"], 1); // Cq
+  EXPECT_EQ(b["transitions"]["float_to_int"], 5);       // Xq, Aq, Hq, Mq, Rq
+  EXPECT_EQ(b["transitions"]["int_to_float"], 7);
+
+  Report standard;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries{target=onnx-standard}", &standard).ok());
+  const nlohmann::json doc2 = standard.ToJson();
+  EXPECT_EQ(doc2["analyses"]["qdq-boundaries"]["fusable_units"], 1);  // only the Conv
+}
+
+TEST(QdqBoundaries, DynamicQuantizationSites) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,4] A) => (float[2,3] M) <float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}> {
+  M = MatMul(A, K)
+}
+)");
+  ASSERT_TRUE(testing::RunPipeline(*model, "quantize{mode=dynamic}").ok());
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["dynamic_quantize_sites"].size(), 1u);
+  EXPECT_NE(report.ToText().find("dynamic quantization sites: 1 DynamicQuantizeLinear"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qopt

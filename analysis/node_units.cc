@@ -1,0 +1,94 @@
+#include "analysis/node_units.h"
+
+#include "analysis/qdq_params.h"
+
+namespace qopt::analysis {
+namespace {
+
+bool IsQdqNode(const ir::Node& node) {
+  return IsQuantizeLinear(node) || IsDequantizeLinear(node) ||
+         (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear");
+}
+
+bool IsFloat(ir::ElementType t) { return t == ir::ElementType::kFloat || t == ir::ElementType::kFloat16; }
+
+}  // namespace
+
+std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
+  std::vector<NodeUnit> units;
+  for (const ir::Node* node : graph.node_list()) {
+    // Q/DQ are the boundaries themselves; Constant, Shape and Size read no
+    // tensor data, so they are no unit either.
+    if (IsQdqNode(*node) || node->Is("Constant") || node->Is("Shape") || node->Is("Size")) continue;
+    NodeUnit unit;
+    unit.target = node;
+    for (const ir::Value* in : node->inputs()) {
+      const ir::Node* dq = DequantizeProducer(in);
+      unit.input_dq.push_back(dq);
+      if (dq != nullptr || in == nullptr || in->constant() != nullptr) continue;
+      // Shapes, indices and axes are integer already; only float data counts.
+      if (IsFloat(in->elem_type()) || in->elem_type() == ir::ElementType::kUndefined) {
+        unit.float_inputs.push_back(in->name());
+      }
+    }
+    for (const ir::Value* out : node->outputs()) {
+      const ir::Node* q = nullptr;
+      bool float_use = out != nullptr && out->is_graph_output();
+      if (out != nullptr) {
+        for (const ir::Use& use : out->uses()) {
+          if (use.is_graph_output()) continue;
+          if (IsQuantizeLinear(*use.user) && out->uses().size() == 1) {
+            q = use.user;
+          } else {
+            float_use = true;
+          }
+        }
+      }
+      unit.output_q.push_back(q);
+      if (out != nullptr && (float_use || q == nullptr) && out->has_uses() &&
+          (IsFloat(out->elem_type()) || out->elem_type() == ir::ElementType::kUndefined)) {
+        unit.float_outputs.push_back(out->name());
+      }
+    }
+    units.push_back(std::move(unit));
+  }
+  return units;
+}
+
+namespace {
+
+const std::set<std::string>& PassthroughOps() {
+  static const auto* ops = new std::set<std::string>{
+      "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "MaxPool", "Resize", "Gather",
+      "Slice", "Split", "Identity", "Dropout", "DepthToSpace", "SpaceToDepth",
+  };
+  return *ops;
+}
+
+}  // namespace
+
+const TargetProfile* FindTargetProfile(const std::string& name) {
+  static const auto* ort_cpu = new TargetProfile{
+      "ort-cpu",
+      "ONNX Runtime's CPU execution provider: QLinearConv, QLinearMatMul, QGemm and the com.microsoft "
+      "QLinear* element-wise, pooling and concat kernels",
+      {"Conv", "MatMul", "Gemm", "Add", "Mul", "Sigmoid", "LeakyRelu", "Softmax", "AveragePool",
+       "GlobalAveragePool", "Concat", "Where", "Relu", "Clip"},
+      PassthroughOps(),
+      /*symmetric_int8_weights=*/true,
+  };
+  static const auto* onnx_standard = new TargetProfile{
+      "onnx-standard",
+      "Only the integer ops of the ONNX standard: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger",
+      {"Conv", "MatMul"},
+      PassthroughOps(),
+      /*symmetric_int8_weights=*/false,
+  };
+  if (name == "ort-cpu") return ort_cpu;
+  if (name == "onnx-standard") return onnx_standard;
+  return nullptr;
+}
+
+std::vector<std::string> TargetProfileNames() { return {"ort-cpu", "onnx-standard"}; }
+
+}  // namespace qopt::analysis

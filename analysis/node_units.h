@@ -1,0 +1,44 @@
+// The QDQ node unit, one definition for the boundary analysis and the fusion
+// passes: a target node with the DequantizeLinear nodes that feed it and the
+// QuantizeLinear nodes that take its outputs (ONNX Runtime's "node group"
+// in its QDQ selectors). A unit whose float inputs all come from DQ and whose
+// outputs all go only to Q can run in integer, if the target has a kernel.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+
+namespace qopt::analysis {
+
+struct NodeUnit {
+  const ir::Node* target = nullptr;
+  std::vector<const ir::Node*> input_dq;   // per input: its DequantizeLinear, or null
+  std::vector<const ir::Node*> output_q;   // per output: its only consumer if that is a QuantizeLinear, or null
+  std::vector<std::string> float_inputs;   // float activations not from a DQ
+  std::vector<std::string> float_outputs;  // outputs read in float (a non-Q consumer or a graph output)
+  bool inputs_quantized() const { return float_inputs.empty(); }
+  bool outputs_quantized() const { return float_outputs.empty(); }
+};
+
+// One unit per node that is not itself a Q/DQ/DynamicQuantizeLinear, nor a
+// node that reads no tensor data (Constant, Shape, Size).
+std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph);
+
+// What a deployment target runs in integer: data, not code.
+struct TargetProfile {
+  std::string name;
+  std::string description;
+  std::set<std::string> integer_ops;      // units with an integer kernel (QLinear*, QGemm, ...)
+  std::set<std::string> passthrough_ops;  // data movement that runs on int8 as is (Q/DQ dropped)
+  bool symmetric_int8_weights = false;    // int8 weights must have zero point 0
+  bool conv_per_channel_axis0_only = true;
+};
+
+// "ort-cpu" or "onnx-standard"; null for an unknown name.
+const TargetProfile* FindTargetProfile(const std::string& name);
+std::vector<std::string> TargetProfileNames();
+
+}  // namespace qopt::analysis

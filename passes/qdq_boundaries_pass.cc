@@ -1,0 +1,51 @@
+// qdq-boundaries as a pass: the boundary report for a target profile.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "analysis/qdq_boundaries.h"
+#include "passes/builtin_passes.h"
+
+namespace qopt {
+namespace {
+
+class QdqBoundaries : public Pass {
+ public:
+  absl::string_view name() const override { return "qdq-boundaries"; }
+  absl::string_view summary() const override {
+    return "Report float<->integer transitions, integer islands, units left float and why, redundant Q/DQ";
+  }
+
+  absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
+    const analysis::TargetProfile* profile = analysis::FindTargetProfile(target_.value());
+    if (profile == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "' (",
+                                                     absl::StrJoin(analysis::TargetProfileNames(), ", "), ")"));
+    }
+    analysis::BoundaryReport report = analysis::AnalyzeBoundaries(model.graph(), *profile);
+    left_float_ += report.units - report.fusable_units;
+    for (const analysis::RedundantPair& p : report.redundant) {
+      if (p.kind == "dq-q-identical") ++removable_pairs_;
+      if (context.report && (p.kind == "dq-q-identical" || p.kind == "q-of-constant" || p.kind == "duplicate-q" ||
+                             p.kind == "duplicate-dq")) {
+        context.report->AddFinding({Severity::kInfo, std::string(name()), p.subject,
+                                    absl::StrCat(p.kind, " on '", p.tensor, "'")});
+      }
+    }
+    if (context.report) {
+      context.report->AddAnalysis("qdq-boundaries", analysis::BoundariesToJson(report),
+                                  analysis::FormatBoundaries(report, static_cast<int>(max_rows_.value())));
+    }
+    return false;
+  }
+
+ private:
+  Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
+  Option<int64_t> max_rows_{this, "max-rows", "Reasons listed in the text table", 12};
+  Statistic left_float_{this, "units-left-float", "Node units that do not run in integer on the target"};
+  Statistic removable_pairs_{this, "removable-dq-q", "DQ->Q pairs with identical parameters"};
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> CreateQdqBoundariesPass() { return std::make_unique<QdqBoundaries>(); }
+
+}  // namespace qopt
