@@ -1,0 +1,153 @@
+// The analyses on the real PaddleOCR models, quantized by the quantize pass.
+// Calibration ranges are written here for every float tensor (a fixed
+// [-4, 4]): these tests check structure, not accuracy, and need no ONNX
+// Runtime. Counts are cross-checked against an independent walk over the
+// exported protobuf.
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "ir/serialization.h"
+#include "tests/unit/test_util.h"
+
+namespace qopt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ModelPath(const std::string& name) {
+  return std::string(QOPT_SOURCE_DIR) + "/testdata/models/paddleocr-" + name + ".onnx";
+}
+
+// calib.json with the range [-4, 4] for every value of the graph.
+std::string WriteUniformCalibration(const ir::Model& model, const std::string& tag) {
+  const fs::path path = fs::temp_directory_path() / ("qopt_" + tag + std::to_string(::getpid()) + ".calib.json");
+  std::ofstream out(path);
+  out << "{\"schema\": \"qopt-calib/1\", \"tensors\": {";
+  bool first = true;
+  for (const ir::Value* v : model.graph().values()) {
+    out << (first ? "" : ",") << "\"" << v->name() << "\": {\"min\": -4, \"max\": 4}";
+    first = false;
+  }
+  out << "}}";
+  return path.string();
+}
+
+std::unique_ptr<ir::Model> Canonicalized(const std::string& name) {
+  auto model = ir::LoadModel(ModelPath(name));
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return nullptr;
+  EXPECT_TRUE(testing::RunPipeline(**model, "canonicalize").ok());
+  return *std::move(model);
+}
+
+int CountOp(const onnx::ModelProto& proto, const std::string& op, bool constant_input = false) {
+  std::set<std::string> initializers;
+  for (const auto& t : proto.graph().initializer()) initializers.insert(t.name());
+  int n = 0;
+  for (const auto& node : proto.graph().node()) {
+    if (node.op_type() != op) continue;
+    if (initializers.contains(node.input(0)) == constant_input) ++n;
+  }
+  return n;
+}
+
+class QuantizedRealModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QuantizedRealModel, OpCountBoundariesAndExactQdqCounts) {
+  auto model = Canonicalized(GetParam());
+  ASSERT_NE(model, nullptr);
+  const fs::path fp32 = fs::temp_directory_path() / ("qopt_fp32_" + GetParam() + std::to_string(::getpid()) + ".onnx");
+  ASSERT_TRUE(ir::SaveModel(*model, fp32.string()).ok());
+  const std::string calib = WriteUniformCalibration(*model, GetParam());
+  Report report;
+  absl::Status s = testing::RunPipeline(
+      *model, "quantize{calibration=" + calib + "},op-count{compare=" + fp32.string() + "},qdq-boundaries", &report);
+  ASSERT_TRUE(s.ok()) << s;
+  const nlohmann::json doc = report.ToJson();
+
+  // op-count --compare of QDQ against FP32: the ~3x node ratio.
+  const double ratio = doc["analyses"]["op-count"]["compare"]["node_ratio"].get<double>();
+  EXPECT_GT(ratio, 2.5) << GetParam();
+  EXPECT_LT(ratio, 3.8) << GetParam();
+
+  // Q/DQ counts against an independent count over the written protobuf.
+  const onnx::ModelProto proto = ir::ExportModel(*model);
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_EQ(b["transitions"]["float_to_int"].get<int>(), CountOp(proto, "QuantizeLinear"));
+  const auto& counts = doc["analyses"]["op-count"]["by_op"];
+  EXPECT_EQ(counts["QuantizeLinear"].get<int>(), CountOp(proto, "QuantizeLinear") + CountOp(proto, "QuantizeLinear", true));
+  EXPECT_EQ(counts["DequantizeLinear"].get<int>(),
+            CountOp(proto, "DequantizeLinear") + CountOp(proto, "DequantizeLinear", true));
+  EXPECT_EQ(b["transitions"]["int_to_float"].get<int>(), CountOp(proto, "DequantizeLinear"));
+
+  // The squeeze-excitation (HardSigmoid) and hard-swish (x * Clip(x + 3) / 6:
+  // the Div) boundaries are named; the Mul of both blocks is quantized in
+  // ORT's layout (its inputs and output get Q/DQ), so it is an integer unit.
+  const auto& reasons = b["reasons"];
+  EXPECT_TRUE(reasons.contains("no integer kernel for HardSigmoid on ort-cpu")) << reasons.dump();
+  EXPECT_TRUE(reasons.contains("no integer kernel for Div on ort-cpu")) << reasons.dump();
+  std::set<std::string> left_float_ops;
+  for (const auto& unit : b["units_left_float"]) left_float_ops.insert(unit["op_type"].get<std::string>());
+  EXPECT_TRUE(left_float_ops.contains("HardSigmoid"));
+  EXPECT_TRUE(left_float_ops.contains("Div"));
+  EXPECT_FALSE(left_float_ops.contains("Conv")) << "every Conv is quantized";
+  EXPECT_GT(b["islands"]["count"].get<int>(), 1);
+  fs::remove(calib);
+  fs::remove(fp32);
+}
+
+INSTANTIATE_TEST_SUITE_P(PaddleOcr, QuantizedRealModel, ::testing::Values("det", "rec", "cls"));
+
+// One channel of one conv's weights made 1e9 times smaller: with per-channel
+// weights and without ORT's weight-scale adjustment its int32 bias must
+// saturate on that channel, and bias-overflow must report that and no other
+// saturation.
+TEST(PlantedBiasOverflow, FoundOnTheRightChannelOnly) {
+  auto model = Canonicalized("cls");
+  ASSERT_NE(model, nullptr);
+  ir::Node* target = nullptr;
+  int convs = 0;
+  for (ir::Node* n : model->graph().nodes()) {
+    if (n->Is("Conv") && n->input(2) && n->input(2)->constant() && ++convs == 5) target = n;
+  }
+  ASSERT_NE(target, nullptr);
+  const int64_t channel = 3;
+  ir::Value* w = target->input(1);
+  auto values = *w->constant()->ToDoubles();
+  const int64_t per_channel = w->constant()->num_elements() / w->constant()->dims()[0];
+  std::vector<float> planted(values.begin(), values.end());
+  for (int64_t i = 0; i < per_channel; ++i) planted[channel * per_channel + i] *= 1e-9f;
+  ir::Value* new_w = model->graph().AddInitializer(w->name() + "_planted",
+                                                   ir::Tensor::FromFloats(w->constant()->dims(), planted));
+  target->SetInput(1, new_w);
+  // A bias value large enough to matter on that channel.
+  auto bias = *target->input(2)->constant()->ToDoubles();
+  std::vector<float> new_bias(bias.begin(), bias.end());
+  new_bias[channel] = 0.5f;
+  target->SetInput(2, model->graph().AddInitializer(target->input(2)->name() + "_planted",
+                                                    ir::Tensor::FromFloats({static_cast<int64_t>(bias.size())}, new_bias)));
+  const std::string calib = WriteUniformCalibration(*model, "planted");
+  Report report;
+  absl::Status s = testing::RunPipeline(
+      *model, "quantize{calibration=" + calib + " per-channel=true adjust-weight-for-bias=false},bias-overflow", &report);
+  ASSERT_TRUE(s.ok()) << s;
+  std::vector<Finding> errors;
+  for (const Finding& f : report.findings()) {
+    if (f.severity == Severity::kError) errors.push_back(f);
+  }
+  ASSERT_EQ(errors.size(), 1u) << report.ToText();
+  EXPECT_EQ(errors[0].subject, target->Describe());
+  const nlohmann::json doc = report.ToJson();
+  for (const auto& entry : doc["analyses"]["bias-overflow"]["entries"]) {
+    if (entry["saturated"].get<int>() == 0) continue;
+    EXPECT_EQ(entry["node"], target->Describe());
+    EXPECT_EQ(entry["saturated"], 1);
+    EXPECT_EQ(entry["worst_channels"][0]["channel"], channel);
+  }
+  fs::remove(calib);
+}
+
+}  // namespace
+}  // namespace qopt
