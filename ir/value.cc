@@ -42,9 +42,25 @@ void Value::set_type_info(const onnx::ValueInfoProto& info) {
   has_info_ = true;
 }
 
+namespace {
+
+// The type a value is declared with: its own value_info or graph-input
+// entry, else the graph-output entry that names it.
+const onnx::TypeProto* DeclaredType(const Value& v) {
+  if (v.has_type_info() && v.type_info().type().has_tensor_type()) return &v.type_info().type();
+  for (const Use& use : v.uses()) {
+    if (!use.is_graph_output()) continue;
+    const onnx::TypeProto& type = use.output_of->output_info(use.index).type();
+    if (type.has_tensor_type()) return &type;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 ElementType Value::elem_type() const {
-  if (has_info_ && info_.type().has_tensor_type() && info_.type().tensor_type().elem_type() != 0) {
-    return static_cast<ElementType>(info_.type().tensor_type().elem_type());
+  if (const onnx::TypeProto* type = DeclaredType(*this); type && type->tensor_type().elem_type() != 0) {
+    return static_cast<ElementType>(type->tensor_type().elem_type());
   }
   if (const Tensor* t = constant()) return t->type();
   return ElementType::kUndefined;
@@ -56,9 +72,10 @@ std::optional<std::vector<Dim>> Value::shape() const {
     for (int64_t d : t->dims()) dims.push_back(Dim{d, ""});
     return dims;
   }
-  if (!has_info_ || !info_.type().has_tensor_type() || !info_.type().tensor_type().has_shape()) return std::nullopt;
+  const onnx::TypeProto* type = DeclaredType(*this);
+  if (type == nullptr || !type->tensor_type().has_shape()) return std::nullopt;
   std::vector<Dim> dims;
-  for (const auto& d : info_.type().tensor_type().shape().dim()) {
+  for (const auto& d : type->tensor_type().shape().dim()) {
     Dim dim;
     if (d.has_dim_value()) dim.value = d.dim_value();
     if (d.has_dim_param()) dim.param = d.dim_param();

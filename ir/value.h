@@ -69,10 +69,11 @@ class Value {
   bool has_type_info() const { return has_info_; }
   const onnx::ValueInfoProto& type_info() const { return info_; }
   void set_type_info(const onnx::ValueInfoProto& info);
-  // Tensor element type from the declared type (or the constant); undefined
-  // when unknown or not a tensor.
+  // Tensor element type from the declared type (its value_info or graph
+  // input entry, else a graph output entry naming it) or the constant;
+  // undefined when unknown or not a tensor.
   ElementType elem_type() const;
-  // Declared dims; nullopt when the rank is unknown.
+  // Declared dims (same sources); nullopt when the rank is unknown.
   std::optional<std::vector<Dim>> shape() const;
 
  private:

@@ -20,7 +20,7 @@ constexpr int64_t kLastIrVersionKnown = 8;
 constexpr int64_t kLastOpsetKnown = 17;
 }  // namespace
 
-absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model) {
+absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bool include_outputs) {
   ShapeInferenceResult result;
   const int64_t opset = model.OpsetVersion("").value_or(0);
   if (model.ir_version() > kLastIrVersionKnown || opset > kLastOpsetKnown) {
@@ -40,11 +40,15 @@ absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model) {
     return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
   }
   ir::Graph& graph = model.graph();
-  for (const onnx::ValueInfoProto& info : proto.graph().value_info()) {
+  auto annotate = [&](const onnx::ValueInfoProto& info) {
     ir::Value* v = graph.FindValue(info.name());
-    if (v == nullptr || v->has_type_info() || !info.has_type()) continue;
+    if (v == nullptr || v->has_type_info() || !info.has_type()) return;
     v->set_type_info(info);
     ++result.annotated;
+  };
+  for (const onnx::ValueInfoProto& info : proto.graph().value_info()) annotate(info);
+  if (include_outputs) {
+    for (const onnx::ValueInfoProto& info : proto.graph().output()) annotate(info);
   }
   return result;
 }

@@ -18,6 +18,9 @@ struct ShapeInferenceResult {
   std::string skip_reason;
 };
 
-absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model);
+// With `include_outputs`, graph outputs without a value_info entry of their
+// own also get the inferred type (written back as value_info, so this is for
+// analysis copies rather than files).
+absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bool include_outputs = false);
 
 }  // namespace qopt

@@ -209,3 +209,47 @@ g (float[2,4] A) => (float[2,3] M) <float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 1
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+TEST(OpCountMacs, FromShapesWithIntegerShareAndInputShapes) {
+  // Conv: Y [1,3,4,4] x K (2 * 3 * 3) = 48 * 18 = 864 MACs, quantized (DQ on
+  // data and weight); MatMul: [2,4] x [4,3] = 6 * 4 = 24 MACs, float.
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,2,4,4] X, float[2,4] A) => (float[N,3,4,4] Y, float[2,3] M)
+  <float s = {0.1}, uint8 z = {128}, int8[3,2,3,3] Wq = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+   1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+   float ws = {0.01}, int8 wz = {0}, float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  W = DequantizeLinear(Wq, ws, wz)
+  Y = Conv <pads = [1, 1, 1, 1]> (Xd, W)
+  M = MatMul(A, K)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "op-count", &report).ok());
+  nlohmann::json doc = report.ToJson();
+  EXPECT_EQ(doc["analyses"]["op-count"]["macs"]["total"], 24);  // N unknown: the Conv is not counted
+  EXPECT_EQ(doc["analyses"]["op-count"]["macs"]["nodes_with_unknown_shape"], 1);
+
+  Report fixed;
+  ASSERT_TRUE(testing::RunPipeline(*model, "op-count{input-shape=X:1x2x4x4}", &fixed).ok());
+  doc = fixed.ToJson();
+  const auto& macs = doc["analyses"]["op-count"]["macs"];
+  EXPECT_EQ(macs["total"], 888);
+  EXPECT_EQ(macs["integer"], 864);
+  EXPECT_EQ(macs["by_op"]["Conv"], 864);
+  EXPECT_EQ(macs["nodes_with_unknown_shape"], 0);
+  EXPECT_NE(fixed.ToText().find("97.3% in integer"), std::string::npos) << fixed.ToText();
+  // The model itself keeps its symbolic dim.
+  EXPECT_EQ((*model->graph().FindValue("X")->shape())[0].param, "N");
+
+  absl::Status bad = testing::RunPipeline(*model, "op-count{input-shape=X:1xZ}");
+  EXPECT_NE(bad.message().find("expected NAME:1x3x224x224"), absl::string_view::npos) << bad;
+}
+
+}  // namespace
+}  // namespace qopt

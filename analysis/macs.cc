@@ -1,0 +1,91 @@
+#include "analysis/macs.h"
+
+#include "analysis/qdq_params.h"
+
+namespace qopt::analysis {
+namespace {
+
+// Static dims of a value, or empty when any is unknown.
+std::vector<int64_t> StaticDims(const ir::Value* v) {
+  auto shape = v ? v->shape() : std::nullopt;
+  if (!shape) return {};
+  std::vector<int64_t> dims;
+  for (const ir::Dim& d : *shape) {
+    if (!d.value || *d.value < 0) return {};
+    dims.push_back(*d.value);
+  }
+  return dims;
+}
+
+int64_t Product(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+// Dims of a weight: a constant, or the constant behind a DequantizeLinear.
+std::vector<int64_t> WeightDims(const ir::Value* w) {
+  if (w == nullptr) return {};
+  if (w->constant()) return w->constant()->dims();
+  if (const ir::Node* dq = DequantizeProducer(w); dq && dq->input(0) && dq->input(0)->constant()) {
+    return dq->input(0)->constant()->dims();
+  }
+  return StaticDims(w);
+}
+
+bool IsIntegerOp(const ir::Node& node) {
+  const std::string& op = node.op_type();
+  return op == "ConvInteger" || op == "MatMulInteger" || op == "QLinearConv" || op == "QLinearMatMul" ||
+         (node.domain() == "com.microsoft" && (op == "QGemm" || op == "MatMulIntegerToFloat"));
+}
+
+}  // namespace
+
+MacCounts CountMacs(const ir::Graph& graph, const TargetProfile& target) {
+  MacCounts m;
+  for (const ir::Node* node : graph.node_list()) {
+    const std::string& op = node->op_type();
+    const bool conv = op == "Conv" || op == "ConvInteger" || op == "QLinearConv";
+    const bool matmul = op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul" ||
+                        op == "MatMulIntegerToFloat";
+    const bool gemm = op == "Gemm" || op == "QGemm";
+    const bool deconv = op == "ConvTranspose";
+    if (!(conv || matmul || gemm || deconv)) continue;
+    const int weight_index = op == "QLinearConv" || op == "QLinearMatMul" || op == "QGemm" ? 3 : 1;
+    const std::vector<int64_t> y = StaticDims(node->output());
+    const std::vector<int64_t> w = WeightDims(node->input(weight_index));
+    const std::vector<int64_t> a = StaticDims(node->input(0));
+    int64_t macs = -1;
+    if (conv && !y.empty() && w.size() >= 2 && w[0] > 0) {
+      macs = Product(y) * (Product(w) / w[0]);
+    } else if (deconv && !a.empty() && w.size() >= 2 && a.size() >= 2 && a[1] > 0) {
+      macs = Product(a) * (Product(w) / a[1]);
+    } else if (matmul && !y.empty() && !a.empty()) {
+      macs = Product(y) * a.back();
+    } else if (gemm && !y.empty() && a.size() == 2) {
+      macs = Product(y) * (node->GetInt("transA").value_or(0) ? a[0] : a[1]);
+    }
+    if (macs < 0) {
+      ++m.nodes_unknown;
+      continue;
+    }
+    ++m.nodes_counted;
+    m.total += macs;
+    m.by_op[op] += macs;
+    const bool quantized_unit = DequantizeProducer(node->input(0)) && DequantizeProducer(node->input(weight_index)) &&
+                                node->is_default_domain() && target.integer_ops.contains(op);
+    if (IsIntegerOp(*node) || quantized_unit) m.integer += macs;
+  }
+  return m;
+}
+
+nlohmann::json MacsToJson(const MacCounts& m) {
+  return {{"total", m.total},
+          {"integer", m.integer},
+          {"integer_share", m.total ? static_cast<double>(m.integer) / m.total : 0.0},
+          {"nodes_counted", m.nodes_counted},
+          {"nodes_with_unknown_shape", m.nodes_unknown},
+          {"by_op", m.by_op}};
+}
+
+}  // namespace qopt::analysis
