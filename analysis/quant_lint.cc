@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
+#include "analysis/quant_math.h"
 
 namespace qopt::analysis {
 namespace {
@@ -51,6 +52,29 @@ void CheckAxis(const QdqParams& p, std::vector<LintFinding>* out) {
   }
 }
 
+// A DequantizeLinear's zero point must have the type of its data, and a
+// value that type can hold.
+void CheckZeroPoint(const QdqParams& p, std::vector<LintFinding>* out) {
+  if (!IsDequantizeLinear(*p.node) || p.node->input(2) == nullptr || p.node->input(2)->constant() == nullptr) return;
+  const ir::Value* data = p.node->input(0);
+  const ir::ElementType data_type = data ? data->elem_type() : ir::ElementType::kUndefined;
+  const ir::ElementType zp_type = p.node->input(2)->constant()->type();
+  if (data_type == ir::ElementType::kUndefined || data_type == zp_type) return;
+  std::string message = absl::StrCat("zero point is ", ir::ElementTypeName(zp_type), " but the data is ",
+                                     ir::ElementTypeName(data_type));
+  auto range = FullRange(data_type);
+  if (range.ok()) {
+    for (int64_t zp : p.zero_points) {
+      if (zp < range->min || zp > range->max) {
+        absl::StrAppend(&message, "; zero point ", zp, " is outside ", ir::ElementTypeName(data_type), "'s range [",
+                        range->min, ", ", range->max, "]");
+        break;
+      }
+    }
+  }
+  out->push_back({Severity::kError, "zero-point-type", p.node->Describe(), message});
+}
+
 bool SameParams(const QdqParams& a, const QdqParams& b) {
   return a.scales == b.scales && a.zero_points == b.zero_points && a.quant_type == b.quant_type;
 }
@@ -64,6 +88,7 @@ std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
     if (p) {
       CheckScales(*p, &out);
       CheckAxis(*p, &out);
+      CheckZeroPoint(*p, &out);
       // Q -> DQ of the same tensor with other parameters.
       if (IsQuantizeLinear(*node) && node->output()) {
         for (const ir::Use& use : node->output()->uses()) {
@@ -99,6 +124,24 @@ std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
         out.push_back({Severity::kWarning, "u8u8", node->Describe(),
                        "uint8 weights with uint8 activations: ONNX Runtime's CPU kernels are fastest with u8s8 "
                        "(quantize{weight=s8})"});
+      }
+    }
+  }
+  // One tensor quantized by several QuantizeLinear nodes with different
+  // parameters: its consumers see different integers, and at most one of
+  // them can share a fused producer's output.
+  for (const ir::Value* v : graph.values()) {
+    std::vector<QdqParams> qs;
+    for (const ir::Use& use : v->uses()) {
+      if (use.is_graph_output() || use.index != 0 || !IsQuantizeLinear(*use.user)) continue;
+      if (auto p = ReadQdqParams(*use.user)) qs.push_back(*p);
+    }
+    for (size_t i = 1; i < qs.size(); ++i) {
+      if (!SameParams(qs[0], qs[i])) {
+        out.push_back({Severity::kWarning, "conflicting-q", qs[i].node->Describe(),
+                       absl::StrCat("'", v->name(), "' is also quantized by ", qs[0].node->Describe(),
+                                    " with other parameters")});
+        break;
       }
     }
   }

@@ -253,3 +253,31 @@ g (float[N,2,4,4] X, float[2,4] A) => (float[N,3,4,4] Y, float[2,3] M)
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+TEST(QuantLint, ZeroPointTypeAndConflictingQuantizeLinear) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y, float[2] A, float[2] B)
+  <int8[2] Wq = {1, 2}, float s = {0.1}, float s2 = {0.3}, int32 zp32 = {200}, uint8 z = {128}> {
+  Y = DequantizeLinear(Wq, s, zp32)
+  Q1 = QuantizeLinear(X, s, z)
+  Q2 = QuantizeLinear(X, s2, z)
+  A = DequantizeLinear(Q1, s, z)
+  B = DequantizeLinear(Q2, s2, z)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quant-lint", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& by_check = doc["analyses"]["quant-lint"]["by_check"];
+  EXPECT_EQ(by_check["zero-point-type"], 1);
+  EXPECT_EQ(by_check["conflicting-q"], 1);
+  EXPECT_NE(report.ToText().find("zero point 200 is outside int8's range [-128, 127]"), std::string::npos)
+      << report.ToText();
+}
+
+}  // namespace
+}  // namespace qopt
