@@ -11,10 +11,6 @@
 namespace qopt::analysis {
 namespace {
 
-bool SameParams(const QdqParams& a, const QdqParams& b) {
-  return a.scales == b.scales && a.zero_points == b.zero_points && a.quant_type == b.quant_type && a.axis == b.axis;
-}
-
 bool IsActivationDq(const ir::Node& dq) { return dq.input(0) != nullptr && dq.input(0)->constant() == nullptr; }
 
 // Ops that are integer by construction (already fused or dynamic).
@@ -77,7 +73,7 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   if (passthrough && !unit.input_dq.empty() && unit.input_dq[0] && !unit.output_q.empty() && unit.output_q[0]) {
     auto in = ReadQdqParams(*unit.input_dq[0]);
     auto out = ReadQdqParams(*unit.output_q[0]);
-    if (in && out && !SameParams(*in, *out)) {
+    if (in && out && !SameQuantization(*in, *out)) {
       return verdict(absl::StrCat(op, ": input and output quantized differently"),
                      "input and output quantized with different parameters");
     }
@@ -178,7 +174,7 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
       ++r.float_to_int;
       if (const ir::Node* dq = DequantizeProducer(in)) {
         auto dp = ReadQdqParams(*dq);
-        r.redundant.push_back({dp && SameParams(*dp, *p) ? "dq-q-identical" : "requantize",
+        r.redundant.push_back({dp && SameQuantization(*dp, *p) ? "dq-q-identical" : "requantize",
                                absl::StrCat(dq->Describe(), " -> ", node->Describe()), in->name()});
       }
     } else {
@@ -206,7 +202,7 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
       for (size_t i = 1; i < list->size(); ++i) {
         auto a = ReadQdqParams(*(*list)[0]);
         auto b = ReadQdqParams(*(*list)[i]);
-        if (a && b && SameParams(*a, *b)) {
+        if (a && b && SameQuantization(*a, *b)) {
           r.redundant.push_back({list == &qs ? "duplicate-q" : "duplicate-dq",
                                  absl::StrCat((*list)[0]->Describe(), ", ", (*list)[i]->Describe()), v->name()});
         }

@@ -1,5 +1,7 @@
 #include "analysis/qdq_params.h"
 
+#include <cmath>
+
 #include "ir/value.h"
 
 namespace qopt::analysis {
@@ -37,6 +39,15 @@ std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
     }
   }
   return p;
+}
+
+bool SameQuantization(const QdqParams& a, const QdqParams& b) {
+  if (a.scales.size() != b.scales.size()) return false;
+  for (size_t i = 0; i < a.scales.size(); ++i) {
+    if (!(a.scales[i] == b.scales[i] || (std::isnan(a.scales[i]) && std::isnan(b.scales[i])))) return false;
+  }
+  if (a.per_channel() && a.axis != b.axis) return false;
+  return a.zero_points == b.zero_points && a.quant_type == b.quant_type;
 }
 
 const ir::Node* DequantizeProducer(const ir::Value* v) {

@@ -28,6 +28,11 @@ struct QdqParams {
 // Parameters of a Q or DQ node; nullopt for other nodes.
 std::optional<QdqParams> ReadQdqParams(const ir::Node& node);
 
+// Whether two Q/DQ nodes quantize the same way: equal scales (NaN equal to
+// NaN, so a broken scale is not also reported as a mismatch), zero points,
+// integer type, and axis where per channel.
+bool SameQuantization(const QdqParams& a, const QdqParams& b);
+
 // The DequantizeLinear that defines `v`, if any.
 const ir::Node* DequantizeProducer(const ir::Value* v);
 

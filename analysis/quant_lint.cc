@@ -75,10 +75,6 @@ void CheckZeroPoint(const QdqParams& p, std::vector<LintFinding>* out) {
   out->push_back({Severity::kError, "zero-point-type", p.node->Describe(), message});
 }
 
-bool SameParams(const QdqParams& a, const QdqParams& b) {
-  return a.scales == b.scales && a.zero_points == b.zero_points && a.quant_type == b.quant_type;
-}
-
 }  // namespace
 
 std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
@@ -94,7 +90,7 @@ std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
         for (const ir::Use& use : node->output()->uses()) {
           if (use.is_graph_output() || !IsDequantizeLinear(*use.user)) continue;
           auto dq = ReadQdqParams(*use.user);
-          if (dq && !p->scales.empty() && !dq->scales.empty() && !SameParams(*p, *dq)) {
+          if (dq && !p->scales.empty() && !dq->scales.empty() && !SameQuantization(*p, *dq)) {
             out.push_back({Severity::kError, "qdq-mismatch", use.user->Describe(),
                            absl::StrCat("dequantizes '", node->output()->name(),
                                         "' with other parameters than its QuantizeLinear ", node->Describe(),
@@ -137,7 +133,7 @@ std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
       if (auto p = ReadQdqParams(*use.user)) qs.push_back(*p);
     }
     for (size_t i = 1; i < qs.size(); ++i) {
-      if (!SameParams(qs[0], qs[i])) {
+      if (!SameQuantization(qs[0], qs[i])) {
         out.push_back({Severity::kWarning, "conflicting-q", qs[i].node->Describe(),
                        absl::StrCat("'", v->name(), "' is also quantized by ", qs[0].node->Describe(),
                                     " with other parameters")});

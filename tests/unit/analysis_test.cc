@@ -1,5 +1,7 @@
 // The bias-overflow and quant-lint analyses on small QDQ models written by
 // hand, each with the finding it must (or must not) produce.
+#include <limits>
+
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
 
@@ -277,6 +279,126 @@ g (float[2] X) => (float[2] Y, float[2] A, float[2] B)
   EXPECT_EQ(by_check["conflicting-q"], 1);
   EXPECT_NE(report.ToText().find("zero point 200 is outside int8's range [-128, 127]"), std::string::npos)
       << report.ToText();
+}
+
+}  // namespace
+}  // namespace qopt
+
+namespace qopt {
+namespace {
+
+// Scales the text syntax cannot write (NaN, negative zero-ish, subnormal)
+// are set through the builder API after parsing.
+void SetScale(ir::Model& model, const std::string& name, float value) {
+  ir::Value* v = model.graph().FindValue(name);
+  ASSERT_NE(v, nullptr);
+  v->mutable_initializer()->SetRawData(std::string(reinterpret_cast<const char*>(&value), sizeof(value)));
+}
+
+TEST(QuantLint, NotFiniteNegativeSubnormalScalesAndAxisRange) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] A, float[2] B, float[2] C, float[2,3] D)
+  <float s1 = {1.0}, float s2 = {1.0}, float s3 = {1.0}, uint8 z = {0},
+   int8[2,3] Wq = {1, 2, 3, 4, 5, 6}, float[2] ws = {0.1, 0.1}, int8[2] wz = {0, 0}> {
+  A = DequantizeLinear(QA, s1, z)
+  QA = QuantizeLinear(X, s1, z)
+  QB = QuantizeLinear(X, s2, z)
+  B = DequantizeLinear(QB, s2, z)
+  QC = QuantizeLinear(X, s3, z)
+  C = DequantizeLinear(QC, s3, z)
+  D = DequantizeLinear <axis = 2> (Wq, ws, wz)
+}
+)");
+  SetScale(*model, "s1", std::numeric_limits<float>::quiet_NaN());
+  SetScale(*model, "s2", -0.5f);
+  SetScale(*model, "s3", 1e-40f);
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quant-lint", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& by_check = doc["analyses"]["quant-lint"]["by_check"];
+  EXPECT_EQ(by_check["scale-not-finite"], 2);
+  EXPECT_EQ(by_check["scale-negative"], 2);
+  EXPECT_EQ(by_check["scale-subnormal"], 2);
+  EXPECT_EQ(by_check["axis-range"], 1);
+  EXPECT_EQ(report.CountFindings(Severity::kError), 5);  // subnormal scales are warnings
+}
+
+TEST(BiasOverflow, LossyAccumulatorAndScaleMismatch) {
+  // Lossy: bias 1e-4 at bias_scale 0.01 * 0.5 = 5e-3 rounds to 0 (100% off).
+  auto lossy = testing::Parse(ConvUnit("{0.5, 0.25}", "{0.0001, 2.0}"));
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*lossy, "bias-overflow", &report).ok());
+  nlohmann::json doc = report.ToJson();
+  EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"][0]["lossy"], 1);
+  EXPECT_EQ(report.CountFindings(Severity::kError), 0);
+
+  // Accumulator: K = 4096 inputs of |x_q| <= 128 and |w_q| = 127 -> 6.7e7 is
+  // fine; a K of 2^18 is not.
+  auto wide = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,262144] X) => (float[1,1] Y)
+  <float s = {0.1}, uint8 z = {128}, int8[1,262144] Wq = )" + std::string("{127") + [] {
+    std::string more;
+    for (int i = 1; i < 262144; ++i) more += ", 127";
+    return more;
+  }() + R"(}, float ws = {0.01}, int8 wz = {0}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  W = DequantizeLinear(Wq, ws, wz)
+  Y = Gemm <transB = 1> (Xd, W)
+}
+)");
+  Report acc;
+  ASSERT_TRUE(testing::RunPipeline(*wide, "bias-overflow", &acc).ok());
+  doc = acc.ToJson();
+  ASSERT_EQ(doc["analyses"]["bias-overflow"]["entries"].size(), 1u);
+  EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"][0]["accumulator"]["k"], 262144);
+  EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"][0]["accumulator"]["risk"], true);
+
+  // Scale mismatch: an int32 bias whose scale is not x_scale * w_scale.
+  auto mismatch = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
+  <float xs = {0.01}, uint8 xz = {128}, int8[1,1,1,1] Wq = {127}, float ws = {0.001}, int8 wz = {0},
+   int32[1] Bq = {100}, float[1] bs = {0.5}, int32[1] bz = {0}> {
+  Xq = QuantizeLinear(X, xs, xz)
+  Xd = DequantizeLinear(Xq, xs, xz)
+  W = DequantizeLinear(Wq, ws, wz)
+  B = DequantizeLinear(Bq, bs, bz)
+  Y = Conv(Xd, W, B)
+}
+)");
+  Report mm;
+  ASSERT_TRUE(testing::RunPipeline(*mismatch, "bias-overflow", &mm).ok());
+  doc = mm.ToJson();
+  EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"][0]["scale_mismatch"], true);
+  EXPECT_EQ(mm.CountFindings(Severity::kError), 0);
+}
+
+TEST(QdqBoundaries, IdenticalPairAndWeightReasons) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
+  <float s = {0.1}, uint8 z = {128}, int8[2,1,1,1] Wq = {127, -127}, float[2] ws = {0.01, 0.02},
+   int8[2] wz = {1, 0}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  Xq2 = QuantizeLinear(Xd, s, z)
+  Xd2 = DequantizeLinear(Xq2, s, z)
+  W = DequantizeLinear <axis = 0> (Wq, ws, wz)
+  C = Conv(Xd2, W)
+  Cq = QuantizeLinear(C, s, z)
+  Y = DequantizeLinear(Cq, s, z)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_EQ(b["redundant_counts"]["dq-q-identical"], 1);
+  EXPECT_EQ(b["reasons"]["asymmetric int8 weights"], 1);
+  EXPECT_EQ(b["fusable_units"], 0);
 }
 
 }  // namespace
