@@ -53,24 +53,30 @@ int CountOp(const onnx::ModelProto& proto, const std::string& op, bool constant_
   return n;
 }
 
-class QuantizedRealModel : public ::testing::TestWithParam<std::string> {};
+// (model, quantize options): u8s8, s8s8 and per-channel QDQ.
+class QuantizedRealModel : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(QuantizedRealModel, OpCountBoundariesAndExactQdqCounts) {
-  auto model = Canonicalized(GetParam());
+  const auto& [name, options] = GetParam();
+  auto model = Canonicalized(name);
   ASSERT_NE(model, nullptr);
-  const fs::path fp32 = fs::temp_directory_path() / ("qopt_fp32_" + GetParam() + std::to_string(::getpid()) + ".onnx");
+  const fs::path fp32 = fs::temp_directory_path() / ("qopt_fp32_" + name + std::to_string(::getpid()) + ".onnx");
   ASSERT_TRUE(ir::SaveModel(*model, fp32.string()).ok());
-  const std::string calib = WriteUniformCalibration(*model, GetParam());
+  const std::string calib = WriteUniformCalibration(*model, name);
   Report report;
   absl::Status s = testing::RunPipeline(
-      *model, "quantize{calibration=" + calib + "},op-count{compare=" + fp32.string() + "},qdq-boundaries", &report);
+      *model, "quantize{calibration=" + calib + " " + options + "},op-count{compare=" + fp32.string() +
+                  "},qdq-boundaries,quant-lint",
+      &report);
   ASSERT_TRUE(s.ok()) << s;
   const nlohmann::json doc = report.ToJson();
 
   // op-count --compare of QDQ against FP32: the ~3x node ratio.
   const double ratio = doc["analyses"]["op-count"]["compare"]["node_ratio"].get<double>();
-  EXPECT_GT(ratio, 2.5) << GetParam();
-  EXPECT_LT(ratio, 3.8) << GetParam();
+  EXPECT_GT(ratio, 2.5) << name;
+  EXPECT_LT(ratio, 3.8) << name;
+  // qopt's own quantization passes its own lint.
+  EXPECT_EQ(report.CountFindings(Severity::kError), 0) << report.ToText();
 
   // Q/DQ counts against an independent count over the written protobuf.
   const onnx::ModelProto proto = ir::ExportModel(*model);
@@ -98,7 +104,29 @@ TEST_P(QuantizedRealModel, OpCountBoundariesAndExactQdqCounts) {
   fs::remove(fp32);
 }
 
-INSTANTIATE_TEST_SUITE_P(PaddleOcr, QuantizedRealModel, ::testing::Values("det", "rec", "cls"));
+INSTANTIATE_TEST_SUITE_P(PaddleOcr, QuantizedRealModel,
+                         ::testing::Combine(::testing::Values("det", "rec", "cls"),
+                                            ::testing::Values("", "activation=s8", "per-channel=true")));
+
+// The dynamic layout: every DynamicQuantizeLinear is reported as a dynamic
+// site, and the op-count matches an independent count.
+class DynamicRealModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DynamicRealModel, DynamicSitesCounted) {
+  auto model = Canonicalized(GetParam());
+  ASSERT_NE(model, nullptr);
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quantize{mode=dynamic},op-count,qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const onnx::ModelProto proto = ir::ExportModel(*model);
+  const int dql = CountOp(proto, "DynamicQuantizeLinear");
+  EXPECT_GT(dql, 10);
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["dynamic_quantize_sites"].size(), static_cast<size_t>(dql));
+  EXPECT_EQ(doc["analyses"]["op-count"]["by_op"]["DynamicQuantizeLinear"].get<int>(), dql);
+  EXPECT_GT(doc["analyses"]["op-count"]["by_op"]["ConvInteger"].get<int>(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(PaddleOcr, DynamicRealModel, ::testing::Values("det", "rec", "cls"));
 
 // One channel of one conv's weights made 1e9 times smaller: with per-channel
 // weights and without ORT's weight-scale adjustment its int32 bias must

@@ -403,3 +403,42 @@ g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+TEST(QdqBoundaries, FloatInputPerChannelAxisPassthroughParamsAndDuplicateQ) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2,2,2] X, float[1,2,2,2] F) => (float[1,2,2,2] Y, float[1,2,2,2] Z, float[8] R)
+  <float s = {0.1}, float s2 = {0.2}, uint8 z = {128}, int8[2,2,1,1] Wq = {1, 2, 3, 4}, float[2] ws = {0.1, 0.2},
+   int8[2] wz = {0, 0}, int64[1] shape = {8}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  Xq2 = QuantizeLinear(X, s, z)
+  W = DequantizeLinear <axis = 1> (Wq, ws, wz)
+  C = Conv(Xd, W)
+  Cq = QuantizeLinear(C, s, z)
+  Y = DequantizeLinear(Cq, s, z)
+  A = Add(Xd, F)
+  Aq = QuantizeLinear(A, s, z)
+  Z = DequantizeLinear(Aq, s, z)
+  Xd2 = DequantizeLinear(Xq2, s, z)
+  Rs = Reshape(Xd2, shape)
+  Rq = QuantizeLinear(Rs, s2, z)
+  R = DequantizeLinear(Rq, s2, z)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_EQ(b["reasons"]["per-channel weights on an axis other than 0"], 1) << b["reasons"].dump();
+  EXPECT_EQ(b["reasons"]["Add: a float input (no DequantizeLinear)"], 1) << b["reasons"].dump();
+  EXPECT_EQ(b["reasons"]["Reshape: input and output quantized differently"], 1) << b["reasons"].dump();
+  EXPECT_EQ(b["redundant_counts"]["duplicate-q"], 1);  // Xq, Xq2
+  EXPECT_EQ(b["fusable_units"], 0);
+}
+
+}  // namespace
+}  // namespace qopt
