@@ -3,6 +3,7 @@
 #include "absl/strings/str_join.h"
 #include "analysis/qdq_boundaries.h"
 #include "passes/builtin_passes.h"
+#include "passes/shape_inference.h"
 
 namespace qopt {
 namespace {
@@ -20,7 +21,15 @@ class QdqBoundaries : public Pass {
       return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "' (",
                                                      absl::StrJoin(analysis::TargetProfileNames(), ", "), ")"));
     }
-    analysis::BoundaryReport report = analysis::AnalyzeBoundaries(model.graph(), *profile);
+    // With input-shape=, the analysis runs on a copy whose shapes are static,
+    // so that the bytes of the boundary ops can be counted.
+    std::unique_ptr<ir::Model> copy;
+    if (!input_shape_.value().empty()) {
+      auto shaped = CopyWithInputShapes(model, input_shape_.value());
+      if (!shaped.ok()) return shaped.status();
+      copy = *std::move(shaped);
+    }
+    analysis::BoundaryReport report = analysis::AnalyzeBoundaries(copy ? copy->graph() : model.graph(), *profile);
     left_float_ += report.units - report.fusable_units;
     for (const analysis::RedundantPair& p : report.redundant) {
       if (p.kind == "dq-q-identical") ++removable_pairs_;
@@ -39,6 +48,8 @@ class QdqBoundaries : public Pass {
 
  private:
   Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
+  Option<std::string> input_shape_{this, "input-shape",
+                                   "Fix symbolic input dims (on a copy) to count boundary bytes, e.g. x:1x3x224x224", ""};
   Option<int64_t> max_rows_{this, "max-rows", "Reasons listed in the text table", 12};
   Statistic left_float_{this, "units-left-float", "Node units that do not run in integer on the target"};
   Statistic removable_pairs_{this, "removable-dq-q", "DQ->Q pairs with identical parameters"};

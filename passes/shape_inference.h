@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,5 +23,11 @@ struct ShapeInferenceResult {
 // own also get the inferred type (written back as value_info, so this is for
 // analysis copies rather than files).
 absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bool include_outputs = false);
+
+// A copy of `model` with symbolic input dims fixed ("x:1x3x224x224,y:1x8")
+// and shapes inferred (graph outputs included), for analyses that need
+// static shapes; the model itself is not changed. An unknown input name or a
+// malformed spec is an error.
+absl::StatusOr<std::unique_ptr<ir::Model>> CopyWithInputShapes(const ir::Model& model, const std::string& spec);
 
 }  // namespace qopt

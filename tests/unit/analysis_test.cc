@@ -442,3 +442,30 @@ g (float[1,2,2,2] X, float[1,2,2,2] F) => (float[1,2,2,2] Y, float[1,2,2,2] Z, f
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+TEST(QdqBoundaries, TrafficNeedsStaticShapes) {
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,4] X) => (float[N,4] Y) <float s = {0.1}, uint8 z = {128}> {
+  Q = QuantizeLinear(X, s, z)
+  Y = DequantizeLinear(Q, s, z)
+}
+)");
+  Report symbolic;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &symbolic).ok());
+  nlohmann::json doc = symbolic.ToJson();
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["boundary_traffic"]["bytes"], 0);
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["boundary_traffic"]["ops_with_unknown_size"], 2);
+  // 8 elements through the Q (4 float bytes in, 1 out) and the DQ (1 in, 4 out).
+  Report fixed;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries{input-shape=X:2x4}", &fixed).ok());
+  doc = fixed.ToJson();
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["boundary_traffic"]["bytes"], 80);
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["boundary_traffic"]["ops_with_unknown_size"], 0);
+}
+
+}  // namespace
+}  // namespace qopt
