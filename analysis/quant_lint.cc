@@ -10,11 +10,14 @@
 namespace qopt::analysis {
 namespace {
 
-void CheckScales(const QdqParams& p, std::vector<LintFinding>* out) {
-  const std::string subject = p.node->Describe();
-  for (size_t i = 0; i < p.scales.size(); ++i) {
-    const double s = p.scales[i];
-    const std::string where = p.scales.size() > 1 ? absl::StrCat(" (channel ", i, ")") : "";
+void CheckScaleValues(const ir::Node& node, const std::vector<double>& scales, const std::string& which,
+                      std::vector<LintFinding>* out) {
+  const std::string subject = node.Describe();
+  for (size_t i = 0; i < scales.size(); ++i) {
+    const double s = scales[i];
+    const std::string where =
+        absl::StrCat(which.empty() ? "" : absl::StrCat(" (", which, ")"),
+                     scales.size() > 1 ? absl::StrCat(" (channel ", i, ")") : "");
     if (std::isnan(s) || std::isinf(s)) {
       out->push_back({Severity::kError, "scale-not-finite", subject, absl::StrCat("scale is ", s, where)});
     } else if (s == 0) {
@@ -27,7 +30,35 @@ void CheckScales(const QdqParams& p, std::vector<LintFinding>* out) {
     } else {
       continue;
     }
-    return;  // one finding per node is enough
+    return;  // one finding per scale tensor is enough
+  }
+}
+
+void CheckScales(const QdqParams& p, std::vector<LintFinding>* out) { CheckScaleValues(*p.node, p.scales, "", out); }
+
+// QOperator nodes carry their scales as inputs: (input index, name) per op.
+const std::vector<std::pair<int, const char*>>* QLinearScaleInputs(const ir::Node& node) {
+  static const std::vector<std::pair<int, const char*>> kBinary = {{1, "x_scale"}, {4, "w_scale"}, {6, "y_scale"}};
+  static const std::vector<std::pair<int, const char*>> kElementwise = {{1, "A_scale"}, {4, "B_scale"}, {6, "C_scale"}};
+  static const std::vector<std::pair<int, const char*>> kUnary = {{1, "X_scale"}, {3, "Y_scale"}};
+  const std::string& op = node.op_type();
+  const bool ms = node.domain() == "com.microsoft";
+  if ((node.is_default_domain() || ms) && (op == "QLinearConv" || op == "QLinearMatMul")) return &kBinary;
+  if (ms && (op == "QLinearAdd" || op == "QLinearMul")) return &kElementwise;
+  if (ms && (op == "QLinearSigmoid" || op == "QLinearLeakyRelu" || op == "QLinearAveragePool" ||
+             op == "QLinearGlobalAveragePool" || op == "QLinearSoftmax")) {
+    return &kUnary;
+  }
+  return nullptr;
+}
+
+void CheckQLinearScales(const ir::Node& node, std::vector<LintFinding>* out) {
+  const auto* inputs = QLinearScaleInputs(node);
+  if (inputs == nullptr) return;
+  for (const auto& [index, name] : *inputs) {
+    const ir::Value* v = node.input(index);
+    if (v == nullptr || v->constant() == nullptr) continue;
+    if (auto values = v->constant()->ToDoubles(); values.ok()) CheckScaleValues(node, *values, name, out);
   }
 }
 
@@ -100,6 +131,7 @@ std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
       }
       continue;
     }
+    CheckQLinearScales(*node, &out);
     // Weights as the target wants them (ONNX Runtime's CPU provider).
     if (node->Is("Conv") || node->Is("MatMul") || node->Is("Gemm") || node->Is("ConvTranspose")) {
       const ir::Node* x_dq = DequantizeProducer(node->input(0));

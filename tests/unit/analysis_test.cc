@@ -469,3 +469,27 @@ g (float[N,4] X) => (float[N,4] Y) <float s = {0.1}, uint8 z = {128}> {
 
 }  // namespace
 }  // namespace qopt
+
+namespace qopt {
+namespace {
+
+TEST(QuantLint, QOperatorScaleInputs) {
+  // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp) with a
+  // zero weight scale; a healthy com.microsoft QLinearSigmoid beside it.
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (uint8[1,1,2,2] X) => (uint8[1,1,2,2] Y, uint8[1,1,2,2] Z)
+  <float xs = {0.1}, uint8 xz = {128}, int8[1,1,1,1] W = {3}, float ws = {0.0}, int8 wz = {0},
+   float ys = {0.2}, uint8 yz = {128}> {
+  Y = QLinearConv(X, xs, xz, W, ws, wz, ys, yz)
+  Z = com.microsoft.QLinearSigmoid(X, xs, xz, ys, yz)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quant-lint", &report).ok());
+  ASSERT_EQ(report.CountFindings(Severity::kError), 1) << report.ToText();
+  EXPECT_NE(report.ToText().find("(QLinearConv #0): scale is 0 (w_scale)"), std::string::npos) << report.ToText();
+}
+
+}  // namespace
+}  // namespace qopt
