@@ -35,6 +35,23 @@ g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
 )";
 }
 
+// X -> Q -> DQ -> Conv(W: int8 behind DQ, weight scale 0.001, B: int32 `bq`
+// behind a DQ of scale `bs`); input scale 0.01.
+std::string Int32BiasConvUnit(const std::string& bq, const std::string& bs) {
+  return R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
+  <float xs = {0.01}, uint8 xz = {128}, int8[1,1,1,1] Wq = {127}, float ws = {0.001}, int8 wz = {0},
+   int32[1] Bq = {)" + bq + R"(}, float[1] bs = {)" + bs + R"(}, int32[1] bz = {0}> {
+  Xq = QuantizeLinear(X, xs, xz)
+  Xd = DequantizeLinear(Xq, xs, xz)
+  W = DequantizeLinear(Wq, ws, wz)
+  B = DequantizeLinear(Bq, bs, bz)
+  Y = Conv(Xd, W, B)
+}
+)";
+}
+
 TEST(BiasOverflow, FloatBiasThatWouldSaturateIsAnError) {
   // bias_scale = 0.01 * 1e-12 = 1e-14, so 2.0 / 1e-14 = 2e14 > 2^31 - 1.
   auto model = Parse(ConvUnit("{0.5, 1e-12}", "{1.0, 2.0}"));
@@ -65,18 +82,7 @@ TEST(BiasOverflow, HealthyUnitIsNotFlagged) {
 }
 
 TEST(BiasOverflow, Int32BiasAtTheLimitIsSaturated) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
-  <float xs = {0.01}, uint8 xz = {128}, int8[1,1,1,1] Wq = {127}, float ws = {0.001}, int8 wz = {0},
-   int32[1] Bq = {2147483647}, float[1] bs = {0.00001}, int32[1] bz = {0}> {
-  Xq = QuantizeLinear(X, xs, xz)
-  Xd = DequantizeLinear(Xq, xs, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  B = DequantizeLinear(Bq, bs, bz)
-  Y = Conv(Xd, W, B)
-}
-)");
+  auto model = Parse(Int32BiasConvUnit("2147483647", "0.00001"));
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
   ASSERT_EQ(FindingsOf(report, Severity::kError).size(), 1u);
@@ -136,11 +142,6 @@ TEST(QuantLint, CleanQuantizedModelHasNoFindings) {
   EXPECT_TRUE(report.findings().empty());
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 // Conv (integer on ort-cpu) -> HardSigmoid (no integer kernel) -> Mul with
 // the Conv output; plus the redundant pairs the report must find.
@@ -209,11 +210,6 @@ g (float[2,4] A) => (float[2,3] M) <float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 1
   EXPECT_NE(report.ToText().find("dynamic quantization sites: 1 DynamicQuantizeLinear"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 TEST(OpCountMacs, FromShapesWithIntegerShareAndInputShapes) {
   // Conv: Y [1,3,4,4] x K (2 * 3 * 3) = 48 * 18 = 864 MACs, quantized (DQ on
@@ -253,11 +249,6 @@ g (float[N,2,4,4] X, float[2,4] A) => (float[N,3,4,4] Y, float[2,3] M)
   EXPECT_NE(bad.message().find("expected NAME:1x3x224x224"), absl::string_view::npos) << bad;
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 TEST(QuantLint, ZeroPointTypeAndConflictingQuantizeLinear) {
   auto model = testing::Parse(R"(
@@ -281,11 +272,6 @@ g (float[2] X) => (float[2] Y, float[2] A, float[2] B)
       << report.ToText();
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 // Scales the text syntax cannot write (NaN, negative zero-ish, subnormal)
 // are set through the builder API after parsing.
@@ -357,18 +343,7 @@ g (float[1,262144] X) => (float[1,1] Y)
   EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"][0]["accumulator"]["risk"], true);
 
   // Scale mismatch: an int32 bias whose scale is not x_scale * w_scale.
-  auto mismatch = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
-  <float xs = {0.01}, uint8 xz = {128}, int8[1,1,1,1] Wq = {127}, float ws = {0.001}, int8 wz = {0},
-   int32[1] Bq = {100}, float[1] bs = {0.5}, int32[1] bz = {0}> {
-  Xq = QuantizeLinear(X, xs, xz)
-  Xd = DequantizeLinear(Xq, xs, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  B = DequantizeLinear(Bq, bs, bz)
-  Y = Conv(Xd, W, B)
-}
-)");
+  auto mismatch = testing::Parse(Int32BiasConvUnit("100", "0.5"));
   Report mm;
   ASSERT_TRUE(testing::RunPipeline(*mismatch, "bias-overflow", &mm).ok());
   doc = mm.ToJson();
@@ -401,11 +376,6 @@ g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
   EXPECT_EQ(b["fusable_units"], 0);
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 TEST(QdqBoundaries, FloatInputPerChannelAxisPassthroughParamsAndDuplicateQ) {
   auto model = testing::Parse(R"(
@@ -440,11 +410,6 @@ g (float[1,2,2,2] X, float[1,2,2,2] F) => (float[1,2,2,2] Y, float[1,2,2,2] Z, f
   EXPECT_EQ(b["fusable_units"], 0);
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 TEST(QdqBoundaries, TrafficNeedsStaticShapes) {
   auto model = testing::Parse(R"(
@@ -467,11 +432,6 @@ g (float[N,4] X) => (float[N,4] Y) <float s = {0.1}, uint8 z = {128}> {
   EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["boundary_traffic"]["ops_with_unknown_size"], 0);
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 TEST(QuantLint, QOperatorScaleInputs) {
   // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp) with a

@@ -199,11 +199,6 @@ g (float[2] X) => (float[2] Y) { Y = Relu(X) }
   EXPECT_NE(opset.message().find("run 'canonicalize' first"), absl::string_view::npos) << opset;
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 // quantize_dynamic's layout, written out by hand (ORT names included).
 TEST(QuantizeDynamic, MatMulAndConvLayout) {
@@ -261,11 +256,6 @@ g (float[1,1,2,2] X, float[2,4] A) => (float[1,2,2,2] Y, float[2,3] M, float[2,3
   EXPECT_TRUE(ir::Verify(*model).ok());
 }
 
-}  // namespace
-}  // namespace qopt
-
-namespace qopt {
-namespace {
 
 std::string WriteText(const std::string& name, const std::string& text) {
   const std::filesystem::path path = std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()));
