@@ -43,6 +43,9 @@ bool ReadQdqUnit(const ir::Node& node, UnitParts* parts) {
   auto xp = ReadQdqParams(*x_dq);
   auto wp = ReadQdqParams(*w_dq);
   if (!xp || !wp || xp->scales.size() != 1 || wp->scales.empty()) return false;
+  // Block-wise weights (opset 21 block_size) have no per-channel bias scale;
+  // the kernels that take them (ORT's MatMulNBits) add a float bias.
+  if (wp->block_size > 0) return false;
   parts->x_scale = xp->scales;
   parts->x_zero_point = xp->zero_points;
   parts->x_type = xp->quant_type;

@@ -57,12 +57,22 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
 
 namespace {
 
-const std::set<std::string>& PassthroughOps() {
-  static const auto* ops = new std::set<std::string>{
+std::set<std::string> PassthroughOps() {
+  return {
       "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "MaxPool", "Resize", "Gather",
       "Slice", "Split", "Identity", "Dropout", "DepthToSpace", "SpaceToDepth",
   };
-  return *ops;
+}
+
+std::set<std::string> PassthroughOpsAndConcat() {
+  std::set<std::string> ops = PassthroughOps();
+  ops.insert("Concat");
+  return ops;
+}
+
+const std::set<ir::ElementType>& EightBitTypes() {
+  static const auto* types = new std::set<ir::ElementType>{ir::ElementType::kUint8, ir::ElementType::kInt8};
+  return *types;
 }
 
 }  // namespace
@@ -75,13 +85,17 @@ const TargetProfile* FindTargetProfile(const std::string& name) {
       {"Conv", "MatMul", "Gemm", "Add", "Mul", "Sigmoid", "LeakyRelu", "Softmax", "AveragePool",
        "GlobalAveragePool", "Concat", "Where", "Relu", "Clip"},
       PassthroughOps(),
+      EightBitTypes(),
       /*symmetric_int8_weights=*/true,
   };
   static const auto* onnx_standard = new TargetProfile{
       "onnx-standard",
       "Only the integer ops of the ONNX standard: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger",
       {"Conv", "MatMul"},
-      PassthroughOps(),
+      // Standard Concat runs on uint8/int8 tensors as they are, but only
+      // when all of them share one scale and zero point.
+      PassthroughOpsAndConcat(),
+      EightBitTypes(),
       /*symmetric_int8_weights=*/false,
   };
   if (name == "ort-cpu") return ort_cpu;

@@ -32,9 +32,17 @@ struct TargetProfile {
   std::string name;
   std::string description;
   std::set<std::string> integer_ops;      // units with an integer kernel (QLinear*, QGemm, ...)
-  std::set<std::string> passthrough_ops;  // data movement that runs on int8 as is (Q/DQ dropped)
+  // Data movement that runs on the integer data as it is (Q/DQ dropped),
+  // which needs every input and the output to share one scale and zero
+  // point: Reshape, Transpose, ... and, where the target has no QLinearConcat,
+  // Concat ("mixed scales on Concat").
+  std::set<std::string> passthrough_ops;
+  // Integer types of Q/DQ the kernels take (uint8/int8 on both targets;
+  // int16, int4 and float8 Q/DQ of opset 19-21 stay float there).
+  std::set<ir::ElementType> integer_types;
   bool symmetric_int8_weights = false;    // int8 weights must have zero point 0
   bool conv_per_channel_axis0_only = true;
+  bool block_wise_weights = false;        // QuantizeLinear/DequantizeLinear block_size > 0
 };
 
 // "ort-cpu" or "onnx-standard"; null for an unknown name.

@@ -4,8 +4,10 @@
 #include <numeric>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "analysis/qdq_params.h"
 
 namespace qopt::analysis {
@@ -26,6 +28,8 @@ struct Verdict {
   std::string category;  // what the reason is, without names: for grouping
   std::string detail;    // with the tensor or axis
 };
+
+Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target);
 
 // Why a unit does not run in integer on `target`; empty when it does.
 Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
@@ -51,6 +55,7 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
     return verdict(absl::StrCat(op, ": output read in float"),
                    absl::StrCat("output '", unit.float_outputs[0], "' is read in float"));
   }
+  if (Verdict form = QuantizationFormReason(unit, target); !form.category.empty()) return form;
   if (integer_op && (op == "Conv" || op == "MatMul" || op == "Gemm") && unit.input_dq.size() > 1 && unit.input_dq[1]) {
     auto w = ReadQdqParams(*unit.input_dq[1]);
     if (w && target.symmetric_int8_weights && w->quant_type == ir::ElementType::kInt8) {
@@ -70,12 +75,52 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
       }
     }
   }
-  if (passthrough && !unit.input_dq.empty() && unit.input_dq[0] && !unit.output_q.empty() && unit.output_q[0]) {
-    auto in = ReadQdqParams(*unit.input_dq[0]);
+  if (passthrough && !unit.output_q.empty() && unit.output_q[0]) {
+    // The op moves integer data as it is: every quantized input must carry
+    // the output's parameters (one input for Reshape & co., all for Concat).
     auto out = ReadQdqParams(*unit.output_q[0]);
-    if (in && out && !SameQuantization(*in, *out)) {
+    const bool multi_input = node.inputs().size() > 1 && op == "Concat";
+    for (size_t i = 0; i < unit.input_dq.size(); ++i) {
+      if (unit.input_dq[i] == nullptr) continue;
+      auto in = ReadQdqParams(*unit.input_dq[i]);
+      if (!in || !out || SameQuantization(*in, *out)) continue;
+      if (multi_input) {
+        return verdict(absl::StrCat("mixed scales on ", op),
+                       absl::StrCat("input ", i, " and the output are quantized with different parameters (", op,
+                                    " on ", target.name, " needs one scale and zero point)"));
+      }
       return verdict(absl::StrCat(op, ": input and output quantized differently"),
                      "input and output quantized with different parameters");
+    }
+  }
+  return {};
+}
+
+// Q/DQ forms the target's kernels do not take: integer types other than its
+// own (int16, int4, float8 of opsets 19-21) and block-wise scales.
+Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target) {
+  std::vector<const ir::Node*> qdq(unit.input_dq.begin(), unit.input_dq.end());
+  qdq.insert(qdq.end(), unit.output_q.begin(), unit.output_q.end());
+  const bool has_bias_input = unit.target->Is("Conv") || unit.target->Is("Gemm") || unit.target->Is("ConvTranspose");
+  for (size_t i = 0; i < qdq.size(); ++i) {
+    const ir::Node* n = qdq[i];
+    if (n == nullptr) continue;
+    auto p = ReadQdqParams(*n);
+    if (!p) continue;
+    // An int32 bias behind its DQ is part of the kernel's signature.
+    if (has_bias_input && i == 2 && p->quant_type == ir::ElementType::kInt32) continue;
+    if (p->block_size > 0 && !target.block_wise_weights) {
+      return {"block-wise quantization (block_size)",
+              absl::StrCat(n->Describe(), " is block-wise (block_size ", p->block_size, "); ", target.name,
+                           " kernels take per-tensor or per-channel scales")};
+    }
+    if (p->quant_type != ir::ElementType::kUndefined && !target.integer_types.contains(p->quant_type)) {
+      const std::string type = ir::ElementTypeName(p->quant_type);
+      return {absl::StrCat("no integer kernel for ", type, " data on ", target.name),
+              absl::StrCat(n->Describe(), " quantizes to ", type, "; ", target.name, " kernels take ",
+                           absl::StrJoin(target.integer_types, "/", [](std::string* out, ir::ElementType t) {
+                             out->append(ir::ElementTypeName(t));
+                           }))};
     }
   }
   return {};
@@ -95,6 +140,119 @@ int64_t ElementsOf(const ir::Value* v) {
 int64_t Find(std::vector<int64_t>& parent, int64_t i) {
   while (parent[i] != i) i = parent[i] = parent[parent[i]];
   return i;
+}
+
+// The units a unit's outputs reach, looking through Q/DQ nodes (data that is
+// quantized and dequantized on its way is still the same edge), and whether
+// it reaches a graph output or is reached from a graph input that way.
+struct UnitEdges {
+  std::vector<int64_t> successors;
+  std::vector<int64_t> predecessors;
+  bool from_graph_input = false;
+  bool to_graph_output = false;
+};
+
+bool IsBoundaryNode(const ir::Node& node) {
+  return IsQuantizeLinear(node) || IsDequantizeLinear(node) ||
+         (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear");
+}
+
+std::vector<UnitEdges> FindUnitEdges(const ir::Graph& graph, const std::vector<NodeUnit>& units,
+                                     const absl::flat_hash_map<const ir::Node*, int64_t>& unit_index) {
+  std::vector<UnitEdges> edges(units.size());
+  for (size_t i = 0; i < units.size(); ++i) {
+    std::vector<const ir::Value*> work(units[i].target->outputs().begin(), units[i].target->outputs().end());
+    absl::flat_hash_set<const ir::Value*> seen;
+    absl::flat_hash_set<int64_t> reached;
+    while (!work.empty()) {
+      const ir::Value* v = work.back();
+      work.pop_back();
+      if (v == nullptr || !seen.insert(v).second) continue;
+      for (const ir::Use& use : v->uses()) {
+        if (use.is_graph_output()) {
+          edges[i].to_graph_output = true;
+        } else if (IsBoundaryNode(*use.user)) {
+          if (use.index == 0) work.insert(work.end(), use.user->outputs().begin(), use.user->outputs().end());
+        } else if (auto it = unit_index.find(use.user); it != unit_index.end() && reached.insert(it->second).second) {
+          edges[i].successors.push_back(it->second);
+          edges[it->second].predecessors.push_back(static_cast<int64_t>(i));
+        }
+      }
+    }
+  }
+  // Graph inputs that reach a unit (through Q/DQ).
+  for (const ir::Value* input : graph.inputs()) {
+    std::vector<const ir::Value*> work{input};
+    absl::flat_hash_set<const ir::Value*> seen;
+    while (!work.empty()) {
+      const ir::Value* v = work.back();
+      work.pop_back();
+      if (v == nullptr || !seen.insert(v).second) continue;
+      for (const ir::Use& use : v->uses()) {
+        if (use.is_graph_output()) continue;
+        if (IsBoundaryNode(*use.user)) {
+          if (use.index == 0) work.insert(work.end(), use.user->outputs().begin(), use.user->outputs().end());
+        } else if (auto it = unit_index.find(use.user); it != unit_index.end()) {
+          edges[it->second].from_graph_input = true;
+        }
+      }
+    }
+  }
+  return edges;
+}
+
+// Names a region by its ops and the integer ops around it; long regions are
+// cut after a few ops so that the pattern stays a readable key.
+std::string RegionPattern(const FloatRegion& region) {
+  constexpr size_t kMaxOps = 6;
+  std::vector<std::string> ops(region.ops.begin(), region.ops.begin() + std::min(kMaxOps, region.ops.size()));
+  std::string inside = absl::StrJoin(ops, ", ");
+  if (region.ops.size() > kMaxOps) absl::StrAppend(&inside, ", ... (", region.ops.size(), " ops)");
+  auto side = [](const std::set<std::string>& ops) { return ops.empty() ? std::string("-") : absl::StrJoin(ops, "|"); };
+  return absl::StrCat(side(region.entered_from), " -> [", inside, "] -> ", side(region.exits_to));
+}
+
+std::vector<FloatRegion> CollectFloatRegions(const std::vector<NodeUnit>& units, const std::vector<UnitVerdict>& verdicts,
+                                             const std::vector<UnitEdges>& edges, std::vector<int64_t>& region_parent) {
+  std::vector<FloatRegion> regions;
+  absl::flat_hash_map<int64_t, size_t> region_of_root;
+  for (size_t i = 0; i < units.size(); ++i) {
+    if (verdicts[i].fusable) continue;
+    const int64_t root = Find(region_parent, static_cast<int64_t>(i));
+    auto [it, inserted] = region_of_root.try_emplace(root, regions.size());
+    if (inserted) regions.emplace_back();
+    FloatRegion& region = regions[it->second];
+    region.nodes.push_back(verdicts[i].node);
+    region.ops.push_back(verdicts[i].op_type);
+    for (int64_t p : edges[i].predecessors) {
+      if (verdicts[p].fusable) region.entered_from.insert(verdicts[p].op_type);
+    }
+    for (int64_t s : edges[i].successors) {
+      if (verdicts[s].fusable) region.exits_to.insert(verdicts[s].op_type);
+    }
+    if (edges[i].from_graph_input) region.entered_from.insert("input");
+    if (edges[i].to_graph_output) region.exits_to.insert("output");
+  }
+  for (FloatRegion& region : regions) region.pattern = RegionPattern(region);
+  return regions;
+}
+
+std::vector<GraphOutputQuantization> GraphOutputSteps(const ir::Graph& graph) {
+  std::vector<GraphOutputQuantization> out;
+  for (const ir::Value* v : graph.outputs()) {
+    GraphOutputQuantization o;
+    o.name = v->name();
+    if (const ir::Node* dq = DequantizeProducer(v)) {
+      auto p = ReadQdqParams(*dq);
+      if (p && p->scales.size() == 1) {
+        o.scale = p->scales[0];
+        o.zero_point = p->zero_points.empty() ? 0 : p->zero_points[0];
+        o.type = ir::ElementTypeName(p->quant_type);
+      }
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace
@@ -123,23 +281,21 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
     }
     r.verdicts.push_back(std::move(v));
   }
-  // Islands: fusable units joined through Q -> DQ edges.
+  // Islands: integer units joined by an edge, directly (QOperator models)
+  // or through Q -> DQ; float regions: the other units, joined the same way.
+  const std::vector<UnitEdges> edges = FindUnitEdges(graph, units, unit_index);
+  std::vector<int64_t> region_parent(units.size());
+  std::iota(region_parent.begin(), region_parent.end(), 0);
   for (size_t i = 0; i < units.size(); ++i) {
-    if (!r.verdicts[i].fusable) continue;
-    for (const ir::Node* q : units[i].output_q) {
-      if (q == nullptr || q->output() == nullptr) continue;
-      for (const ir::Use& use : q->output()->uses()) {
-        if (use.is_graph_output() || !IsDequantizeLinear(*use.user) || !use.user->output()) continue;
-        for (const ir::Use& next : use.user->output()->uses()) {
-          if (next.is_graph_output()) continue;
-          auto it = unit_index.find(next.user);
-          if (it != unit_index.end() && r.verdicts[it->second].fusable) {
-            parent[Find(parent, static_cast<int64_t>(i))] = Find(parent, it->second);
-          }
-        }
+    for (int64_t j : edges[i].successors) {
+      if (r.verdicts[i].fusable && r.verdicts[j].fusable) {
+        parent[Find(parent, static_cast<int64_t>(i))] = Find(parent, j);
+      } else if (!r.verdicts[i].fusable && !r.verdicts[j].fusable) {
+        region_parent[Find(region_parent, static_cast<int64_t>(i))] = Find(region_parent, j);
       }
     }
   }
+  r.float_regions = CollectFloatRegions(units, r.verdicts, edges, region_parent);
   absl::flat_hash_map<int64_t, int64_t> island_size;
   for (size_t i = 0; i < units.size(); ++i) {
     if (r.verdicts[i].fusable) ++island_size[Find(parent, static_cast<int64_t>(i))];
@@ -189,6 +345,7 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
       r.boundary_bytes += n * (4 + bits / 8);  // float side + integer side
     }
   }
+  r.graph_outputs = GraphOutputSteps(graph);
   // Duplicates: several Q of one tensor, or several DQ of one Q output, with
   // equal parameters.
   for (const ir::Value* v : graph.values()) {
@@ -223,6 +380,27 @@ nlohmann::json BoundariesToJson(const BoundaryReport& r) {
   j["units_left_float"] = nlohmann::json::array();
   for (const UnitVerdict& v : r.verdicts) {
     if (!v.fusable) j["units_left_float"].push_back({{"node", v.node}, {"op_type", v.op_type}, {"reason", v.reason}});
+  }
+  std::map<std::string, int64_t> pattern_counts;
+  j["float_regions"] = nlohmann::json::array();
+  for (const FloatRegion& region : r.float_regions) {
+    ++pattern_counts[region.pattern];
+    j["float_regions"].push_back({{"nodes", region.nodes},
+                                  {"ops", region.ops},
+                                  {"entered_from", region.entered_from},
+                                  {"exits_to", region.exits_to},
+                                  {"pattern", region.pattern}});
+  }
+  j["float_region_patterns"] = pattern_counts;
+  j["graph_outputs"] = nlohmann::json::array();
+  for (const GraphOutputQuantization& o : r.graph_outputs) {
+    nlohmann::json entry = {{"name", o.name}, {"scale", nullptr}};
+    if (o.scale) {
+      entry["scale"] = *o.scale;
+      entry["zero_point"] = o.zero_point;
+      entry["type"] = o.type;
+    }
+    j["graph_outputs"].push_back(std::move(entry));
   }
   std::map<std::string, int64_t> redundant_counts;
   j["redundant"] = nlohmann::json::array();
@@ -259,6 +437,19 @@ std::string FormatBoundaries(const BoundaryReport& r, int max_rows) {
   std::map<std::string, int64_t> redundant_counts;
   for (const RedundantPair& p : r.redundant) ++redundant_counts[p.kind];
   for (const auto& [kind, n] : redundant_counts) absl::StrAppend(&out, "  redundant ", kind, ": ", n, "\n");
+  if (!r.float_regions.empty()) {
+    std::map<std::string, int64_t> pattern_counts;
+    for (const FloatRegion& region : r.float_regions) ++pattern_counts[region.pattern];
+    std::vector<std::pair<int64_t, std::string>> sorted;
+    for (const auto& [pattern, n] : pattern_counts) sorted.emplace_back(n, pattern);
+    std::sort(sorted.rbegin(), sorted.rend());
+    absl::StrAppend(&out, "  float regions: ", r.float_regions.size(), " (integer op -> [float ops] -> integer op)\n");
+    int rows = 0;
+    for (const auto& [n, pattern] : sorted) {
+      if (rows++ >= max_rows) break;
+      absl::StrAppend(&out, absl::StrFormat("    %5d  %s\n", n, pattern));
+    }
+  }
   if (!r.reasons.empty()) {
     absl::StrAppend(&out, "  why units stay float:\n");
     std::vector<std::pair<int64_t, std::string>> sorted;

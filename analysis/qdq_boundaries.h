@@ -3,12 +3,17 @@
 // profile runs it in integer, or the reason it stays float; the float<->int
 // transitions and the integer islands they enclose; redundant pairs (DQ->Q
 // with identical parameters, requantizing DQ->Q, Q of a constant, duplicate
-// Q/DQ of one tensor); dynamic quantization sites and Cast chains; and the
-// bytes the boundary ops move per inference where shapes are known.
+// Q/DQ of one tensor); the float regions with the integer ops around them;
+// dynamic quantization sites and Cast chains; the bytes the boundary ops
+// move per inference where shapes are known; and the quantization step of
+// each graph output. QOperator models (QLinearConv, ...) are units that run
+// in integer already; their islands are joined through integer edges.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +36,27 @@ struct RedundantPair {
   std::string tensor;
 };
 
+// A connected region of units that stay float (joined directly or through
+// Q/DQ), with the integer units (op types) it is entered from and exits to:
+// "Conv -> [HardSigmoid] -> Mul" names the whole boundary of a
+// squeeze-excitation gate, not only the float op inside it.
+struct FloatRegion {
+  std::vector<std::string> nodes;      // Describe(), in graph order
+  std::vector<std::string> ops;        // op types, in graph order
+  std::set<std::string> entered_from;  // integer units' op types, "input" for a graph input
+  std::set<std::string> exits_to;      // integer units' op types, "output" for a graph output
+  std::string pattern;                 // "Conv -> [HardSigmoid] -> Mul"
+};
+
+// How a graph output is made: the step of the DequantizeLinear producing
+// it (the unit in which results of a rewrite are compared), if any.
+struct GraphOutputQuantization {
+  std::string name;
+  std::optional<double> scale;  // null: not produced by a per-tensor DequantizeLinear
+  int64_t zero_point = 0;
+  std::string type;             // integer type of that DequantizeLinear
+};
+
 struct BoundaryReport {
   std::string target;
   int64_t units = 0;
@@ -40,6 +66,8 @@ struct BoundaryReport {
   std::vector<int64_t> island_sizes;  // units per island, largest first
   std::map<std::string, int64_t> reasons;  // reason -> units
   std::vector<UnitVerdict> verdicts;
+  std::vector<FloatRegion> float_regions;
+  std::vector<GraphOutputQuantization> graph_outputs;
   std::vector<RedundantPair> redundant;
   std::vector<std::string> dynamic_quantize_sites;
   int64_t cast_chains = 0;

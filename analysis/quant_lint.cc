@@ -62,9 +62,47 @@ void CheckQLinearScales(const ir::Node& node, std::vector<LintFinding>* out) {
   }
 }
 
+// Block-wise (opset 21): the scale has the data's rank and dims, except
+// ceil(d / block_size) on the axis.
+void CheckBlockShape(const QdqParams& p, std::vector<LintFinding>* out) {
+  const ir::Value* data = p.node->input(0);
+  const ir::Value* scale = p.node->input(1);
+  auto shape = data ? data->shape() : std::nullopt;
+  if (!shape || scale == nullptr || scale->constant() == nullptr) return;
+  const std::vector<int64_t>& scale_dims = scale->constant()->dims();
+  const int64_t rank = static_cast<int64_t>(shape->size());
+  const int64_t axis = p.axis < 0 ? p.axis + rank : p.axis;
+  const std::string subject = p.node->Describe();
+  if (axis < 0 || axis >= rank) {
+    out->push_back({Severity::kError, "axis-range", subject,
+                    absl::StrCat("block axis ", p.axis, " is out of range for rank ", rank)});
+    return;
+  }
+  if (static_cast<int64_t>(scale_dims.size()) != rank) {
+    out->push_back({Severity::kError, "block-shape", subject,
+                    absl::StrCat("block-wise scale has rank ", scale_dims.size(), ", the data rank ", rank)});
+    return;
+  }
+  for (int64_t i = 0; i < rank; ++i) {
+    const ir::Dim& dim = (*shape)[i];
+    if (!dim.value) continue;
+    const int64_t expected = i == axis ? (*dim.value + p.block_size - 1) / p.block_size : *dim.value;
+    if (scale_dims[i] != expected) {
+      out->push_back({Severity::kError, "block-shape", subject,
+                      absl::StrCat("block-wise scale dim ", i, " is ", scale_dims[i], ", expected ", expected,
+                                   " (data dim ", *dim.value, ", block_size ", p.block_size, ")")});
+      return;
+    }
+  }
+}
+
 // Per-channel: the axis must exist and the scale length match its size.
 void CheckAxis(const QdqParams& p, std::vector<LintFinding>* out) {
-  if (!p.per_channel() || p.block_size > 0) return;
+  if (p.block_size > 0) {
+    CheckBlockShape(p, out);
+    return;
+  }
+  if (!p.per_channel()) return;
   const ir::Value* data = p.node->input(0);
   auto shape = data ? data->shape() : std::nullopt;
   if (!shape) return;

@@ -3,6 +3,7 @@
 // [-4, 4]): these tests check structure, not accuracy, and need no ONNX
 // Runtime. Counts are cross-checked against an independent walk over the
 // exported protobuf.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -89,8 +90,21 @@ TEST_P(QuantizedRealModel, OpCountBoundariesAndExactQdqCounts) {
   EXPECT_EQ(b["transitions"]["int_to_float"].get<int>(), CountOp(proto, "DequantizeLinear"));
 
   // The squeeze-excitation (HardSigmoid) and hard-swish (x * Clip(x + 3) / 6:
-  // the Div) boundaries are named; the Mul of both blocks is quantized in
-  // ORT's layout (its inputs and output get Q/DQ), so it is an integer unit.
+  // the Div) boundaries are named. The Mul of both blocks is quantized in
+  // ORT's layout (its inputs and output get Q/DQ), so it is an integer unit;
+  // the float regions name it as the op the boundary leads into.
+  auto region_exits_to = [&](const std::string& op, const std::string& next) {
+    for (const auto& region : b["float_regions"]) {
+      const auto& ops = region["ops"];
+      const auto& exits = region["exits_to"];
+      if (std::find(ops.begin(), ops.end(), op) != ops.end() && std::find(exits.begin(), exits.end(), next) != exits.end()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(region_exits_to("HardSigmoid", "Mul")) << b["float_region_patterns"].dump();
+  EXPECT_TRUE(region_exits_to("Div", "Mul")) << b["float_region_patterns"].dump();
   const auto& reasons = b["reasons"];
   EXPECT_TRUE(reasons.contains("no integer kernel for HardSigmoid on ort-cpu")) << reasons.dump();
   EXPECT_TRUE(reasons.contains("no integer kernel for Div on ort-cpu")) << reasons.dump();

@@ -2,6 +2,7 @@
 // hand, each with the finding it must (or must not) produce.
 #include <limits>
 
+#include "analysis/quant_math.h"
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
 
@@ -449,6 +450,199 @@ g (uint8[1,1,2,2] X) => (uint8[1,1,2,2] Y, uint8[1,1,2,2] Z)
   ASSERT_TRUE(testing::RunPipeline(*model, "quant-lint", &report).ok());
   ASSERT_EQ(report.CountFindings(Severity::kError), 1) << report.ToText();
   EXPECT_NE(report.ToText().find("(QLinearConv #0): scale is 0 (w_scale)"), std::string::npos) << report.ToText();
+}
+
+
+TEST(QdqBoundaries, FloatRegionsNameTheIntegerOpsAroundThemAndOutputSteps) {
+  // Conv -> [HardSigmoid] -> Mul: the squeeze-excitation gate; the Add reads
+  // a Q of a constant and feeds a graph output in float.
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,1,2,2] Y, float[1,1,2,2] Z)
+  <float s = {0.1}, uint8 z = {128}, float s2 = {0.25}, uint8 z2 = {3}, int8[1,1,1,1] Wq = {127}, float ws = {0.01},
+   int8 wz = {0}, float[1] C = {1.0}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  W = DequantizeLinear(Wq, ws, wz)
+  A = Conv(Xd, W)
+  Aq = QuantizeLinear(A, s, z)
+  Ad = DequantizeLinear(Aq, s, z)
+  H = HardSigmoid(Ad)
+  Hq = QuantizeLinear(H, s, z)
+  Hd = DequantizeLinear(Hq, s, z)
+  M = Mul(Ad, Hd)
+  Mq = QuantizeLinear(M, s2, z2)
+  Y = DequantizeLinear(Mq, s2, z2)
+  Z = Add(Y, C)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  ASSERT_EQ(b["float_regions"].size(), 2u) << b["float_regions"].dump();
+  EXPECT_EQ(b["float_region_patterns"]["Conv -> [HardSigmoid] -> Mul"], 1) << b["float_region_patterns"].dump();
+  EXPECT_EQ(b["float_region_patterns"]["Mul -> [Add] -> output"], 1) << b["float_region_patterns"].dump();
+  EXPECT_EQ(b["float_regions"][0]["nodes"][0], "(HardSigmoid #6)");
+  EXPECT_NE(report.ToText().find("Conv -> [HardSigmoid] -> Mul"), std::string::npos) << report.ToText();
+  // Y is made by a DQ of step 0.25; Z is computed in float.
+  ASSERT_EQ(b["graph_outputs"].size(), 2u);
+  EXPECT_EQ(b["graph_outputs"][0]["name"], "Y");
+  EXPECT_EQ(b["graph_outputs"][0]["scale"], 0.25);
+  EXPECT_EQ(b["graph_outputs"][0]["zero_point"], 3);
+  EXPECT_EQ(b["graph_outputs"][0]["type"], "uint8");
+  EXPECT_TRUE(b["graph_outputs"][1]["scale"].is_null());
+}
+
+// Concat of two DQ inputs with scales `s1`, `s2`, quantized with s1.
+std::string ConcatUnit(const std::string& s2) {
+  return R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2] X1, float[1,2] X2) => (float[1,4] Y)
+  <float s1 = {0.1}, float s2 = {)" + s2 + R"(}, uint8 z = {128}> {
+  Aq = QuantizeLinear(X1, s1, z)
+  Ad = DequantizeLinear(Aq, s1, z)
+  Bq = QuantizeLinear(X2, s2, z)
+  Bd = DequantizeLinear(Bq, s2, z)
+  C = Concat <axis = 1> (Ad, Bd)
+  Cq = QuantizeLinear(C, s1, z)
+  Y = DequantizeLinear(Cq, s1, z)
+}
+)";
+}
+
+TEST(QdqBoundaries, MixedScalesOnConcatWhereTheTargetHasNoQLinearConcat) {
+  auto mixed = testing::Parse(ConcatUnit("0.2"));
+  Report ort, standard;
+  ASSERT_TRUE(testing::RunPipeline(*mixed, "qdq-boundaries", &ort).ok());
+  ASSERT_TRUE(testing::RunPipeline(*mixed, "qdq-boundaries{target=onnx-standard}", &standard).ok());
+  // ONNX Runtime's QLinearConcat takes a scale per input.
+  EXPECT_EQ(ort.ToJson()["analyses"]["qdq-boundaries"]["fusable_units"], 1);
+  const nlohmann::json doc = standard.ToJson();
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_EQ(b["fusable_units"], 0);
+  EXPECT_EQ(b["reasons"]["mixed scales on Concat"], 1) << b["reasons"].dump();
+  EXPECT_NE(b["units_left_float"][0]["reason"].get<std::string>().find("input 1 and the output"), std::string::npos);
+
+  // Equal parameters: standard Concat moves the uint8 data as it is.
+  auto equal = testing::Parse(ConcatUnit("0.1"));
+  Report equal_report;
+  ASSERT_TRUE(testing::RunPipeline(*equal, "qdq-boundaries{target=onnx-standard}", &equal_report).ok());
+  EXPECT_EQ(equal_report.ToJson()["analyses"]["qdq-boundaries"]["fusable_units"], 1);
+}
+
+TEST(QdqBoundaries, QOperatorModelIslandsJoinThroughIntegerEdges) {
+  // QLinearConv -> QLinearConv stay integer end to end; the HardSigmoid is
+  // reached through a DQ and leaves through a Q into QLinearMul.
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
+  <float xs = {0.1}, uint8 xz = {128}, int8[1,1,1,1] W = {3}, float ws = {0.01}, int8 wz = {0},
+   float ys = {0.2}, uint8 yz = {128}> {
+  Xq = QuantizeLinear(X, xs, xz)
+  A = QLinearConv(Xq, xs, xz, W, ws, wz, ys, yz)
+  B = QLinearConv(A, ys, yz, W, ws, wz, ys, yz)
+  Bd = DequantizeLinear(B, ys, yz)
+  H = HardSigmoid(Bd)
+  Hq = QuantizeLinear(H, ys, yz)
+  C = com.microsoft.QLinearMul(Hq, ys, yz, Hq, ys, yz, ys, yz)
+  Y = DequantizeLinear(C, ys, yz)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_EQ(b["units"], 4);
+  EXPECT_EQ(b["fusable_units"], 3);
+  EXPECT_EQ(b["islands"]["count"], 2);  // {QLinearConv, QLinearConv}, {QLinearMul}
+  EXPECT_EQ(b["islands"]["sizes"][0], 2);
+  EXPECT_EQ(b["transitions"]["float_to_int"], 2);  // Xq, Hq
+  EXPECT_EQ(b["transitions"]["int_to_float"], 2);  // Bd, Y
+  EXPECT_EQ(b["float_region_patterns"]["QLinearConv -> [HardSigmoid] -> QLinearMul"], 1)
+      << b["float_region_patterns"].dump();
+}
+
+// A constant of a type libonnx 1.12's text parser cannot write (int4,
+// float8), put in place of input `index` of the node that defines `output`.
+void ReplaceInputWithConstant(ir::Graph& graph, const std::string& output, int index, ir::ElementType type,
+                              std::vector<int64_t> dims, const std::string& raw) {
+  ir::Tensor t(type, std::move(dims));
+  t.SetRawData(raw);
+  ir::Value* v = graph.AddInitializer(output + "_input" + std::to_string(index), std::move(t));
+  graph.FindValue(output)->producer()->SetInput(index, v);
+}
+
+TEST(Analyses, Opset21QuantizationForms) {
+  // Per unit one form ONNX Runtime's CPU kernels do not take: block-wise
+  // int8 weights, int16 activations, int4 weights, float8 activations.
+  auto model = testing::Parse(R"(
+<ir_version: 10, opset_import: ["" : 21]>
+g (float[1,4] X, float[1,4] X2) => (float[1,2] Y1, float[1,2] Y2, float[1,2] Y3, float[1,2] Y4)
+  <float s = {0.1}, uint8 z = {128}, int16 z16 = {0}, int8[4,2] Wq = {1, 2, 3, 4, 5, 6, 7, 8},
+   float[2,2] wbs = {0.1, 0.2, 0.3, 0.4}, int8[2,2] wbz = {0, 0, 0, 0}, float ws = {0.01}, int8 wz = {0},
+   int8[4,2] W4 = {1, 2, 3, 4, 5, 6, 7, -8}, int8 w4z = {0}, uint8 f8z = {0}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  Wb = DequantizeLinear <axis = 0, block_size = 2> (Wq, wbs, wbz)
+  M1 = MatMul(Xd, Wb)
+  M1q = QuantizeLinear(M1, s, z)
+  Y1 = DequantizeLinear(M1q, s, z)
+  X16 = QuantizeLinear(X2, s, z16)
+  X16d = DequantizeLinear(X16, s, z16)
+  W = DequantizeLinear(Wq, ws, wz)
+  M2 = MatMul(X16d, W)
+  M2q = QuantizeLinear(M2, s, z16)
+  Y2 = DequantizeLinear(M2q, s, z16)
+  W4d = DequantizeLinear(W4, ws, w4z)
+  M3 = MatMul(Xd, W4d)
+  M3q = QuantizeLinear(M3, s, z)
+  Y3 = DequantizeLinear(M3q, s, z)
+  M4 = MatMul(Xd, W)
+  M4q = QuantizeLinear(M4, s, f8z)
+  Y4 = DequantizeLinear(M4q, s, f8z)
+}
+)");
+  ASSERT_NE(model, nullptr);
+  ir::Graph& graph = model->graph();
+  // int4 weights: 8 values packed two per byte, and an int4 zero point.
+  ReplaceInputWithConstant(graph, "W4d", 0, ir::ElementType::kInt4, {4, 2},
+                           analysis::PackIntegers({1, 2, 3, 4, 5, 6, 7, -8}, ir::ElementType::kInt4));
+  ReplaceInputWithConstant(graph, "W4d", 2, ir::ElementType::kInt4, {}, std::string(1, '\0'));
+  // float8e4m3fn activations: the zero point's type says so.
+  ReplaceInputWithConstant(graph, "M4q", 2, ir::ElementType::kFloat8E4M3FN, {}, std::string(1, '\0'));
+  ReplaceInputWithConstant(graph, "Y4", 2, ir::ElementType::kFloat8E4M3FN, {}, std::string(1, '\0'));
+
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries,quant-lint,bias-overflow", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& reasons = doc["analyses"]["qdq-boundaries"]["reasons"];
+  EXPECT_EQ(reasons["block-wise quantization (block_size)"], 1) << reasons.dump();
+  EXPECT_EQ(reasons["no integer kernel for int16 data on ort-cpu"], 1) << reasons.dump();
+  EXPECT_EQ(reasons["no integer kernel for int4 data on ort-cpu"], 1) << reasons.dump();
+  EXPECT_EQ(reasons["no integer kernel for float8e4m3fn data on ort-cpu"], 1) << reasons.dump();
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["fusable_units"], 0);
+  // Well-formed: the lint finds nothing wrong with any of these forms.
+  EXPECT_EQ(report.CountFindings(Severity::kError), 0) << report.ToText();
+  EXPECT_EQ(report.CountFindings(Severity::kWarning), 0) << report.ToText();
+}
+
+TEST(QuantLint, BlockWiseScaleShape) {
+  // Blocks of 2 along axis 0 of a [4,2] weight: the scale must be [2,2].
+  auto model = testing::Parse(R"(
+<ir_version: 10, opset_import: ["" : 21]>
+g (float[1,4] X) => (float[1,2] Y)
+  <int8[4,2] Wq = {1, 2, 3, 4, 5, 6, 7, 8}, float[3,2] wbs = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6}> {
+  W = DequantizeLinear <axis = 0, block_size = 2> (Wq, wbs)
+  Y = MatMul(X, W)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quant-lint", &report).ok());
+  ASSERT_EQ(report.CountFindings(Severity::kError), 1) << report.ToText();
+  EXPECT_NE(report.ToText().find("block-wise scale dim 0 is 3, expected 2 (data dim 4, block_size 2)"),
+            std::string::npos)
+      << report.ToText();
 }
 
 }  // namespace
