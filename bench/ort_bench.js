@@ -15,6 +15,7 @@ const lib = require('../tools/ort/lib');
 const cal = require('../tools/ort/calibration');
 const metrics = require('./lib/metrics');
 const { readLabels } = require('./lib/text_images');
+const pairs = require('./lib/pairs');
 
 const { ort, UsageError } = lib;
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -24,6 +25,8 @@ const USAGE = `usage: node bench/ort_bench.js --task=det|rec|cls|generic --varia
 variants:
   --variant=NAME=FILE         a column (repeat; columns keep this order)
   --reference=NAME            fidelity is measured against this variant (default: fp32, else the first)
+  --pair=BEFORE=AFTER         also summarize AFTER against BEFORE (e.g. u8s8=u8s8+fuse-qdq: the same model
+                              after a qopt pipeline): latency after/before paired per round, node counts (repeat)
 inputs (the same for every variant):
   --input-shape=x:1x3x48x192  dims of the model input (images are resized to its H and W)
   --inputs=DIR                PNG/JPEG images (optional labels.tsv: file, text, rotation)
@@ -41,12 +44,14 @@ output:
                               (default $QOPT_OPT, else build/tools/qopt-opt/qopt-opt)
   --work-dir=DIR              where ONNX Runtime's optimized models are written (default: a temp folder)
   --title=TEXT                first line of the table
+  --note=TEXT                 a note line under the title (repeat)
   --json=FILE                 also write every number as JSON`;
 
 const OPTIONS = {
   task: { type: 'string', default: 'generic' },
   variant: { type: 'string', multiple: true },
   reference: { type: 'string' },
+  pair: { type: 'string', multiple: true },
   'input-shape': { type: 'string', multiple: true },
   inputs: { type: 'string' },
   random: { type: 'string' },
@@ -64,6 +69,7 @@ const OPTIONS = {
   'qopt-opt': { type: 'string' },
   'work-dir': { type: 'string' },
   title: { type: 'string' },
+  note: { type: 'string', multiple: true },
   json: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -256,6 +262,12 @@ async function run(values) {
   const refName = values.reference || (variants.some((v) => v.name === 'fp32') ? 'fp32' : variants[0].name);
   const refIndex = variants.findIndex((v) => v.name === refName);
   if (refIndex < 0) throw new UsageError(`--reference=${refName} names no variant`);
+  let pairList;
+  try {
+    pairList = pairs.parsePairs(values.pair, variants.map((v) => v.name));
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
   const opts = {
     shapes: lib.parseShapeSpecs(values['input-shape'] || []),
     inputs: values.inputs,
@@ -353,6 +365,7 @@ async function run(values) {
     : `inputs: ${samples.length} rendered text images from ${opts.inputs}`;
   const dims = samples[0].feeds[Object.keys(samples[0].feeds)[0]].dims.join('x');
   const notes = [
+    ...(values.note || []),
     `input ${dims}; ${sourceNote}`,
     `ONNX Runtime ${ort.env.versions.common || ''} CPU, ${opts.threads} intra-op thread(s), opt level ${opts.optLevel}; ` +
       `${opts.rounds} interleaved rounds after ${opts.warmup} warm-up; fidelity against '${ref.name}'`,
@@ -387,6 +400,9 @@ async function run(values) {
     .filter(([, c]) => c.error).map(([what, c]) => `${v.name} ${what}: node count n/a (${c.error})`));
   const title = values.title || `${task}: ${variants.map((v) => v.name).join(', ')}`;
   console.log(renderTable(title, [...notes, ...failures], columns, rows));
+  const byName = (name) => variants.find((v) => v.name === name);
+  const pairSummaries = pairList.map((p) => pairs.summarizePair(byName(p.before), byName(p.after)));
+  for (const s of pairSummaries) console.log(`  ${pairs.formatPair(s, ref.name)}`);
   if (task === 'rec') {
     const shown = samples.slice(0, 3).map((s, i) => `${JSON.stringify(s.label)} -> ${JSON.stringify(ref.fidelity.examples[i])}`);
     console.log(`  ${ref.name} reads: ${shown.join(', ')}`);
@@ -406,6 +422,7 @@ async function run(values) {
       rounds: opts.rounds,
       warmup: opts.warmup,
       reference: ref.name,
+      notes: values.note || [],
       outputs: outputNames,
       variants: variants.map((v) => ({
         name: v.name,
@@ -419,6 +436,7 @@ async function run(values) {
         ort_optimized_nodes: v.ortNodes,
         fidelity: v.fidelity.toJSON(),
       })),
+      pairs: pairSummaries,
     };
     // SQNR may be Infinity (identical outputs): JSON gets the string "inf".
     fs.writeFileSync(values.json, `${JSON.stringify(doc, (k, x) => (x === Infinity ? 'inf' : x === -Infinity ? '-inf' : x), 2)}\n`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds FP32 / u8s8 QDQ / per-channel QDQ / s8s8 QDQ / dynamic variants of the
-# three PaddleOCR models with qopt, then measures them side by side in ONNX
+# three PaddleOCR models with qopt, and the u8s8 and per-channel ones after a
+# qopt pipeline (default fuse-qdq), then measures them side by side in ONNX
 # Runtime (bench/ort_bench.js): 1-thread median latency as ratios to FP32
 # (interleaved rounds), node counts of the files and of ORT's optimized
 # graphs, and fidelity against FP32 on rendered text images. See
@@ -8,8 +9,13 @@
 #
 # Usage: bash bench/quantized_variants.sh [--models=det,rec,cls] [--rounds=N]
 #          [--samples=N] [--out-dir=build/bench/variants] [--skip-setup]
+#          [--pipeline=fuse-qdq] [--pipeline-on=u8s8,per-channel]
 #   --rounds=N     interleaved timing rounds for every model (default: det 150, rec 150, cls 1000)
 #   --samples=N    images per calibration set and per evaluation set (default: det 16/12, rec 32/32, cls 32/32)
+#   --pipeline=P   qopt pipeline applied to the --pipeline-on variants, each giving a column
+#                  VARIANT+PASS (PASS: the pipeline's first pass) beside VARIANT (default fuse-qdq;
+#                  --pipeline=none: no such columns; a pass qopt-opt does not know: left out, with a message)
+#   --pipeline-on=LIST  variants the pipeline is applied to (default u8s8,per-channel)
 #   --skip-setup   do not run scripts/install-deps.sh and scripts/build.sh; qopt-opt is
 #                  $QOPT_OPT, else ${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt
 # Tables go to stdout; progress to stderr; per-model files (variants, images,
@@ -22,6 +28,8 @@ rounds=
 samples=
 out_root=build/bench/variants
 setup=1
+after_pipeline=fuse-qdq
+pipeline_on=u8s8,per-channel
 for arg in "$@"; do
   case $arg in
     --models=*) models=${arg#*=} ;;
@@ -29,6 +37,8 @@ for arg in "$@"; do
     --samples=*) samples=${arg#*=} ;;
     --out-dir=*) out_root=${arg#*=} ;;
     --skip-setup) setup=0 ;;
+    --pipeline=*) after_pipeline=${arg#*=} ;;
+    --pipeline-on=*) pipeline_on=${arg#*=} ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "quantized_variants: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -65,6 +75,23 @@ declare -A pipeline=(
   [dynamic]="quantize{mode=dynamic}"
 )
 
+# The pipeline columns: VARIANT+PASS = VARIANT after the pipeline, unless
+# qopt-opt does not know a pass of it (probed on the shipped cls model).
+after_variants=()
+if [[ -n $after_pipeline && $after_pipeline != none ]]; then
+  IFS=, read -r -a after_variants <<<"$pipeline_on"
+  for v in "${after_variants[@]}"; do
+    [[ -n ${pipeline[$v]+set} ]] || { echo "quantized_variants: --pipeline-on names unknown variant '$v' (${variants[*]})" >&2; exit 2; }
+  done
+  after_tag=${after_pipeline%%[{,]*}
+  probe=$("$qopt" testdata/models/paddleocr-cls.onnx --pass="$after_pipeline" --report=none 2>&1 >/dev/null) || true
+  if grep -q "unknown pass" <<<"$probe"; then
+    echo "quantized_variants: qopt-opt has no such pass ($(grep -m1 'unknown pass' <<<"$probe" | sed 's/^qopt-opt: error: //')):" \
+      "no '+$after_tag' columns for --pipeline='$after_pipeline'" >&2
+    after_variants=()
+  fi
+fi
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 vnni=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx512_vnni|avx_vnni|amx_int8' | sort | paste -sd' ' - || true)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -92,6 +119,9 @@ prepare() {
   for v in "${variants[@]}"; do
     step "$qopt" "$dir/fp32.onnx" --pass="${pipeline[$v]/CALIB/$dir/calib.json}" --stats -o "$dir/$v.onnx" || return
   done
+  for v in "${after_variants[@]}"; do
+    step "$qopt" "$dir/$v.onnx" --pass="$after_pipeline" --stats -o "$dir/$v+$after_tag.onnx" || return
+  done
 }
 
 IFS=, read -r -a model_list <<<"$models"
@@ -114,7 +144,15 @@ for m in "${model_list[@]}"; do
   fi
   echo "   prepared in $((SECONDS - t0)) s; measuring" >&2
   variant_args=(--variant=original="$src" --variant=fp32="$dir/fp32.onnx")
-  for v in "${variants[@]}"; do variant_args+=(--variant="$v=$dir/$v.onnx"); done
+  for v in "${variants[@]}"; do
+    variant_args+=(--variant="$v=$dir/$v.onnx")
+    if [[ " ${after_variants[*]} " == *" $v "* ]]; then
+      variant_args+=(--variant="$v+$after_tag=$dir/$v+$after_tag.onnx" --pair="$v=$v+$after_tag")
+    fi
+  done
+  if ((${#after_variants[@]})); then
+    variant_args+=(--note="VARIANT+$after_tag = qopt-opt VARIANT.onnx --pass='$after_pipeline'")
+  fi
   echo
   node bench/ort_bench.js --task="$m" --input-shape="x:${dims[$m]}" --inputs="$dir/eval-images" "${norm_args[@]}" \
     --rounds="${rounds:-${model_rounds[$m]}}" --warmup=3 --qopt-opt="$qopt" --work-dir="$dir" --json="$dir/results.json" \

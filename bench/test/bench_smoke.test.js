@@ -2,8 +2,11 @@
 // Keeps bench/quantized_variants.sh from rotting: the whole chain (rendered
 // images, canonicalize, qopt-calibrate, the four quantized variants, the ONNX
 // Runtime benchmark) on the small PaddleOCR classifier with 2 timing rounds,
-// checking that the table has every variant column and finite numbers; plus
-// the metrics on hand-made tensors. Needs a built qopt-opt ($QOPT_OPT, else
+// checking that the table has every variant column and finite numbers
+// (with --pipeline=dce standing in for fuse-qdq: the u8s8+dce and
+// per-channel+dce columns and their before/after lines); the message when the
+// pipeline names a pass qopt-opt does not know; plus the metrics and the
+// before/after summaries on hand-made numbers. Needs a built qopt-opt ($QOPT_OPT, else
 // build/tools/qopt-opt/qopt-opt), ImageMagick and the DejaVu fonts.
 // Run: node --test bench/test/
 
@@ -14,11 +17,13 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const metrics = require('../lib/metrics');
+const pairs = require('../lib/pairs');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'bench', 'quantized_variants.sh');
 const KEYS = path.join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ppocr_keys_v1.txt');
-const COLUMNS = ['original', 'fp32', 'u8s8', 'per-channel', 's8s8', 'dynamic'];
+const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'per-channel', 'per-channel+dce', 's8s8', 'dynamic'];
+const QOPT = process.env.QOPT_OPT || path.join(ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-bench-smoke-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -46,10 +51,11 @@ function cellValue(cell) {
 }
 
 test('quantized_variants.sh: cls, 2 rounds, every variant column with finite numbers', () => {
-  const qopt = process.env.QOPT_OPT || path.join(ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
+  const qopt = QOPT;
   assert.ok(fs.existsSync(qopt), `no qopt-opt at ${qopt}: build qopt (scripts/build.sh) or set QOPT_OPT`);
   const out = path.join(tmp, 'bench');
-  const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=cls', '--rounds=2', '--samples=4', `--out-dir=${out}`], {
+  const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=cls', '--rounds=2', '--samples=4', `--out-dir=${out}`,
+    '--pipeline=dce'], {
     cwd: ROOT, encoding: 'utf8', timeout: 120000, env: { ...process.env, QOPT_OPT: qopt },
   });
   assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
@@ -78,6 +84,39 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
   assert.equal(doc.schema, 'qopt-bench-variants/1');
   assert.deepEqual(doc.variants.map((v) => v.name), COLUMNS);
   for (const v of doc.variants) assert.equal(v.times_ms.length, 2, v.name);
+  // dce changes nothing in a quantized model: the after columns count the same nodes.
+  assert.equal(nodes[COLUMNS.indexOf('u8s8+dce')], nodes[COLUMNS.indexOf('u8s8')]);
+  assert.match(r.stdout, /^ {2}VARIANT\+dce = qopt-opt VARIANT\.onnx --pass='dce'$/m);
+  for (const v of ['u8s8', 'per-channel']) {
+    assert.match(r.stdout, new RegExp(`^  ${v} -> ${v}\\+dce: latency \\d+\\.\\d\\dx \\(after/before, paired\\); ` +
+      '/ fp32 \\d+\\.\\d\\dx -> \\d+\\.\\d\\dx; nodes in file (\\d+) -> \\1; after ORT optimization (\\d+) -> \\2$', 'm'));
+  }
+  assert.deepEqual(doc.pairs.map((p) => [p.before, p.after]), [['u8s8', 'u8s8+dce'], ['per-channel', 'per-channel+dce']]);
+});
+
+test('quantized_variants.sh: a pipeline pass qopt-opt does not know leaves its columns out, with a message', () => {
+  const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=', '--pipeline=no-such-pass{x=1},dce',
+    `--out-dir=${path.join(tmp, 'none')}`], { cwd: ROOT, encoding: 'utf8', timeout: 30000, env: { ...process.env, QOPT_OPT: QOPT } });
+  assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /qopt-opt has no such pass \(.*unknown pass 'no-such-pass'.*\): no '\+no-such-pass' columns/);
+});
+
+test('pairs: before/after summaries from per-round times and node counts', () => {
+  const names = ['fp32', 'u8s8', 'u8s8+fuse-qdq'];
+  assert.deepEqual(pairs.parsePairs(['u8s8=u8s8+fuse-qdq'], names), [{ before: 'u8s8', after: 'u8s8+fuse-qdq' }]);
+  assert.deepEqual(pairs.parsePairs(undefined, names), []);
+  assert.throws(() => pairs.parsePairs(['u8s8'], names), /want BEFORE=AFTER/);
+  assert.throws(() => pairs.parsePairs(['u8s8=s8s8'], names), /no variant 's8s8'/);
+  assert.throws(() => pairs.parsePairs(['u8s8=u8s8'], names), /itself/);
+  const before = { name: 'u8s8', times: [10, 20, 30], ratio: 0.88, nodes: { total: 1128 }, ortNodes: { total: 374 } };
+  const after = { name: 'u8s8+fuse-qdq', times: [8, 20, 15], ratio: 0.7, nodes: { total: 400 }, ortNodes: { error: 'x' } };
+  const s = pairs.summarizePair(before, after);
+  assert.equal(s.latency_after_over_before, 0.8); // median of 0.8, 1, 0.5
+  assert.equal(s.nodes_after, 400);
+  assert.equal(s.ort_nodes_after, null);
+  assert.equal(pairs.formatPair(s, 'fp32'), 'u8s8 -> u8s8+fuse-qdq: latency 0.80x (after/before, paired); ' +
+    '/ fp32 0.88x -> 0.70x; nodes in file 1128 -> 400; after ORT optimization 374 -> n/a');
+  assert.throws(() => pairs.summarizePair(before, { ...after, times: [1] }), /3 rounds against 1/);
 });
 
 test('metrics: SQNR, CTC greedy decoding with the PaddleOCR charset, binarized IoU', () => {

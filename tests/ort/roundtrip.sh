@@ -6,14 +6,10 @@
 #   |a - b| <= 1e-6 + 1e-5 |b| per element (docs/passes.md).
 # Usage: roundtrip.sh QOPT_OPT SOURCE_DIR
 set -euo pipefail
-qopt=$1
-src=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-status=0
-declare -A shapes=([det]=x:1x3x96x96 [rec]=x:1x3x48x160 [cls]=x:1x3x48x192)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ort_test_init "$@"
 for name in det rec cls; do
-  model=$src/testdata/models/paddleocr-$name.onnx
+  model=$(ort_model "$name")
   for pipeline in dce canonicalize-constants,dce "canonicalize-constants,canonicalize-constants{direction=to-nodes}" \
                   canonicalize; do
     tolerance=(--exact)
