@@ -1,5 +1,6 @@
 #include "analysis/node_units.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "analysis/qdq_params.h"
 
 namespace qopt::analysis {
@@ -16,10 +17,26 @@ bool IsFloat(ir::ElementType t) { return t == ir::ElementType::kFloat || t == ir
 
 std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   std::vector<NodeUnit> units;
+  // Shape and constant arithmetic: values computed from Shape/Size outputs
+  // and constants only (Cast, Slice, Concat, Gather of a shape; a Cast of a
+  // constant). They carry no activation data, so they are not units and not
+  // boundaries.
+  absl::flat_hash_set<const ir::Value*> shape_values;
+  for (const ir::Node* node : graph.node_list()) {
+    bool from_shapes = node->Is("Shape") || node->Is("Size");
+    if (!from_shapes && !node->inputs().empty() && !IsQdqNode(*node)) {
+      from_shapes = true;
+      for (const ir::Value* in : node->inputs()) {
+        if (in != nullptr && in->constant() == nullptr && !shape_values.contains(in)) from_shapes = false;
+      }
+    }
+    if (from_shapes) shape_values.insert(node->outputs().begin(), node->outputs().end());
+  }
   for (const ir::Node* node : graph.node_list()) {
     // Q/DQ are the boundaries themselves; Constant, Shape and Size read no
-    // tensor data, so they are no unit either.
+    // tensor data, so they are no unit either, nor is shape arithmetic.
     if (IsQdqNode(*node) || node->Is("Constant") || node->Is("Shape") || node->Is("Size")) continue;
+    if (!node->outputs().empty() && shape_values.contains(node->output())) continue;
     NodeUnit unit;
     unit.target = node;
     for (const ir::Value* in : node->inputs()) {

@@ -645,5 +645,26 @@ g (float[1,4] X) => (float[1,2] Y)
       << report.ToText();
 }
 
+
+TEST(QdqBoundaries, ShapeArithmeticIsNoUnit) {
+  // Cast/Slice of a Shape, and a Cast of a constant, carry no activations.
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,4] X) => (float[1,4] Y) <int32 c = {1}, int64[1] starts = {0}, int64[1] ends = {2}> {
+  Sh = Shape(X)
+  C = Cast <to = 6> (Sh)
+  S = Slice(C, starts, ends)
+  C2 = Cast <to = 7> (S)
+  K = Cast <to = 1> (c)
+  Y = Reshape(X, C2)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["units"], 1);  // the Reshape
+  EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["units_left_float"][0]["op_type"], "Reshape");
+}
+
 }  // namespace
 }  // namespace qopt
