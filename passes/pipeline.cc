@@ -104,13 +104,29 @@ absl::Status AppendPipeline(absl::string_view text, const PassRegistry& registry
   if (!specs.ok()) return specs.status();
   for (const PassSpec& spec : *specs) {
     if (const PassRegistry::NamedPipeline* named = registry.FindPipeline(spec.name)) {
-      if (!spec.options.empty()) {
-        return SyntaxError(text, spec.option_columns[0] - 1,
-                           absl::StrCat("'", spec.name, "' is a named pipeline and takes no options"));
-      }
       if (depth > 8) return SyntaxError(text, spec.column - 1, "named pipelines nest too deeply");
+      const size_t first = passes->size();
       if (absl::Status s = AppendPipeline(named->pipeline, registry, depth + 1, passes); !s.ok()) {
         return absl::Status(s.code(), absl::StrCat("in named pipeline '", spec.name, "': ", s.message()));
+      }
+      // `fuse-qdq{target=onnx-standard}`: an option of a named pipeline goes
+      // to every pass in it that has an option of that name.
+      for (size_t i = 0; i < spec.options.size(); ++i) {
+        const auto& [key, value] = spec.options[i];
+        const size_t column = spec.option_columns[i] - 1;
+        int taken = 0;
+        for (size_t p = first; p < passes->size(); ++p) {
+          OptionBase* option = (*passes)[p]->FindOption(key);
+          if (option == nullptr) continue;
+          ++taken;
+          if (absl::Status s = option->Parse(value); !s.ok()) {
+            return SyntaxError(text, column, absl::StrCat("pass '", (*passes)[p]->name(), "': ", s.message()));
+          }
+        }
+        if (taken == 0) {
+          return SyntaxError(text, column,
+                             absl::StrCat("no pass in named pipeline '", spec.name, "' has an option '", key, "'"));
+        }
       }
       continue;
     }

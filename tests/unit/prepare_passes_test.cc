@@ -191,9 +191,18 @@ g (float[1,1,2,2] X) => (float[1,1,2,2] Y) {
 
   PassRegistry registry;
   RegisterBuiltinPasses(registry);
+  // An option of a named pipeline goes to the passes in it that have it;
+  // one none of them has is an error.
   auto with_options = BuildPipeline("canonicalize{x=1}", registry);
   ASSERT_FALSE(with_options.ok());
-  EXPECT_NE(with_options.status().message().find("takes no options"), absl::string_view::npos);
+  EXPECT_NE(with_options.status().message().find("no pass in named pipeline 'canonicalize' has an option 'x'"),
+            absl::string_view::npos)
+      << with_options.status();
+  auto forwarded = BuildPipeline("canonicalize{direction=to-nodes}", registry);
+  ASSERT_TRUE(forwarded.ok()) << forwarded.status();
+  EXPECT_EQ((*forwarded)[0]->FindOption("direction")->value_text(), "to-nodes");
+  auto bad_value = BuildPipeline("canonicalize{direction=sideways}", registry);
+  EXPECT_FALSE(bad_value.ok());
 }
 
 }  // namespace
