@@ -257,6 +257,8 @@ std::vector<GraphOutputQuantization> GraphOutputSteps(const ir::Graph& graph) {
 
 }  // namespace
 
+std::string WhyNotInteger(const NodeUnit& unit, const TargetProfile& target) { return Reason(unit, target).detail; }
+
 BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& target) {
   BoundaryReport r;
   r.target = target.name;

@@ -75,6 +75,10 @@ struct BoundaryReport {
   int64_t boundary_ops_unknown_size = 0;
 };
 
+// Why `unit` does not run in integer on `target`, empty when it does: the
+// one check the boundary report and the fusion pass (fuse-qdq-units) share.
+std::string WhyNotInteger(const NodeUnit& unit, const TargetProfile& target);
+
 BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& target);
 nlohmann::json BoundariesToJson(const BoundaryReport& report);
 std::string FormatBoundaries(const BoundaryReport& report, int max_rows);

@@ -17,6 +17,7 @@
 #   --seeds=1,2,3                   one ONNX Runtime run per seed and level
 #   --opt-levels=disabled,all       ONNX Runtime graph optimization levels
 #   --atol=X --rtol=X               for outputs without a DequantizeLinear scale (parity.js defaults)
+#   --in-opt-level=LEVEL            run IN at LEVEL whatever OUT's level (all: against ORT's own QDQ fusion)
 #   --out-opt-level=LEVEL           run OUT at LEVEL whatever IN's level: ORT's own QDQ fusion
 #                                   then changes the numbers (to check that this check can fail)
 #   --expect-failure                exit 0 only if every model/variant fails on its numbers
@@ -41,7 +42,7 @@ for arg in "${ort_args[@]}"; do
     --pipeline=*) pipeline=${arg#*=} ;;
     --models=*) models=${arg#*=} ;;
     --variants=*) variants=${arg#*=} ;;
-    --steps=*|--seeds=*|--opt-levels=*|--atol=*|--rtol=*|--out-opt-level=*) parity_args+=("$arg") ;;
+    --steps=*|--seeds=*|--opt-levels=*|--atol=*|--rtol=*|--out-opt-level=*|--in-opt-level=*) parity_args+=("$arg") ;;
     --expect-failure) expect_failure=1 ;;
     --keep=*) keep=${arg#*=} ;;
     *) echo "pipeline_parity: unknown argument '$arg' (see --help)" >&2; exit 2 ;;

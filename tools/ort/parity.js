@@ -27,6 +27,8 @@ const USAGE = `usage: node tools/ort/parity.js IN.onnx OUT.onnx [options]
   --atol=X --rtol=X           for outputs without a DequantizeLinear scale (default ${1e-4}, ${1e-3})
   --boundaries=FILE.json      read the qdq-boundaries report from FILE instead of running qopt-opt
   --out-opt-level=LEVEL       run OUT at LEVEL whatever the level of IN (to check the checker)
+  --in-opt-level=LEVEL        run IN at LEVEL whatever the level of OUT: with "all", OUT is compared
+                              with ONNX Runtime's own fused execution of IN
   --label=TEXT                first cells of the table row (default: IN's file name)
   --header                    print only the table header, then exit`;
 
@@ -211,7 +213,8 @@ async function check(inPath, outPath, opts) {
   let limits;
   for (const level of opts.levels) {
     const outLevel = opts.outOptLevel || level;
-    const sIn = await lib.loadSession(inPath, { optLevel: level, threads: 1 });
+    const inLevel = opts.inOptLevel || level;
+    const sIn = await lib.loadSession(inPath, { optLevel: inLevel, threads: 1 });
     let sOut;
     try {
       sOut = await lib.loadSession(outPath, { optLevel: outLevel, threads: 1 });
@@ -287,6 +290,7 @@ async function main(argv) {
         rtol: { type: 'string' },
         boundaries: { type: 'string' },
         'out-opt-level': { type: 'string' },
+        'in-opt-level': { type: 'string' },
         label: { type: 'string' },
         header: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
@@ -322,6 +326,7 @@ async function main(argv) {
     rtol: values.rtol === undefined ? DEFAULT_RTOL : lib.parseFloatOpt('rtol', values.rtol),
     boundaries: values.boundaries,
     outOptLevel: values['out-opt-level'] === undefined ? undefined : level(values['out-opt-level']),
+    inOptLevel: values['in-opt-level'] === undefined ? undefined : level(values['in-opt-level']),
     label: values.label || require('node:path').basename(positionals[0]),
   };
   if (!opts.qoptOpt) throw new lib.UsageError('give --qopt-opt=PATH or set QOPT_OPT');

@@ -1,0 +1,356 @@
+// fuse-qdq-units: every QDQ node unit (analysis/node_units.h) that the
+// target profile runs in integer becomes that integer op: DQ -> Conv -> Q is
+// QLinearConv, DQ -> Add -> Q is com.microsoft QLinearAdd, DQ -> Reshape -> Q
+// with equal parameters is a Reshape of the integer tensor, and so on. The
+// selector is the boundary analysis' own verdict (WhyNotInteger), so the
+// report and the rewrite cannot disagree; the actions below are data, one
+// per op type, in the manner of ONNX Runtime's QDQ selector/action pairs.
+//
+// Numbers: each fused op is what ONNX Runtime itself runs when it fuses the
+// same unit at session start (graph optimization level >= basic); against
+// the QDQ model run without optimizations, the integer kernels round once
+// per op where float QDQ rounds at the Q, so outputs may differ by a step
+// per op and those differences add up over a network (docs/passes.md).
+#include <map>
+
+#include "absl/container/flat_hash_set.h"
+
+#include "absl/strings/str_cat.h"
+#include "analysis/node_units.h"
+#include "analysis/qdq_boundaries.h"
+#include "analysis/qdq_params.h"
+#include "passes/builtin_passes.h"
+#include "passes/fuse_qdq/rewrite_util.h"
+
+namespace qopt {
+namespace {
+
+using analysis::NodeUnit;
+using analysis::QdqParams;
+using analysis::ReadQdqParams;
+
+constexpr absl::string_view kMicrosoft = "com.microsoft";
+
+// What an action needs to build the fused node.
+struct FusionSite {
+  ir::Graph* graph;
+  const NodeUnit* unit;
+  ir::Node* target;
+  std::string failure;  // why the action refused, as notifyMatchFailure
+  // New integer values and the name of the Q output they replace, which
+  // they take once the Q is gone (the integer tensor keeps its name).
+  std::vector<std::pair<ir::Value*, std::string>>* renames;
+
+  ir::Node* dq(int i) const { return const_cast<ir::Node*>(unit->input_dq[i]); }
+  ir::Node* q(int i = 0) const { return const_cast<ir::Node*>(unit->output_q[i]); }
+  bool Fail(std::string reason) {
+    failure = std::move(reason);
+    return false;
+  }
+};
+
+std::optional<QdqParams> Params(const ir::Node* n) { return n ? ReadQdqParams(*n) : std::nullopt; }
+
+// The zero point input of a Q/DQ, or a new zero of its integer type (ONNX
+// Runtime's QLinear kernels want it spelled out).
+ir::Value* ZeroPoint(ir::Graph& graph, const ir::Node& qdq, ir::ElementType type) {
+  if (qdq.input(2) != nullptr) return qdq.input(2);
+  ir::Tensor zero(type, {});
+  zero.SetRawData(std::string(1, '\0'));
+  return graph.AddInitializer(absl::StrCat(qdq.name().empty() ? "qdq" : qdq.name(), "_zero_point"), std::move(zero));
+}
+
+// (x_q, scale, zero point) of a DQ'd input: the triple QLinear ops take.
+std::vector<ir::Value*> Quantized(FusionSite& site, const ir::Node& dq) {
+  auto p = ReadQdqParams(dq);
+  return {dq.input(0), dq.input(1), ZeroPoint(*site.graph, dq, p->quant_type)};
+}
+
+std::vector<ir::Value*> OutputParams(FusionSite& site) {
+  auto p = ReadQdqParams(*site.q());
+  return {site.q()->input(1), ZeroPoint(*site.graph, *site.q(), p->quant_type)};
+}
+
+void CopyAttributes(const ir::Node& from, ir::Node* to) {
+  for (const ir::Attribute& a : from.attributes()) {
+    if (a.tensors().empty() && a.graphs().empty()) to->mutable_attributes().emplace_back(ir::Attribute(a.proto()));
+  }
+}
+
+// Builds `op_type` right before the output Q (every input is defined by
+// then), and lets the Q's users read its output.
+ir::Node* Emit(FusionSite& site, absl::string_view op_type, absl::string_view domain,
+               const std::vector<ir::Value*>& inputs) {
+  ir::Node* fused = site.graph->AddNode(op_type, inputs, 1, site.q(), domain, site.target->name());
+  auto type = ReadQdqParams(*site.q())->quant_type;
+  fuse_qdq::SetIntegerType(fused->output(), type, site.target->output());
+  site.renames->emplace_back(fused->output(), site.q()->output()->name());
+  site.graph->ReplaceAllUsesWith(site.q()->output(), fused->output());
+  return fused;
+}
+
+// Every quantized input and the output share one 8-bit type (the contrib
+// kernels are typed by a single T).
+bool SameTypeEverywhere(FusionSite& site, int inputs) {
+  auto out = Params(site.q());
+  for (int i = 0; i < inputs; ++i) {
+    auto in = Params(site.dq(i));
+    if (!in || !out || in->quant_type != out->quant_type) {
+      return site.Fail("inputs and output are quantized to different integer types");
+    }
+  }
+  return true;
+}
+
+bool PerTensor(FusionSite& site, std::initializer_list<const ir::Node*> nodes) {
+  for (const ir::Node* n : nodes) {
+    auto p = Params(n);
+    if (!p || p->scales.size() != 1) return site.Fail(absl::StrCat(n ? n->Describe() : "", " is not per-tensor"));
+  }
+  return true;
+}
+
+// ---- actions ----------------------------------------------------------------
+
+bool FuseConv(FusionSite& site) {
+  ir::Node* x = site.dq(0);
+  ir::Node* w = site.dq(1);
+  if (!x || !w || !site.q()) return site.Fail("Conv needs DQ on input and weight and a Q on the output");
+  if (w->input(0) == nullptr || w->input(0)->constant() == nullptr) return site.Fail("the weight is not a constant");
+  auto xp = Params(x), wp = Params(w), yp = Params(site.q());
+  if (xp->scales.size() != 1 || yp->scales.size() != 1) return site.Fail("activation scales are not per-tensor");
+  if (xp->quant_type != yp->quant_type) return site.Fail("input and output integer types differ");
+  std::vector<ir::Value*> inputs = Quantized(site, *x);
+  for (ir::Value* v : Quantized(site, *w)) inputs.push_back(v);
+  for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
+  if (site.target->input(2) != nullptr) {
+    // The int32 bias is taken as it is: its scale must be input x weight scale.
+    ir::Node* b = site.dq(2);
+    auto bp = Params(b);
+    if (!bp || bp->quant_type != ir::ElementType::kInt32 || b->input(0)->constant() == nullptr) {
+      return site.Fail("the bias is not an int32 constant behind a DequantizeLinear");
+    }
+    for (int64_t zp : bp->zero_points) {
+      if (zp != 0) return site.Fail("the int32 bias has a non-zero zero point");
+    }
+    for (size_t c = 0; c < bp->scales.size(); ++c) {
+      const double expected = xp->scales[0] * wp->scales[wp->scales.size() == 1 ? 0 : c];
+      if (std::abs(bp->scales[c] - expected) > 1e-6 * expected) {
+        return site.Fail(absl::StrCat("bias scale ", bp->scales[c], " is not input scale x weight scale ", expected));
+      }
+    }
+    inputs.push_back(b->input(0));
+  }
+  ir::Node* fused = Emit(site, "QLinearConv", "", inputs);
+  CopyAttributes(*site.target, fused);
+  return true;
+}
+
+bool FuseMatMul(FusionSite& site) {
+  ir::Node* a = site.dq(0);
+  ir::Node* b = site.dq(1);
+  if (!a || !b || !site.q()) return site.Fail("MatMul needs DQ on both inputs and a Q on the output");
+  auto ap = Params(a), bp = Params(b), yp = Params(site.q());
+  if (ap->scales.size() != 1 || yp->scales.size() != 1) return site.Fail("activation scales are not per-tensor");
+  if (ap->quant_type != yp->quant_type) return site.Fail("input and output integer types differ");
+  if (bp->per_channel()) {
+    // Per column of a constant [K, N] weight is what QLinearMatMul takes.
+    const ir::Tensor* w = b->input(0)->constant();
+    if (w == nullptr || w->dims().size() != 2 || (bp->axis != 1 && bp->axis != -1)) {
+      return site.Fail("per-channel MatMul weights are not per column of a 2-D constant");
+    }
+  }
+  std::vector<ir::Value*> inputs = Quantized(site, *a);
+  for (ir::Value* v : Quantized(site, *b)) inputs.push_back(v);
+  for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
+  Emit(site, "QLinearMatMul", "", inputs);
+  return true;
+}
+
+// QLinearAdd / QLinearMul (com.microsoft): A, A_scale, A_zp, B, B_scale,
+// B_zp, C_scale, C_zp.
+bool FuseBinary(FusionSite& site, absl::string_view fused_op) {
+  if (!site.dq(0) || !site.dq(1) || !site.q()) return site.Fail("both inputs need a DQ and the output a Q");
+  if (!PerTensor(site, {site.dq(0), site.dq(1), site.q()}) || !SameTypeEverywhere(site, 2)) return false;
+  std::vector<ir::Value*> inputs = Quantized(site, *site.dq(0));
+  for (ir::Value* v : Quantized(site, *site.dq(1))) inputs.push_back(v);
+  for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
+  Emit(site, fused_op, kMicrosoft, inputs);
+  return true;
+}
+
+// X, X_scale, X_zp, Y_scale, Y_zp (+ the op's attributes); null when the
+// unit does not fit.
+ir::Node* FuseUnary(FusionSite& site, absl::string_view fused_op) {
+  if (!site.dq(0) || !site.q()) {
+    site.Fail("the input needs a DQ and the output a Q");
+    return nullptr;
+  }
+  if (!PerTensor(site, {site.dq(0), site.q()}) || !SameTypeEverywhere(site, 1)) return nullptr;
+  std::vector<ir::Value*> inputs = Quantized(site, *site.dq(0));
+  for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
+  ir::Node* fused = Emit(site, fused_op, kMicrosoft, inputs);
+  CopyAttributes(*site.target, fused);
+  return fused;
+}
+
+// The pools take NCHW data as the float op did.
+bool FusePool(FusionSite& site, absl::string_view fused_op) {
+  ir::Node* fused = FuseUnary(site, fused_op);
+  if (fused != nullptr) fused->SetInt("channels_last", 0);
+  return fused != nullptr;
+}
+
+// QLinearSoftmax needs the opset of the Softmax it replaces (the meaning of
+// `axis` changed in opset 13: coerced 2-D before, one axis after).
+bool FuseSoftmax(FusionSite& site, int64_t opset) {
+  ir::Node* fused = FuseUnary(site, "QLinearSoftmax");
+  if (fused == nullptr) return false;
+  if (!fused->GetInt("axis")) fused->SetInt("axis", opset < 13 ? 1 : -1);
+  fused->SetInt("opset", opset);
+  return true;
+}
+
+bool FuseConcat(FusionSite& site) {
+  if (!site.q()) return site.Fail("the output needs a Q");
+  const int n = site.target->num_inputs();
+  std::vector<const ir::Node*> all;
+  for (int i = 0; i < n; ++i) {
+    if (!site.dq(i)) return site.Fail(absl::StrCat("input ", i, " has no DQ"));
+    all.push_back(site.dq(i));
+  }
+  all.push_back(site.q());
+  for (const ir::Node* node : all) {
+    if (!PerTensor(site, {node})) return false;
+  }
+  if (!SameTypeEverywhere(site, n)) return false;
+  std::vector<ir::Value*> inputs = OutputParams(site);
+  for (int i = 0; i < n; ++i) {
+    for (ir::Value* v : Quantized(site, *site.dq(i))) inputs.push_back(v);
+  }
+  ir::Node* fused = Emit(site, "QLinearConcat", kMicrosoft, inputs);
+  CopyAttributes(*site.target, fused);
+  return true;
+}
+
+// Data movement on equal parameters (the verdict checked them): the op
+// reads the integer tensor, every output's Q goes.
+bool FusePassthrough(FusionSite& site) {
+  ir::Node* dq = site.dq(0);
+  if (!dq) return site.Fail("the data input has no DQ");
+  for (size_t i = 0; i < site.unit->output_q.size(); ++i) {
+    if (!site.q(static_cast<int>(i))) return site.Fail(absl::StrCat("output ", i, " has no Q"));
+  }
+  const ir::ElementType type = Params(dq)->quant_type;
+  site.target->SetInput(0, dq->input(0));
+  for (size_t i = 0; i < site.unit->output_q.size(); ++i) {
+    ir::Value* out = site.target->output(static_cast<int>(i));
+    fuse_qdq::SetIntegerType(out, type, out);
+    site.renames->emplace_back(out, site.q(static_cast<int>(i))->output()->name());
+    site.graph->ReplaceAllUsesWith(site.q(static_cast<int>(i))->output(), out);
+  }
+  return true;
+}
+
+}  // namespace
+
+class FuseQdqUnits : public Pass {
+ public:
+  absl::string_view name() const override { return "fuse-qdq-units"; }
+  absl::string_view summary() const override {
+    return "Turn each QDQ node unit the target runs in integer into its integer op (QLinearConv, QLinearAdd, ...)";
+  }
+
+  absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
+    const analysis::TargetProfile* profile = analysis::FindTargetProfile(target_.value());
+    if (profile == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "'"));
+    ir::Graph& graph = model.graph();
+    const int64_t opset = model.OpsetVersion("").value_or(13);
+    bool changed = false;
+    bool uses_microsoft = false;
+    std::map<std::string, int64_t> fused_by_op;
+    std::map<std::string, int64_t> not_fused;
+    absl::flat_hash_set<const ir::Node*> replaced;  // fused targets, their Qs and DQs
+    std::vector<std::pair<ir::Value*, std::string>> renames;
+    for (const NodeUnit& unit : analysis::FindNodeUnits(graph)) {
+      ir::Node* target = const_cast<ir::Node*>(unit.target);
+      if (target->is_erased()) continue;
+      const std::string& op = target->op_type();
+      if (!target->is_default_domain()) continue;  // already integer, or not ours
+      if (!analysis::WhyNotInteger(unit, *profile).empty()) continue;
+      FusionSite site{&graph, &unit, target, "", &renames};
+      bool ok = false;
+      bool microsoft = false;
+      if (op == "Conv") {
+        ok = FuseConv(site);
+      } else if (op == "MatMul") {
+        ok = FuseMatMul(site);
+      } else if (profile->passthrough_ops.contains(op)) {
+        ok = FusePassthrough(site);
+      } else if (op == "Add" || op == "Mul") {
+        ok = FuseBinary(site, op == "Add" ? "QLinearAdd" : "QLinearMul");
+        microsoft = true;
+      } else if (op == "Sigmoid" || op == "LeakyRelu") {
+        ok = FuseUnary(site, absl::StrCat("QLinear", op)) != nullptr;
+        microsoft = true;
+      } else if (op == "GlobalAveragePool" || op == "AveragePool") {
+        ok = FusePool(site, absl::StrCat("QLinear", op));
+        microsoft = true;
+      } else if (op == "Softmax") {
+        ok = FuseSoftmax(site, opset);
+        microsoft = true;
+      } else if (op == "Concat") {
+        ok = FuseConcat(site);
+        microsoft = true;
+      } else {
+        site.failure = absl::StrCat("qopt has no fusion for ", op, " yet");
+      }
+      if (ok) {
+        replaced.insert(unit.target);
+        replaced.insert(unit.input_dq.begin(), unit.input_dq.end());
+        replaced.insert(unit.output_q.begin(), unit.output_q.end());
+        ++fused_by_op[op];
+        ++fused_;
+        uses_microsoft |= microsoft;
+        changed = true;
+      } else {
+        ++not_fused[site.failure];
+        ++refused_;
+      }
+    }
+    // The old ops, their output Qs and the DQs nobody reads any more, last
+    // first so that each frees the next.
+    std::vector<ir::Node*> nodes = graph.node_list();
+    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+      ir::Node* node = *it;
+      if (!replaced.contains(node)) continue;
+      bool dead = true;
+      for (const ir::Value* out : node->outputs()) dead &= out == nullptr || !out->has_uses();
+      if (dead) graph.EraseNode(node);
+    }
+    for (auto& [value, name] : renames) {
+      if (!value->is_graph_output() && graph.FindValue(name) == nullptr) graph.RenameValue(value, name);
+    }
+    if (uses_microsoft && !model.OpsetVersion(kMicrosoft)) model.SetOpsetVersion(kMicrosoft, 1);
+    if (context.report) {
+      nlohmann::json j;
+      j["target"] = profile->name;
+      j["fused_by_op"] = fused_by_op;
+      j["not_fused"] = not_fused;
+      std::string text = absl::StrCat("fuse-qdq-units (target ", profile->name, "): ", fused_.value(), " fused\n");
+      for (const auto& [op, n] : fused_by_op) absl::StrAppend(&text, "  ", op, ": ", n, "\n");
+      for (const auto& [why, n] : not_fused) absl::StrAppend(&text, "  not fused (", n, "): ", why, "\n");
+      context.report->AddAnalysis("fuse-qdq-units", j, text);
+    }
+    return changed;
+  }
+
+ private:
+  Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
+  Statistic fused_{this, "units-fused", "Node units turned into integer ops"};
+  Statistic refused_{this, "units-refused", "Units the target runs in integer that an action could not rewrite"};
+};
+
+std::unique_ptr<Pass> CreateFuseQdqUnitsPass() { return std::make_unique<FuseQdqUnits>(); }
+
+}  // namespace qopt

@@ -1,0 +1,55 @@
+#include "passes/fuse_qdq/rewrite_util.h"
+
+#include "analysis/qdq_params.h"
+
+namespace qopt::fuse_qdq {
+
+std::optional<double> ScalarConstant(const ir::Value* v) {
+  if (v == nullptr) return std::nullopt;
+  if (const ir::Tensor* t = v->constant()) {
+    if (t->num_elements() != 1 || !ir::IsFloatingPoint(t->type())) return std::nullopt;
+    auto values = t->ToDoubles();
+    if (!values.ok()) return std::nullopt;
+    return (*values)[0];
+  }
+  const ir::Node* dq = analysis::DequantizeProducer(v);
+  if (dq == nullptr || dq->input(0) == nullptr || dq->input(0)->constant() == nullptr) return std::nullopt;
+  auto p = analysis::ReadQdqParams(*dq);
+  auto q = dq->input(0)->constant()->ToDoubles();
+  if (!p || p->scales.size() != 1 || !q.ok() || q->size() != 1) return std::nullopt;
+  const double zero_point = p->zero_points.empty() ? 0 : static_cast<double>(p->zero_points[0]);
+  return ((*q)[0] - zero_point) * p->scales[0];
+}
+
+void SetIntegerType(ir::Value* v, ir::ElementType type, const ir::Value* like) {
+  onnx::ValueInfoProto info;
+  auto* tensor_type = info.mutable_type()->mutable_tensor_type();
+  tensor_type->set_elem_type(static_cast<int32_t>(type));
+  if (auto shape = like ? like->shape() : std::nullopt) {
+    auto* dims = tensor_type->mutable_shape();
+    for (const ir::Dim& d : *shape) {
+      auto* dim = dims->add_dim();
+      if (d.value) {
+        dim->set_dim_value(*d.value);
+      } else if (!d.param.empty()) {
+        dim->set_dim_param(d.param);
+      }
+    }
+  }
+  v->set_type_info(info);
+}
+
+int64_t EraseDeadQdq(ir::Graph& graph) {
+  int64_t erased = 0;
+  std::vector<ir::Node*> nodes = graph.node_list();
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    ir::Node* node = *it;
+    if (!analysis::IsQuantizeLinear(*node) && !analysis::IsDequantizeLinear(*node)) continue;
+    if (node->output() != nullptr && node->output()->has_uses()) continue;
+    graph.EraseNode(node);
+    ++erased;
+  }
+  return erased;
+}
+
+}  // namespace qopt::fuse_qdq
