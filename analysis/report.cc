@@ -34,7 +34,8 @@ nlohmann::json Report::ToJson() const {
                            {"options", p.options},
                            {"changed", p.changed},
                            {"statistics", p.statistics},
-                           {"seconds", p.seconds}});
+                           {"seconds", p.seconds},
+                           {"census", {{"before", p.census_before}, {"after", p.census_after}}}});
   }
   j["analyses"] = nlohmann::json::object();
   for (const Section& s : analyses_) j["analyses"][s.name] = s.data;

@@ -28,6 +28,9 @@ struct PassRun {
   bool changed = false;
   nlohmann::json statistics = nlohmann::json::object();
   double seconds = 0;
+  // analysis::CensusToJson of the main graph before and after the pass.
+  nlohmann::json census_before;
+  nlohmann::json census_after;
 };
 
 class Report {

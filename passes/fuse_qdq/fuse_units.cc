@@ -16,6 +16,8 @@
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "analysis/qdq_census.h"
 #include "analysis/node_units.h"
 #include "analysis/qdq_boundaries.h"
 #include "analysis/qdq_params.h"
@@ -262,6 +264,7 @@ class FuseQdqUnits : public Pass {
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
+    if (context.report) census_at_start_ = analysis::TakeQdqCensus(model.graph());
     const analysis::TargetProfile* profile = analysis::FindTargetProfile(target_.value());
     if (profile == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "'"));
     ir::Graph& graph = model.graph();
@@ -333,19 +336,64 @@ class FuseQdqUnits : public Pass {
     }
     if (uses_microsoft && !model.OpsetVersion(kMicrosoft)) model.SetOpsetVersion(kMicrosoft, 1);
     if (context.report) {
-      nlohmann::json j;
-      j["target"] = profile->name;
-      j["fused_by_op"] = fused_by_op;
-      j["not_fused"] = not_fused;
-      std::string text = absl::StrCat("fuse-qdq-units (target ", profile->name, "): ", fused_.value(), " fused\n");
-      for (const auto& [op, n] : fused_by_op) absl::StrAppend(&text, "  ", op, ": ", n, "\n");
-      for (const auto& [why, n] : not_fused) absl::StrAppend(&text, "  not fused (", n, "): ", why, "\n");
-      context.report->AddAnalysis("fuse-qdq-units", j, text);
+      nlohmann::json summary = Summary(*profile, graph, context, fused_by_op, not_fused);
+      context.report->AddAnalysis("fuse-qdq-units", summary, SummaryText(summary));
     }
     return changed;
   }
 
  private:
+  // Before/after counts from the start of the pipeline this pass runs in
+  // (the report's first pass; this pass's own start when it runs alone),
+  // units fused by op and the units left float with their reasons.
+  nlohmann::json Summary(const analysis::TargetProfile& profile, const ir::Graph& graph, PassContext& context,
+                         const std::map<std::string, int64_t>& fused_by_op,
+                         const std::map<std::string, int64_t>& not_fused) {
+    nlohmann::json before = analysis::CensusToJson(census_at_start_);
+    for (const PassRun& run : context.report->passes()) {
+      if (!run.census_before.is_null()) {
+        before = run.census_before;
+        break;
+      }
+    }
+    const nlohmann::json after = analysis::CensusToJson(analysis::TakeQdqCensus(graph));
+    const analysis::BoundaryReport boundaries = analysis::AnalyzeBoundaries(graph, profile);
+    nlohmann::json j;
+    j["target"] = profile.name;
+    j["before"] = before;
+    j["after"] = after;
+    j["fused_by_op"] = fused_by_op;
+    j["not_fused"] = not_fused;
+    j["left_float"] = boundaries.reasons;
+    std::map<std::string, int64_t> patterns;
+    for (const analysis::FloatRegion& region : boundaries.float_regions) ++patterns[region.pattern];
+    j["float_region_patterns"] = patterns;
+    return j;
+  }
+
+  static std::string SummaryText(const nlohmann::json& j) {
+    auto row = [&](const char* what, const char* key) {
+      return absl::StrFormat("  %-28s %6d -> %d\n", what, j["before"][key].get<int64_t>(), j["after"][key].get<int64_t>());
+    };
+    std::string text = absl::StrCat("fuse-qdq (target ", j["target"].get<std::string>(), ")\n");
+    absl::StrAppend(&text, row("nodes", "nodes"), row("QuantizeLinear", "quantize"), row("DequantizeLinear", "dequantize"),
+                    row("float->int transitions", "float_to_int"), row("int->float transitions", "int_to_float"));
+    absl::StrAppend(&text, "  units fused:");
+    for (const auto& [op, n] : j["fused_by_op"].items()) absl::StrAppend(&text, " ", op, " ", n.get<int64_t>());
+    absl::StrAppend(&text, "\n");
+    for (const auto& [why, n] : j["not_fused"].items()) {
+      absl::StrAppend(&text, "  not fused (", n.get<int64_t>(), "): ", why, "\n");
+    }
+    for (const auto& [why, n] : j["left_float"].items()) {
+      absl::StrAppend(&text, "  left float (", n.get<int64_t>(), "): ", why, "\n");
+    }
+    for (const auto& [pattern, n] : j["float_region_patterns"].items()) {
+      absl::StrAppend(&text, "  float region (", n.get<int64_t>(), "): ", pattern, "\n");
+    }
+    return text;
+  }
+
+  analysis::QdqCensus census_at_start_;
   Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
   Statistic fused_{this, "units-fused", "Node units turned into integer ops"};
   Statistic refused_{this, "units-refused", "Units the target runs in integer that an action could not rewrite"};

@@ -133,5 +133,50 @@ g (float[2,4] X) => (float[2,4] Y)
   EXPECT_EQ(softmax->GetInt("axis"), 1);  // opset 11's default
 }
 
+
+TEST(FuseQdq, PipelineSummaryCountsFromThePipelineStart) {
+  // Conv -> Div by 4 (scale only) -> Add: the Div's DQ/Q go in
+  // fold-qdq-identity, the rest in fuse-qdq-units; the summary counts from
+  // before the first pass.
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
+  <float s = {0.5}, float s8 = {0.125}, uint8 z = {128}, int8[1,1,1,1] Wq = {3}, float ws = {0.25}, int8 wz = {0},
+   float c4 = {4.0}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  W = DequantizeLinear(Wq, ws, wz)
+  A = Conv(Xd, W)
+  Aq = QuantizeLinear(A, s, z)
+  Ad = DequantizeLinear(Aq, s, z)
+  D = Div(Ad, c4)
+  Dq = QuantizeLinear(D, s8, z)
+  Dd = DequantizeLinear(Dq, s8, z)
+  S = Add(Dd, Xd)
+  Sq = QuantizeLinear(S, s, z)
+  Y = DequantizeLinear(Sq, s, z)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "fuse-qdq", &report).ok());
+  EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear QLinearConv QLinearAdd DequantizeLinear");
+  const nlohmann::json doc = report.ToJson();
+  const auto& summary = doc["analyses"]["fuse-qdq-units"];
+  EXPECT_EQ(summary["before"]["nodes"], 12);
+  EXPECT_EQ(summary["after"]["nodes"], 4);
+  EXPECT_EQ(summary["before"]["float_to_int"], 4);  // Xq, Aq, Dq, Sq
+  EXPECT_EQ(summary["after"]["float_to_int"], 1);   // Xq
+  EXPECT_EQ(summary["after"]["int_to_float"], 1);   // Y
+  EXPECT_EQ(summary["fused_by_op"]["Conv"], 1);
+  EXPECT_EQ(summary["fused_by_op"]["Add"], 1);
+  // Every pass run carries its census: fold-qdq-identity took 3 nodes.
+  ASSERT_GE(doc["passes"].size(), 2u);
+  EXPECT_EQ(doc["passes"][1]["name"], "fold-qdq-identity");
+  EXPECT_EQ(doc["passes"][1]["census"]["before"]["nodes"].get<int>() -
+                doc["passes"][1]["census"]["after"]["nodes"].get<int>(),
+            3);
+  EXPECT_NE(report.ToText().find("nodes                            12 -> 4"), std::string::npos) << report.ToText();
+}
+
 }  // namespace
 }  // namespace qopt
