@@ -7,7 +7,11 @@
 #      that it computes the same outputs;
 #   2. calibrate it in ONNX Runtime and quantize it to INT8 QDQ the way ONNX
 #      Runtime's quantize_static does, and show what that costs in nodes and
-#      how far its outputs move.
+#      how far its outputs move;
+#   3. fuse-qdq: turn the QDQ file into integer execution (QLinearConv,
+#      com.microsoft QLinearAdd/Mul, ...), check in ONNX Runtime that it gives
+#      the numbers ONNX Runtime's own fused run of the QDQ file gives, and
+#      time FP32, QDQ and fused side by side (1 thread, interleaved).
 # Output models go to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +41,17 @@ echo
 echo "== ONNX Runtime: FP32 vs INT8 QDQ (quantization error, not a bug)"
 node tools/ort/compare.js "$out/$base.fp32.onnx" "$out/$base.int8.onnx" --atol=1 --input-shape="$shape" | tail -n 2
 ls -lL "$model" "$out/$base.fp32.onnx" "$out/$base.int8.onnx" | awk '{printf "%10d bytes  %s\n", $5, $NF}'
+
+echo
+echo "== 3. qopt-opt $out/$base.int8.onnx --pass=fuse-qdq,op-count{compare=FP32} -o $out/$base.fused.onnx"
+"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq,op-count{compare=$out/$base.fp32.onnx}" -o "$out/$base.fused.onnx"
+echo
+echo "== ONNX Runtime: fused file (no ORT optimization) vs ORT's own optimized run of the QDQ file (must be identical)"
+node tools/ort/compare.js "$out/$base.int8.onnx" "$out/$base.fused.onnx" --exact --opt-level=all --opt-level-b=disabled \
+  --input-shape="$shape" | tail -n 2
+echo
+echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs INT8 after fuse-qdq (1 thread, interleaved rounds, random inputs)"
+node bench/ort_bench.js --task=generic --random=4 --rounds=${QOPT_DEMO_ROUNDS:-60} --input-shape="$shape" \
+  --qopt-opt="$qopt" --variant=fp32="$out/$base.fp32.onnx" --variant=qdq="$out/$base.int8.onnx" \
+  --variant=fused="$out/$base.fused.onnx" --pair=qdq=fused
+ls -lL "$out/$base.fused.onnx" | awk '{printf "%10d bytes  %s\n", $5, $NF}'
