@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -29,6 +30,32 @@ std::string WriteUniformCalibration(const ir::Model& model, const std::string& t
   bool first = true;
   for (const ir::Value* v : model.graph().values()) {
     out << (first ? "" : ",") << "\"" << v->name() << "\": {\"min\": -4, \"max\": 4}";
+    first = false;
+  }
+  out << "}}";
+  return path.string();
+}
+
+// Like WriteUniformCalibration, but the output of a Mul or Div by a positive
+// constant gets its input's range scaled by it, as a calibration run would
+// measure: hard-swish's "/ 6" then only moves the scale, and fuse-qdq can
+// remove it.
+std::string WriteScaledCalibration(const ir::Model& model, const std::string& tag) {
+  std::map<const ir::Value*, double> half_width;
+  for (const ir::Node* n : model.graph().node_list()) {
+    if (!(n->Is("Mul") || n->Is("Div")) || n->input(1) == nullptr || n->input(1)->constant() == nullptr) continue;
+    auto c = n->input(1)->constant()->ToDoubles();
+    if (!c.ok() || c->size() != 1 || !((*c)[0] > 0)) continue;
+    const double in = half_width.contains(n->input(0)) ? half_width[n->input(0)] : 4.0;
+    half_width[n->output()] = n->Is("Mul") ? in * (*c)[0] : in / (*c)[0];
+  }
+  const fs::path path = fs::temp_directory_path() / ("qopt_" + tag + std::to_string(::getpid()) + ".calib.json");
+  std::ofstream out(path);
+  out << "{\"schema\": \"qopt-calib/1\", \"tensors\": {";
+  bool first = true;
+  for (const ir::Value* v : model.graph().values()) {
+    const double w = half_width.contains(v) ? half_width[v] : 4.0;
+    out << (first ? "" : ",") << "\"" << v->name() << "\": {\"min\": " << -w << ", \"max\": " << w << "}";
     first = false;
   }
   out << "}}";
@@ -142,6 +169,50 @@ TEST_P(DynamicRealModel, DynamicSitesCounted) {
 
 INSTANTIATE_TEST_SUITE_P(PaddleOcr, DynamicRealModel, ::testing::Values("det", "rec", "cls"));
 
+// fuse-qdq on the u8s8 and per-channel QDQ models: at most as many nodes as
+// the FP32 model, no identical DQ -> Q pair left, every Conv an integer
+// QLinearConv, and the analyses read the QOperator result (lint-clean, the
+// same biases checked). The numbers are checked in ONNX Runtime by
+// tests/ort/pipeline_parity.sh.
+class FusedRealModel : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(FusedRealModel, FewerNodesThanFp32AndAnalysesOnQOperatorForm) {
+  const auto& [name, options] = GetParam();
+  auto model = Canonicalized(name);
+  ASSERT_NE(model, nullptr);
+  const int64_t fp32_nodes = model->graph().num_nodes();
+  int64_t fp32_convs = 0;
+  for (const ir::Node* n : model->graph().node_list()) fp32_convs += n->Is("Conv");
+  const std::string calib = WriteScaledCalibration(*model, name + "fused");
+  Report quantized;
+  ASSERT_TRUE(testing::RunPipeline(*model, "quantize{calibration=" + calib + " " + options + "},bias-overflow",
+                                   &quantized).ok());
+  const size_t biases = quantized.ToJson()["analyses"]["bias-overflow"]["entries"].size();
+  Report report;
+  absl::Status s = testing::RunPipeline(*model, "fuse-qdq,qdq-boundaries,bias-overflow,quant-lint", &report);
+  ASSERT_TRUE(s.ok()) << s;
+  const nlohmann::json doc = report.ToJson();
+
+  EXPECT_LE(model->graph().num_nodes(), fp32_nodes) << name;
+  const onnx::ModelProto proto = ir::ExportModel(*model);
+  EXPECT_EQ(CountOp(proto, "Conv"), 0);
+  EXPECT_EQ(CountOp(proto, "QLinearConv"), fp32_convs);
+  const auto& b = doc["analyses"]["qdq-boundaries"];
+  EXPECT_FALSE(b["redundant_counts"].contains("dq-q-identical")) << b["redundant_counts"].dump();
+  // The QOperator model is analysed as such: its integer ops form islands,
+  // every bias behind QLinearConv is checked, and the lint is clean.
+  EXPECT_GT(b["fusable_units"].get<int>(), 0);
+  EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"].size(), biases);
+  EXPECT_EQ(report.CountFindings(Severity::kError), 0) << report.ToText();
+  // The pipeline's own summary agrees with the graph.
+  EXPECT_EQ(doc["analyses"]["fuse-qdq-units"]["after"]["nodes"].get<int64_t>(), model->graph().num_nodes());
+  fs::remove(calib);
+}
+
+INSTANTIATE_TEST_SUITE_P(PaddleOcr, FusedRealModel,
+                         ::testing::Combine(::testing::Values("det", "rec", "cls"),
+                                            ::testing::Values("", "per-channel=true")));
+
 // One channel of one conv's weights made 1e9 times smaller: with per-channel
 // weights and without ORT's weight-scale adjustment its int32 bias must
 // saturate on that channel, and bias-overflow must report that and no other
@@ -188,6 +259,18 @@ TEST(PlantedBiasOverflow, FoundOnTheRightChannelOnly) {
     EXPECT_EQ(entry["saturated"], 1);
     EXPECT_EQ(entry["worst_channels"][0]["channel"], channel);
   }
+  // The same saturated int32 bias, read from QLinearConv's input 8 after
+  // fuse-qdq (the fused node keeps the Conv's name).
+  const std::string conv_name = target->name();
+  Report fused;
+  ASSERT_TRUE(testing::RunPipeline(*model, "fuse-qdq,bias-overflow", &fused).ok());
+  std::vector<Finding> fused_errors;
+  for (const Finding& f : fused.findings()) {
+    if (f.severity == Severity::kError) fused_errors.push_back(f);
+  }
+  ASSERT_EQ(fused_errors.size(), 1u) << fused.ToText();
+  EXPECT_NE(fused_errors[0].subject.find(conv_name), std::string::npos) << fused_errors[0].subject;
+  EXPECT_NE(fused_errors[0].subject.find("QLinearConv"), std::string::npos) << fused_errors[0].subject;
   fs::remove(calib);
 }
 
