@@ -36,6 +36,12 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   const ir::Node& node = *unit.target;
   const std::string& op = node.op_type();
   if (IsIntegerOp(node)) return {};
+  // A Cast between integer types (the index of a lookup table) moves
+  // integers; it is no boundary.
+  if (node.Is("Cast") && node.input(0) != nullptr && node.output() != nullptr &&
+      ir::IsInteger(node.input(0)->elem_type()) && ir::IsInteger(node.output()->elem_type())) {
+    return {};
+  }
   auto verdict = [](std::string category, std::string detail) { return Verdict{category, detail}; };
   const bool integer_op = node.is_default_domain() && target.integer_ops.contains(op);
   const bool passthrough = node.is_default_domain() && target.passthrough_ops.contains(op);

@@ -11,12 +11,14 @@
 // the QDQ model run without optimizations, the integer kernels round once
 // per op where float QDQ rounds at the Q, so outputs may differ by a step
 // per op and those differences add up over a network (docs/passes.md).
+#include <algorithm>
 #include <map>
 
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "analysis/qdq_census.h"
 #include "analysis/node_units.h"
 #include "analysis/qdq_boundaries.h"
@@ -269,6 +271,7 @@ class FuseQdqUnits : public Pass {
     if (profile == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "'"));
     ir::Graph& graph = model.graph();
     const int64_t opset = model.OpsetVersion("").value_or(13);
+    const absl::flat_hash_set<std::string> keep_float = absl::StrSplit(keep_float_.value(), ',', absl::SkipEmpty());
     bool changed = false;
     bool uses_microsoft = false;
     std::map<std::string, int64_t> fused_by_op;
@@ -281,6 +284,14 @@ class FuseQdqUnits : public Pass {
       const std::string& op = target->op_type();
       if (!target->is_default_domain()) continue;  // already integer, or not ours
       if (!analysis::WhyNotInteger(unit, *profile).empty()) continue;
+      // Already on integers (no Q/DQ around it): nothing to fuse.
+      const bool has_qdq = std::any_of(unit.input_dq.begin(), unit.input_dq.end(), [](auto* n) { return n; }) ||
+                           std::any_of(unit.output_q.begin(), unit.output_q.end(), [](auto* n) { return n; });
+      if (!has_qdq) continue;
+      if (keep_float.contains(op)) {
+        ++not_fused[absl::StrCat(op, " kept float (keep-float)")];
+        continue;
+      }
       FusionSite site{&graph, &unit, target, "", &renames};
       bool ok = false;
       bool microsoft = false;
@@ -395,6 +406,10 @@ class FuseQdqUnits : public Pass {
 
   analysis::QdqCensus census_at_start_;
   Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
+  Option<std::string> keep_float_{this, "keep-float",
+                                  "Comma-separated op types to leave as float QDQ units (where the target's integer "
+                                  "kernel is slower, e.g. Resize)",
+                                  ""};
   Statistic fused_{this, "units-fused", "Node units turned into integer ops"};
   Statistic refused_{this, "units-refused", "Units the target runs in integer that an action could not rewrite"};
 };

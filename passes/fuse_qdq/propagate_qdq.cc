@@ -17,7 +17,9 @@
 // (a Reshape or Transpose changes what the axis means). A DQ is sunk only
 // when the op is its one user, and a Q hoisted only when it is the op's one
 // user, so the node count never grows.
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "analysis/qdq_params.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/rewrite_util.h"
@@ -65,11 +67,12 @@ class PropagateQdq : public Pass {
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext&) override {
     ir::Graph& graph = model.graph();
+    const absl::flat_hash_set<std::string> keep_float = absl::StrSplit(keep_float_.value(), ',', absl::SkipEmpty());
     bool changed = false;
     for (int round = 0; round < 64; ++round) {
       bool progress = false;
       for (ir::Node* node : graph.nodes()) {
-        if (!Commutes(*node)) continue;
+        if (!Commutes(*node) || keep_float.contains(node->op_type())) continue;
         progress |= TrySink(graph, *node) || TryHoist(graph, *node);
       }
       if (!progress) break;
@@ -144,6 +147,8 @@ class PropagateQdq : public Pass {
     return true;
   }
 
+  Option<std::string> keep_float_{this, "keep-float", "Comma-separated op types to leave in float (not moved through)",
+                                  ""};
   Statistic sunk_{this, "dq-sunk", "DequantizeLinear moved below an op"};
   Statistic hoisted_{this, "q-hoisted", "QuantizeLinear moved above an op"};
 };
