@@ -114,6 +114,7 @@ class QdqLookup : public Pass {
     const int64_t z_in = in->zero_points.empty() ? 0 : in->zero_points[0];
     const int64_t z_out = qp->zero_points.empty() ? 0 : qp->zero_points[0];
     if (!(s_out > 0) || !std::isfinite(s_in) || !std::isfinite(s_out)) return false;
+    if ((op.Is("Relu") || op.Is("Clip")) && analysis::SameQuantization(*in, *qp)) return ClampOnIntegers(graph, op, *dq, *q);
     // table[q - min]: the value the site produces for integer q. DQ is
     // (q - z) * s in float32, as ONNX Runtime computes it.
     std::vector<int64_t> table;
@@ -156,9 +157,52 @@ class QdqLookup : public Pass {
     return true;
   }
 
+  // DQ(s, z) -> Relu/Clip(lo, hi) -> Q(s, z): Q is monotone, so it
+  // commutes with the clamp, and Q(DQ(q)) = q with equal parameters; the
+  // site is Clip(q, Q(lo), Q(hi)) on the integers, one node and no table
+  // (a Relu on a large tensor would make a large Cast + Gather).
+  bool ClampOnIntegers(ir::Graph& graph, ir::Node& op, ir::Node& dq, ir::Node& q) {
+    auto p = analysis::ReadQdqParams(q);
+    auto range = analysis::FullRange(p->quant_type);
+    if (!range.ok()) return false;
+    const float scale = static_cast<float>(p->scales[0]);
+    const int64_t z = p->zero_points.empty() ? 0 : p->zero_points[0];
+    float lo = op.Is("Relu") ? 0.0f : op.GetFloat("min").value_or(-INFINITY);
+    float hi = op.Is("Relu") ? INFINITY : op.GetFloat("max").value_or(INFINITY);
+    for (int i : {1, 2}) {
+      if (op.Is("Relu") || op.input(i) == nullptr) continue;
+      auto bound = fuse_qdq::ScalarConstant(op.input(i));
+      if (!bound) return false;
+      (i == 1 ? lo : hi) = static_cast<float>(*bound);
+    }
+    auto bound_value = [&](float b, int64_t otherwise) {
+      if (std::isinf(b)) return otherwise;
+      return analysis::QuantizeValue(b, scale, z, *range);
+    };
+    ir::Tensor qlo(p->quant_type, {}), qhi(p->quant_type, {});
+    qlo.SetRawData(analysis::PackIntegers({bound_value(lo, range->min)}, p->quant_type));
+    qhi.SetRawData(analysis::PackIntegers({bound_value(hi, range->max)}, p->quant_type));
+    ir::Value* out = op.output();
+    ir::Node* clip = graph.AddNode(
+        "Clip",
+        {dq.input(0), graph.AddInitializer(absl::StrCat(out->name(), "_qmin"), std::move(qlo)),
+         graph.AddInitializer(absl::StrCat(out->name(), "_qmax"), std::move(qhi))},
+        1, &q, "", op.name());
+    fuse_qdq::SetIntegerType(clip->output(), p->quant_type, out);
+    const std::string q_name = q.output()->name();
+    graph.ReplaceAllUsesWith(q.output(), clip->output());
+    graph.EraseNode(&q);
+    graph.EraseNode(&op);
+    if (!dq.output()->has_uses()) graph.EraseNode(&dq);
+    if (!clip->output()->is_graph_output() && graph.FindValue(q_name) == nullptr) graph.RenameValue(clip->output(), q_name);
+    ++clamped_;
+    return true;
+  }
+
   Option<std::string> ops_{this, "ops", "Comma-separated op types to turn into lookups",
                            "HardSigmoid,Relu,Clip,Neg,Abs"};
   Statistic rewritten_{this, "sites-rewritten", "DQ -> op -> Q sites turned into Cast + Gather"};
+  Statistic clamped_{this, "sites-clamped", "Relu/Clip sites with equal parameters turned into an integer Clip"};
   Statistic ambiguous_{this, "sites-ambiguous",
                        "Sites left alone because a fused multiply-add could change an entry"};
 };

@@ -246,5 +246,30 @@ g (float[4] X) => (float[4] H)
   EXPECT_EQ(OpSequence(output->graph()), "QuantizeLinear DequantizeLinear HardSigmoid");
 }
 
+
+TEST(QdqLookup, ReluWithEqualParametersIsAClipOnIntegers) {
+  // Zero point 128: the Relu cuts (not an identity), but with equal
+  // parameters it is max(q, 128), one Clip on uint8 and no table.
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[4] X) => (float[4] Y)
+  <float s = {0.5}, uint8 z = {128}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  R = Relu(Xd)
+  Rq = QuantizeLinear(R, s, z)
+  Y = DequantizeLinear(Rq, s, z)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "qdq-lookup", &report).ok());
+  EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear Clip DequantizeLinear");
+  const ir::Node* clip = model->graph().node_list()[1];
+  EXPECT_EQ(*clip->input(1)->constant()->ToDoubles(), std::vector<double>{128});
+  EXPECT_EQ(*clip->input(2)->constant()->ToDoubles(), std::vector<double>{255});
+  EXPECT_EQ(clip->input(1)->constant()->type(), ir::ElementType::kUint8);
+  EXPECT_EQ(report.passes()[0].statistics["sites-clamped"], 1);
+}
+
 }  // namespace
 }  // namespace qopt

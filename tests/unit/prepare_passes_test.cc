@@ -186,7 +186,7 @@ g (float[1,1,2,2] X) => (float[1,1,2,2] Y) {
   ASSERT_TRUE(RunPipeline(*model, "canonicalize", &report).ok());
   EXPECT_EQ(OpSequence(model->graph()), "Conv Clip");
   EXPECT_EQ(model->OpsetVersion(""), 13);
-  EXPECT_EQ(report.passes().size(), 6u);
+  EXPECT_EQ(report.passes().size(), 8u);
   EXPECT_TRUE(model->graph().FindValue("C")->has_type_info());
 
   PassRegistry registry;
@@ -203,6 +203,55 @@ g (float[1,1,2,2] X) => (float[1,1,2,2] Y) {
   EXPECT_EQ((*forwarded)[0]->FindOption("direction")->value_text(), "to-nodes");
   auto bad_value = BuildPipeline("canonicalize{direction=sideways}", registry);
   EXPECT_FALSE(bad_value.ok());
+}
+
+
+TEST(FoldBiasAdd, PerChannelConstantBecomesTheBiasOthersStay) {
+  // [2,1,1] lands on the channel axis of the [1,2,2,2] output; [2] would
+  // broadcast along W and must stay an Add.
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,2,2] X) => (float[1,2,2,2] Y, float[1,2,2,2] Z)
+  <float[2,1,1,1] W = {1.0, 2.0}, float[2,1,1] C = {0.5, -0.5}, float[2] D = {3.0, 4.0}> {
+  A = Conv(X, W)
+  Y = Add(A, C)
+  B = Conv(X, W)
+  Z = Add(B, D)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "fold-bias-add", &report).ok());
+  EXPECT_EQ(OpSequence(model->graph()), "Conv Conv Add");
+  const ir::Node* conv = model->graph().node_list()[0];
+  ASSERT_NE(conv->input(2), nullptr);
+  EXPECT_EQ(*conv->input(2)->constant()->ToDoubles(), (std::vector<double>{0.5, -0.5}));
+  EXPECT_EQ(conv->output()->name(), "Y");  // the graph output keeps its name
+}
+
+TEST(ConvTransposeToConv, NonOverlappingKernelBecomesConvAndDepthToSpace) {
+  // W[c_in=1, c_out=2, 2, 2]: W'[(i*2 + j)*2 + o, 0] = W[0, o, i, j].
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,3,3] X) => (float[1,2,6,6] Y, float[1,2,5,5] Z)
+  <float[1,2,2,2] W = {1, 2, 3, 4, 5, 6, 7, 8}, float[2] B = {0.5, -0.5}> {
+  T = ConvTranspose <kernel_shape = [2, 2], strides = [2, 2]> (X, W, B)
+  Y = Relu(T)
+  Z = ConvTranspose <kernel_shape = [2, 2], strides = [1, 1]> (X, W, B)
+}
+)");
+  Report report;
+  ASSERT_TRUE(RunPipeline(*model, "convtranspose-to-conv", &report).ok());
+  // The Relu moves between the Conv and the DepthToSpace; stride 1 stays.
+  EXPECT_EQ(OpSequence(model->graph()), "Conv Relu DepthToSpace ConvTranspose");
+  const ir::Node* conv = model->graph().node_list()[0];
+  EXPECT_EQ(conv->input(1)->constant()->dims(), (std::vector<int64_t>{8, 1, 1, 1}));
+  // rows (i, j, o): (0,0,0)=W[0,0,0,0]=1, (0,0,1)=W[0,1,0,0]=5, (0,1,0)=2, (0,1,1)=6, ...
+  EXPECT_EQ(*conv->input(1)->constant()->ToDoubles(), (std::vector<double>{1, 5, 2, 6, 3, 7, 4, 8}));
+  EXPECT_EQ(*conv->input(2)->constant()->ToDoubles(), (std::vector<double>{0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5}));
+  const ir::Node* d2s = model->graph().node_list()[2];
+  EXPECT_EQ(d2s->GetInt("blocksize"), 2);
+  EXPECT_EQ(d2s->GetString("mode"), "DCR");
+  EXPECT_EQ(d2s->output()->name(), "Y");
 }
 
 }  // namespace
