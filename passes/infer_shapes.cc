@@ -33,6 +33,7 @@ absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bo
                                       " is newer than libonnx 1.12 knows");
     return result;
   }
+  RegisterContribShapeRules();
   onnx::ModelProto proto = ir::ExportModel(model, /*keep_external=*/true);
   try {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),

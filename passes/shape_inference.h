@@ -30,4 +30,11 @@ absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bo
 // malformed spec is an error.
 absl::StatusOr<std::unique_ptr<ir::Model>> CopyWithInputShapes(const ir::Model& model, const std::string& spec);
 
+// Registers with libonnx the type-and-shape rules of ONNX Runtime's
+// com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearSigmoid,
+// QLinearLeakyRelu, QLinearSoftmax, QLinear(Global)AveragePool,
+// QLinearConcat), so that inference continues through fused models. Called
+// by AnnotateInferredShapes; idempotent.
+void RegisterContribShapeRules();
+
 }  // namespace qopt

@@ -666,5 +666,32 @@ g (float[1,4] X) => (float[1,4] Y) <int32 c = {1}, int64[1] starts = {0}, int64[
   EXPECT_EQ(doc["analyses"]["qdq-boundaries"]["units_left_float"][0]["op_type"], "Reshape");
 }
 
+
+TEST(OpCountMacs, ShapesFlowThroughComMicrosoftQLinearOps) {
+  // QLinearConv -> QLinearAdd -> QLinearGlobalAveragePool -> QLinearConv,
+  // shapes inferred on a copy (input-shape=): libonnx knows none of the
+  // contrib ops; qopt's rules carry the shapes through them to the second
+  // conv, whose output C is declared nowhere.
+  auto model = testing::Parse(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (uint8[N,2,4,4] X) => (uint8[N,2,1,1] Y)
+  <float s = {0.1}, uint8 z = {128}, int8[2,2,1,1] W = {1, 2, 3, 4}, float ws = {0.01}, int8 wz = {0}> {
+  A = QLinearConv(X, s, z, W, ws, wz, s, z)
+  B = com.microsoft.QLinearAdd(A, s, z, X, s, z, s, z)
+  G = com.microsoft.QLinearGlobalAveragePool <channels_last = 0> (B, s, z, s, z)
+  C = QLinearConv(G, s, z, W, ws, wz, s, z)
+  Y = com.microsoft.QLinearSigmoid(C, s, z, s, z)
+}
+)");
+  Report report;
+  ASSERT_TRUE(testing::RunPipeline(*model, "op-count{input-shape=X:1x2x4x4}", &report).ok());
+  const nlohmann::json doc = report.ToJson();
+  const auto& macs = doc["analyses"]["op-count"]["macs"];
+  // First conv: 1*2*4*4 outputs x 2 = 64; second: 1*2*1*1 x 2 = 4.
+  EXPECT_EQ(macs["total"], 68) << macs.dump();
+  EXPECT_EQ(macs["integer"], 68) << macs.dump();
+  EXPECT_EQ(macs["nodes_with_unknown_shape"], 0) << macs.dump();
+}
+
 }  // namespace
 }  // namespace qopt
