@@ -71,6 +71,17 @@ std::optional<FloatFn> ElementwiseFunction(const ir::Node& op) {
 
 bool IsEightBit(ir::ElementType t) { return t == ir::ElementType::kUint8 || t == ir::ElementType::kInt8; }
 
+// The Q's users read `integer` instead; the Q, the op and (when nobody else
+// reads it) the DQ go, and `integer` takes the Q output's name.
+void ReplaceSite(ir::Graph& graph, ir::Node& dq, ir::Node& op, ir::Node& q, ir::Value* integer) {
+  const std::string q_name = q.output()->name();
+  graph.ReplaceAllUsesWith(q.output(), integer);
+  graph.EraseNode(&q);
+  graph.EraseNode(&op);
+  if (!dq.output()->has_uses()) graph.EraseNode(&dq);
+  if (!integer->is_graph_output() && graph.FindValue(q_name) == nullptr) graph.RenameValue(integer, q_name);
+}
+
 class QdqLookup : public Pass {
  public:
   absl::string_view name() const override { return "qdq-lookup"; }
@@ -145,14 +156,7 @@ class QdqLookup : public Pass {
     ir::Node* gather = graph.AddNode("Gather", {lut_value, cast->output()}, 1, q, "", op.name());
     gather->SetInt("axis", 0);
     fuse_qdq::SetIntegerType(gather->output(), qp->quant_type, out);
-    const std::string q_name = q->output()->name();
-    graph.ReplaceAllUsesWith(q->output(), gather->output());
-    graph.EraseNode(q);
-    graph.EraseNode(&op);
-    if (!dq->output()->has_uses()) graph.EraseNode(dq);
-    if (!gather->output()->is_graph_output() && graph.FindValue(q_name) == nullptr) {
-      graph.RenameValue(gather->output(), q_name);
-    }
+    ReplaceSite(graph, *dq, op, *q, gather->output());
     ++rewritten_;
     return true;
   }
@@ -189,12 +193,7 @@ class QdqLookup : public Pass {
          graph.AddInitializer(absl::StrCat(out->name(), "_qmax"), std::move(qhi))},
         1, &q, "", op.name());
     fuse_qdq::SetIntegerType(clip->output(), p->quant_type, out);
-    const std::string q_name = q.output()->name();
-    graph.ReplaceAllUsesWith(q.output(), clip->output());
-    graph.EraseNode(&q);
-    graph.EraseNode(&op);
-    if (!dq.output()->has_uses()) graph.EraseNode(&dq);
-    if (!clip->output()->is_graph_output() && graph.FindValue(q_name) == nullptr) graph.RenameValue(clip->output(), q_name);
+    ReplaceSite(graph, dq, op, q, clip->output());
     ++clamped_;
     return true;
   }
