@@ -44,7 +44,9 @@ ls -lL "$model" "$out/$base.fp32.onnx" "$out/$base.int8.onnx" | awk '{printf "%1
 
 echo
 echo "== 3. qopt-opt $out/$base.int8.onnx --pass=fuse-qdq,op-count{compare=FP32} -o $out/$base.fused.onnx"
-"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq,op-count{compare=$out/$base.fp32.onnx input-shape=$shape}" -o "$out/$base.fused.onnx"
+"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq,op-count{compare=$out/$base.fp32.onnx input-shape=$shape}" \
+  --dot-before="$out/$base.int8.svg" --dot-after="$out/$base.fused.svg" -o "$out/$base.fused.onnx"
+echo "   drawn: $out/$base.int8.svg (before) and $out/$base.fused.svg (after)"
 echo
 echo "== ONNX Runtime: fused file (no ORT optimization) vs ORT's own optimized run of the QDQ file (must be identical)"
 node tools/ort/compare.js "$out/$base.int8.onnx" "$out/$base.fused.onnx" --exact --opt-level=all --opt-level-b=disabled \

@@ -13,6 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "analysis/graph_dot.h"
+#include "ir/dot.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
 #include "onnx/checker.h"
@@ -34,7 +36,11 @@ ABSL_FLAG(bool, timing, false, "Print wall time per pass (to stderr)");
 ABSL_FLAG(bool, stats, false, "Print pass statistics (to stderr)");
 ABSL_FLAG(std::string, report, "text", "Report format on stdout or --report-file: text | json | none");
 ABSL_FLAG(std::string, report_file, "", "Write the report to this file instead of stdout");
-ABSL_FLAG(std::string, emit, "", "Print the final model to stdout: 'text' (ONNX textual syntax)");
+ABSL_FLAG(std::string, emit, "",
+          "Print the final model to stdout: 'text' (ONNX textual syntax) or 'dot' (Graphviz, the quantization view)");
+ABSL_FLAG(std::string, dot_before, "",
+          "Draw the model before the pipeline: FILE.dot/.gv (DOT text) or FILE.svg/.png/.pdf (rendered by Graphviz)");
+ABSL_FLAG(std::string, dot_after, "", "Draw the model after the pipeline (as --dot-before)");
 ABSL_FLAG(bool, onnx_check, false, "Run the ONNX checker on the result (where libonnx knows the opsets)");
 ABSL_FLAG(std::string, fail_on, "", "Exit 1 when the report has findings of this severity or worse: error | warning");
 ABSL_FLAG(std::string, external_data, "auto",
@@ -96,6 +102,17 @@ absl::Status RunOnnxChecker(const qopt::ir::Model& model) {
   return absl::OkStatus();
 }
 
+// The quantization view of `model` as DOT (target ort-cpu).
+std::string Dot(const qopt::ir::Model& model, const std::string& title) {
+  const qopt::analysis::TargetProfile* target = qopt::analysis::FindTargetProfile("ort-cpu");
+  return qopt::ir::GraphToDot(model.graph(), qopt::analysis::QuantizationDotStyle(model.graph(), *target, title));
+}
+
+absl::Status DrawIfAsked(const qopt::ir::Model& model, const std::string& path, const std::string& when) {
+  if (path.empty()) return absl::OkStatus();
+  return qopt::ir::WriteDot(Dot(model, when), qopt::ir::DotFormatForPath(path), path);
+}
+
 int Usage() {
   std::cout << "usage: qopt-opt [options] INPUT.onnx [-o OUTPUT.onnx]\n\n"
                "INPUT may also be a file in ONNX textual syntax (*.onnxtxt).\n\nOptions:\n"
@@ -142,6 +159,15 @@ int main(int argc, char** argv) {
     return Fail(kExitBadInput, "--external-data must be auto, inline or external");
   }
 
+  const std::string emit = absl::GetFlag(FLAGS_emit);
+  if (!emit.empty() && emit != "text" && emit != "dot") return Fail(kExitBadInput, "--emit must be text or dot");
+  for (const std::string& path : {absl::GetFlag(FLAGS_dot_before), absl::GetFlag(FLAGS_dot_after)}) {
+    if (!path.empty() && qopt::ir::DotFormatForPath(path).empty()) {
+      return Fail(kExitBadInput, absl::StrCat("cannot tell the drawing format of '", path,
+                                              "': use .dot, .gv, .svg, .png or .pdf"));
+    }
+  }
+
   // Build the pipeline before reading the model, so usage errors are cheap.
   qopt::PassManager manager;
   const std::string pipeline = absl::GetFlag(FLAGS_pass);
@@ -174,6 +200,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (absl::Status s = DrawIfAsked(**model, absl::GetFlag(FLAGS_dot_before), "before"); !s.ok()) {
+    return Fail(kExitBadInput, s.message());
+  }
+
   // Run.
   qopt::Report report;
   report.set_input(input);
@@ -195,7 +225,11 @@ int main(int argc, char** argv) {
       return Fail(kExitBadInput, s.message());
     }
   }
-  if (absl::GetFlag(FLAGS_emit) == "text") std::cout << qopt::ir::PrintModel(**model);
+  if (absl::Status s = DrawIfAsked(**model, absl::GetFlag(FLAGS_dot_after), "after"); !s.ok()) {
+    return Fail(kExitBadInput, s.message());
+  }
+  if (emit == "text") std::cout << qopt::ir::PrintModel(**model);
+  if (emit == "dot") std::cout << Dot(**model, "");
 
   if (absl::GetFlag(FLAGS_stats)) {
     for (const qopt::PassRun& run : report.passes()) {
