@@ -3,7 +3,9 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "re2/re2.h"
 #include "analysis/qdq_boundaries.h"
 #include "analysis/qdq_params.h"
 
@@ -56,7 +58,56 @@ std::string QdqSummary(const ir::Node& node) {
 
 }  // namespace
 
-ir::DotStyle QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& target, std::string title) {
+// Nodes within `hops` edges (either direction) of a node matching `pattern`.
+static absl::StatusOr<absl::flat_hash_set<const ir::Node*>> Neighbourhood(const ir::Graph& graph, const std::string& pattern,
+                                                                  int hops) {
+  RE2 re(pattern);
+  if (!re.ok()) return absl::InvalidArgumentError(absl::StrCat("bad focus pattern '", pattern, "': ", re.error()));
+  absl::flat_hash_set<const ir::Node*> seen;
+  std::vector<const ir::Node*> frontier;
+  for (const ir::Node* n : graph.node_list()) {
+    bool match = RE2::PartialMatch(n->name(), re) || RE2::PartialMatch(n->op_type(), re);
+    for (const ir::Value* out : n->outputs()) match |= out != nullptr && RE2::PartialMatch(out->name(), re);
+    if (match && seen.insert(n).second) frontier.push_back(n);
+  }
+  for (int h = 0; h < hops && !frontier.empty(); ++h) {
+    std::vector<const ir::Node*> next;
+    auto visit = [&](const ir::Node* m) {
+      if (m != nullptr && seen.insert(m).second) next.push_back(m);
+    };
+    for (const ir::Node* n : frontier) {
+      for (const ir::Value* in : n->inputs()) {
+        if (in != nullptr) visit(in->producer());
+      }
+      for (const ir::Value* out : n->outputs()) {
+        if (out == nullptr) continue;
+        for (const ir::Use& use : out->uses()) {
+          if (!use.is_graph_output()) visit(use.user);
+        }
+      }
+    }
+    frontier = std::move(next);
+  }
+  return seen;
+}
+
+static std::string Scope(const ir::Node& node) {
+  const size_t slash = node.name().rfind('/');
+  return slash == std::string::npos || slash == 0 ? "" : node.name().substr(0, slash);
+}
+
+absl::StatusOr<ir::DotStyle> QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& target,
+                                                   const DotViewOptions& options) {
+  if (options.cluster != "units" && options.cluster != "scope" && options.cluster != "none") {
+    return absl::InvalidArgumentError(absl::StrCat("bad cluster mode '", options.cluster, "' (units, scope, none)"));
+  }
+  std::shared_ptr<absl::flat_hash_set<const ir::Node*>> focus;
+  if (!options.focus.empty()) {
+    auto nodes = Neighbourhood(graph, options.focus, options.focus_hops);
+    if (!nodes.ok()) return nodes.status();
+    if (nodes->empty()) return absl::InvalidArgumentError(absl::StrCat("focus pattern '", options.focus, "' names no node"));
+    focus = std::make_shared<absl::flat_hash_set<const ir::Node*>>(*std::move(nodes));
+  }
   // Units with any Q/DQ form clusters labelled with their verdict.
   struct Membership {
     std::string cluster;
@@ -89,8 +140,12 @@ ir::DotStyle QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& t
     }
   }
   ir::DotStyle style;
-  style.title = std::move(title);
-  style.node = [members](const ir::Node& node) {
+  style.title = options.title;
+  if (focus) {
+    style.hidden = [focus](const ir::Node& n) { return n.Is("Constant") || !focus->contains(&n); };
+  }
+  const std::string cluster_mode = options.cluster;
+  style.node = [members, cluster_mode](const ir::Node& node) {
     ir::DotNodeStyle s;
     auto it = members->find(&node);
     const Membership* m = it == members->end() ? nullptr : &it->second;
@@ -110,9 +165,15 @@ ir::DotStyle QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& t
       s.fill = kDotFloat;
     }
     if (m != nullptr) {
-      s.cluster = m->cluster;
-      s.cluster_label = m->label;
+      if (cluster_mode == "units") {
+        s.cluster = m->cluster;
+        s.cluster_label = m->label;
+      }
       if (!m->verdict.empty() && !IsFusedIntegerOp(node)) s.extra_lines.push_back(m->verdict);
+    }
+    if (cluster_mode == "scope") {
+      s.cluster = Scope(node);
+      s.cluster_label = s.cluster;
     }
     return s;
   };

@@ -3,9 +3,11 @@
 // between float and integer orange), fused integer ops (QLinearConv,
 // com.microsoft QLinear*, ...) with a bold border, each QDQ node unit boxed
 // as a cluster with the target's verdict (runs in integer, or why not), and
-// constants collapsed into their users' labels.
+// constants collapsed into their users' labels; optionally only the
+// neighbourhood of the nodes a pattern names, or clusters by name scope.
 #pragma once
 
+#include "absl/status/statusor.h"
 #include "analysis/node_units.h"
 #include "ir/dot.h"
 
@@ -15,6 +17,20 @@ inline constexpr const char* kDotInteger = "#b6d7a8";
 inline constexpr const char* kDotFloat = "#cfe2f3";
 inline constexpr const char* kDotBoundary = "#f6b26b";
 
-ir::DotStyle QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& target, std::string title = "");
+struct DotViewOptions {
+  std::string title;
+  // Clusters: "units" (QDQ node units), "scope" (name prefix up to the last
+  // '/', as exporters write "/backbone/stage2/conv/Conv"), or "none".
+  std::string cluster = "units";
+  // Only nodes within `focus_hops` edges of a node whose name, op type or
+  // output name matches `focus` (an RE2 pattern, partial match); all when
+  // empty.
+  std::string focus;
+  int focus_hops = 2;
+};
+
+// An invalid focus pattern or cluster mode is an error naming it.
+absl::StatusOr<ir::DotStyle> QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& target,
+                                                   const DotViewOptions& options);
 
 }  // namespace qopt::analysis

@@ -57,9 +57,12 @@ std::string GraphToDot(const Graph& graph, const DotStyle& style) {
                   style.title.empty() ? "" : absl::StrCat(", label=\"", Escape(style.title), "\", labelloc=t"),
                   "];\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=9];\n"
                   "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#666666\"];\n");
-  // Graph inputs (not those with a default that is only a constant).
+  // Graph inputs that a drawn node reads.
   for (size_t i = 0; i < graph.inputs().size(); ++i) {
     const Value* v = graph.inputs()[i];
+    bool read = false;
+    for (const Use& use : v->uses()) read |= !use.is_graph_output() && !hidden(*use.user);
+    if (!read) continue;
     absl::StrAppend(&out, "  in", i, " [shape=ellipse, style=filled, fillcolor=\"#eeeeee\", label=\"",
                     Escape(absl::StrCat(v->name(), "\n", TypeAndShape(*v))), "\"];\n");
   }
@@ -95,15 +98,18 @@ std::string GraphToDot(const Graph& graph, const DotStyle& style) {
     for (const std::string& d : decls) absl::StrAppend(&out, "    ", d, "\n");
     absl::StrAppend(&out, "  }\n");
   }
-  // Graph outputs.
+  // Graph outputs made by a drawn node.
   for (size_t i = 0; i < graph.outputs().size(); ++i) {
     const Value* v = graph.outputs()[i];
+    if (v->producer() == nullptr || hidden(*v->producer())) continue;
     absl::StrAppend(&out, "  out", i, " [shape=ellipse, style=filled, fillcolor=\"#eeeeee\", label=\"",
                     Escape(absl::StrCat(v->name(), "\n", TypeAndShape(*v))), "\"];\n");
   }
   // Edges: producer (or graph input) -> user, labelled with the value.
   std::map<const Value*, std::string> input_ids;
   for (size_t i = 0; i < graph.inputs().size(); ++i) input_ids[graph.inputs()[i]] = absl::StrCat("in", i);
+  // (an input read only by hidden nodes was not declared, and no visible
+  // node reads it, so no edge names it)
   auto source = [&](const Value* v) -> std::string {
     if (auto it = input_ids.find(v); it != input_ids.end()) return it->second;
     if (v->producer() != nullptr && !hidden(*v->producer())) return ids[v->producer()];
@@ -119,8 +125,9 @@ std::string GraphToDot(const Graph& graph, const DotStyle& style) {
     }
   }
   for (size_t i = 0; i < graph.outputs().size(); ++i) {
-    const std::string from = source(graph.outputs()[i]);
-    if (!from.empty()) absl::StrAppend(&out, "  ", from, " -> out", i, ";\n");
+    const Value* v = graph.outputs()[i];
+    if (v->producer() == nullptr || hidden(*v->producer())) continue;
+    absl::StrAppend(&out, "  ", ids[v->producer()], " -> out", i, ";\n");
   }
   absl::StrAppend(&out, "}\n");
   return out;

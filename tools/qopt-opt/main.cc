@@ -41,6 +41,12 @@ ABSL_FLAG(std::string, emit, "",
 ABSL_FLAG(std::string, dot_before, "",
           "Draw the model before the pipeline: FILE.dot/.gv (DOT text) or FILE.svg/.png/.pdf (rendered by Graphviz)");
 ABSL_FLAG(std::string, dot_after, "", "Draw the model after the pipeline (as --dot-before)");
+ABSL_FLAG(std::string, dot_focus, "",
+          "Draw only the nodes within --dot-hops edges of those whose name, op type or output matches this RE2 "
+          "pattern");
+ABSL_FLAG(int, dot_hops, 2, "Neighbourhood size for --dot-focus");
+ABSL_FLAG(std::string, dot_cluster, "units",
+          "Boxes in drawings: units (QDQ node units), scope (name prefix up to the last '/'), none");
 ABSL_FLAG(bool, onnx_check, false, "Run the ONNX checker on the result (where libonnx knows the opsets)");
 ABSL_FLAG(std::string, fail_on, "", "Exit 1 when the report has findings of this severity or worse: error | warning");
 ABSL_FLAG(std::string, external_data, "auto",
@@ -102,15 +108,25 @@ absl::Status RunOnnxChecker(const qopt::ir::Model& model) {
   return absl::OkStatus();
 }
 
-// The quantization view of `model` as DOT (target ort-cpu).
-std::string Dot(const qopt::ir::Model& model, const std::string& title) {
+// The quantization view of `model` as DOT (target ort-cpu), with the
+// --dot-* view options.
+absl::StatusOr<std::string> Dot(const qopt::ir::Model& model, const std::string& title) {
   const qopt::analysis::TargetProfile* target = qopt::analysis::FindTargetProfile("ort-cpu");
-  return qopt::ir::GraphToDot(model.graph(), qopt::analysis::QuantizationDotStyle(model.graph(), *target, title));
+  qopt::analysis::DotViewOptions options;
+  options.title = title;
+  options.focus = absl::GetFlag(FLAGS_dot_focus);
+  options.focus_hops = absl::GetFlag(FLAGS_dot_hops);
+  options.cluster = absl::GetFlag(FLAGS_dot_cluster);
+  auto style = qopt::analysis::QuantizationDotStyle(model.graph(), *target, options);
+  if (!style.ok()) return style.status();
+  return qopt::ir::GraphToDot(model.graph(), *style);
 }
 
 absl::Status DrawIfAsked(const qopt::ir::Model& model, const std::string& path, const std::string& when) {
   if (path.empty()) return absl::OkStatus();
-  return qopt::ir::WriteDot(Dot(model, when), qopt::ir::DotFormatForPath(path), path);
+  auto dot = Dot(model, when);
+  if (!dot.ok()) return dot.status();
+  return qopt::ir::WriteDot(*dot, qopt::ir::DotFormatForPath(path), path);
 }
 
 int Usage() {
@@ -229,7 +245,11 @@ int main(int argc, char** argv) {
     return Fail(kExitBadInput, s.message());
   }
   if (emit == "text") std::cout << qopt::ir::PrintModel(**model);
-  if (emit == "dot") std::cout << Dot(**model, "");
+  if (emit == "dot") {
+    auto dot = Dot(**model, "");
+    if (!dot.ok()) return Fail(kExitBadInput, dot.status().message());
+    std::cout << *dot;
+  }
 
   if (absl::GetFlag(FLAGS_stats)) {
     for (const qopt::PassRun& run : report.passes()) {
