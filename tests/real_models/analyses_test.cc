@@ -10,6 +10,8 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "analysis/graph_dot.h"
+#include "ir/dot.h"
 #include "ir/serialization.h"
 #include "tests/unit/test_util.h"
 
@@ -212,6 +214,44 @@ TEST_P(FusedRealModel, FewerNodesThanFp32AndAnalysesOnQOperatorForm) {
 INSTANTIATE_TEST_SUITE_P(PaddleOcr, FusedRealModel,
                          ::testing::Combine(::testing::Values("det", "rec", "cls"),
                                             ::testing::Values("", "per-channel=true")));
+
+// Every PaddleOCR model draws to SVG before and after fuse-qdq (the
+// quantization view, rendered in-process by Graphviz).
+class DrawnRealModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DrawnRealModel, SvgBeforeAndAfterFuseQdq) {
+  const std::string name = GetParam();
+  auto model = Canonicalized(name);
+  ASSERT_NE(model, nullptr);
+  const std::string calib = WriteScaledCalibration(*model, name + "drawn");
+  ASSERT_TRUE(testing::RunPipeline(*model, "quantize{calibration=" + calib + "}").ok());
+  const analysis::TargetProfile* target = analysis::FindTargetProfile("ort-cpu");
+  auto draw = [&](const std::string& tag) {
+    auto style = analysis::QuantizationDotStyle(model->graph(), *target, analysis::DotViewOptions{});
+    EXPECT_TRUE(style.ok()) << style.status();
+    const std::string dot = ir::GraphToDot(model->graph(), *style);
+    const fs::path svg = fs::temp_directory_path() / ("qopt_" + name + tag + std::to_string(::getpid()) + ".svg");
+    absl::Status s = ir::WriteDot(dot, "svg", svg.string());
+    EXPECT_TRUE(s.ok()) << s;
+    std::ifstream in(svg);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    fs::remove(svg);
+    return text;
+  };
+  const std::string before = draw("before");
+  EXPECT_NE(before.find("<svg"), std::string::npos);
+  EXPECT_NE(before.find("DequantizeLinear"), std::string::npos);
+  EXPECT_NE(before.find("</svg>"), std::string::npos);
+  ASSERT_TRUE(testing::RunPipeline(*model, "fuse-qdq").ok());
+  const std::string after = draw("after");
+  EXPECT_NE(after.find("<svg"), std::string::npos);
+  EXPECT_NE(after.find("QLinearConv"), std::string::npos);
+  EXPECT_NE(after.find("</svg>"), std::string::npos);
+  EXPECT_LT(after.size(), before.size());  // far fewer nodes to draw
+  fs::remove(calib);
+}
+
+INSTANTIATE_TEST_SUITE_P(PaddleOcr, DrawnRealModel, ::testing::Values("det", "rec", "cls"));
 
 // One channel of one conv's weights made 1e9 times smaller: with per-channel
 // weights and without ORT's weight-scale adjustment its int32 bias must
