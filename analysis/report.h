@@ -49,15 +49,19 @@ class Report {
   const std::vector<Finding>& findings() const { return findings_; }
   int64_t CountFindings(Severity at_least) const;
 
-  nlohmann::json ToJson() const;
-  std::string ToText() const;
-
- private:
   struct Section {
     std::string name;
     nlohmann::json data;
     std::string text;
   };
+  const std::vector<Section>& analyses() const { return analyses_; }
+  const std::string& input() const { return input_; }
+  const std::string& output() const { return output_; }
+
+  nlohmann::json ToJson() const;
+  std::string ToText() const;
+
+ private:
   std::string input_;
   std::string output_;
   std::vector<PassRun> passes_;

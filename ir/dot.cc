@@ -142,6 +142,27 @@ std::string DotFormatForPath(absl::string_view path) {
   return "";
 }
 
+absl::StatusOr<std::string> RenderDot(const std::string& dot, const std::string& format) {
+  GVC_t* gvc = gvContext();
+  Agraph_t* g = agmemread(dot.c_str());
+  if (g == nullptr) {
+    gvFreeContext(gvc);
+    return absl::InvalidArgumentError("Graphviz cannot read the DOT text");
+  }
+  char* data = nullptr;
+  unsigned int length = 0;
+  int rc = gvLayout(gvc, g, "dot");
+  if (rc == 0) rc = gvRenderData(gvc, g, format.c_str(), &data, &length);
+  std::string out;
+  if (rc == 0 && data != nullptr) out.assign(data, length);
+  if (data != nullptr) gvFreeRenderData(data);
+  gvFreeLayout(gvc, g);
+  agclose(g);
+  gvFreeContext(gvc);
+  if (rc != 0) return absl::InvalidArgumentError(absl::StrCat("Graphviz could not render ", format));
+  return out;
+}
+
 absl::Status WriteDot(const std::string& dot, const std::string& format, const std::string& path) {
   std::string tmpl = absl::StrCat(path, ".tmp.XXXXXX");
   const int fd = ::mkstemp(tmpl.data());

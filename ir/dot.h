@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ir/graph.h"
 
@@ -41,6 +42,10 @@ std::string GraphToDot(const Graph& graph, const DotStyle& style);
 // "svg", "png", "pdf" or "dot" from a file name's extension; empty when the
 // extension is none of them.
 std::string DotFormatForPath(absl::string_view path);
+
+// Lays out `dot` with Graphviz's dot engine and returns it as `format`
+// ("svg", "png", "pdf") in memory.
+absl::StatusOr<std::string> RenderDot(const std::string& dot, const std::string& format);
 
 // Lays out `dot` with Graphviz's dot engine and writes `format` to `path`,
 // atomically (a temporary file renamed into place); "dot" writes the text as

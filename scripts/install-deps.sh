@@ -23,6 +23,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Chromium (headless) opens the HTML report in the test suite; installed with
+# its recommended packages, as it was tested.
+if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+  echo "install-deps: apt-get install chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # npm ci only when node_modules does not match the lock file. --ignore-scripts:
 # onnxruntime-node's install script downloads GPU binaries (impossible here);
 # its CPU binaries ship inside the package.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "analysis/graph_dot.h"
+#include "analysis/html_report.h"
 #include "ir/dot.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
@@ -34,7 +35,9 @@ ABSL_FLAG(std::string, print_ir_before, "", "Print the IR before these passes (c
 ABSL_FLAG(std::string, print_ir_after, "", "Print the IR after these passes (comma-separated names)");
 ABSL_FLAG(bool, timing, false, "Print wall time per pass (to stderr)");
 ABSL_FLAG(bool, stats, false, "Print pass statistics (to stderr)");
-ABSL_FLAG(std::string, report, "text", "Report format on stdout or --report-file: text | json | none");
+ABSL_FLAG(std::string, report, "text",
+          "Report format on stdout or --report-file: text | json | html (one self-contained page with the drawings "
+          "before and after) | none");
 ABSL_FLAG(std::string, report_file, "", "Write the report to this file instead of stdout");
 ABSL_FLAG(std::string, emit, "",
           "Print the final model to stdout: 'text' (ONNX textual syntax) or 'dot' (Graphviz, the quantization view)");
@@ -156,8 +159,8 @@ int main(int argc, char** argv) {
   const std::string input = positional->front();
   const std::string output = absl::GetFlag(FLAGS_output);
   const std::string report_format = absl::GetFlag(FLAGS_report);
-  if (report_format != "text" && report_format != "json" && report_format != "none") {
-    return Fail(kExitBadInput, "--report must be text, json or none");
+  if (report_format != "text" && report_format != "json" && report_format != "html" && report_format != "none") {
+    return Fail(kExitBadInput, "--report must be text, json, html or none");
   }
   const std::string fail_on = absl::GetFlag(FLAGS_fail_on);
   if (!fail_on.empty() && fail_on != "error" && fail_on != "warning") {
@@ -220,6 +223,14 @@ int main(int argc, char** argv) {
     return Fail(kExitBadInput, s.message());
   }
 
+  // The HTML report draws the model before and after the pipeline.
+  std::string html_before_dot;
+  if (report_format == "html") {
+    auto dot = Dot(**model, "before");
+    if (!dot.ok()) return Fail(kExitBadInput, dot.status().message());
+    html_before_dot = *std::move(dot);
+  }
+
   // Run.
   qopt::Report report;
   report.set_input(input);
@@ -263,6 +274,16 @@ int main(int argc, char** argv) {
     report_text = report.ToJson().dump(2) + "\n";
   } else if (report_format == "text") {
     report_text = report.ToText();
+  } else if (report_format == "html") {
+    qopt::HtmlDrawings drawings;
+    auto after_dot = Dot(**model, "after");
+    if (!after_dot.ok()) return Fail(kExitBadInput, after_dot.status().message());
+    for (auto [dot, svg] : {std::pair{&html_before_dot, &drawings.before_svg}, std::pair{&*after_dot, &drawings.after_svg}}) {
+      auto rendered = qopt::ir::RenderDot(*dot, "svg");
+      if (!rendered.ok()) return Fail(kExitInternal, rendered.status().message());
+      *svg = *std::move(rendered);
+    }
+    report_text = qopt::ReportToHtml(report, drawings);
   }
   const std::string report_file = absl::GetFlag(FLAGS_report_file);
   if (!report_file.empty()) {
