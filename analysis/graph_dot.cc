@@ -1,5 +1,7 @@
 #include "analysis/graph_dot.h"
 
+#include <functional>
+#include <map>
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
@@ -178,6 +180,86 @@ absl::StatusOr<ir::DotStyle> QuantizationDotStyle(const ir::Graph& graph, const 
     return s;
   };
   return style;
+}
+
+std::string SummaryDot(const ir::Graph& graph, const TargetProfile& target, const std::string& title) {
+  // Precision of each drawn node.
+  absl::flat_hash_map<const ir::Node*, bool> integer;
+  for (const NodeUnit& unit : FindNodeUnits(graph)) {
+    bool has_qdq = false;
+    for (const ir::Node* n : unit.input_dq) has_qdq |= n != nullptr;
+    for (const ir::Node* n : unit.output_q) has_qdq |= n != nullptr;
+    const ir::Node& node = *unit.target;
+    integer[&node] = IsFusedIntegerOp(node) || HasIntegerOutputs(node) || (has_qdq && WhyNotInteger(unit, target).empty());
+  }
+  std::vector<const ir::Node*> nodes;
+  absl::flat_hash_map<const ir::Node*, int> index;
+  for (const ir::Node* n : graph.node_list()) {
+    if (!integer.contains(n)) continue;
+    index[n] = static_cast<int>(nodes.size());
+    nodes.push_back(n);
+  }
+  std::vector<int> parent(nodes.size());
+  for (size_t i = 0; i < parent.size(); ++i) parent[i] = static_cast<int>(i);
+  std::function<int(int)> find = [&](int i) { return parent[i] == i ? i : parent[i] = find(parent[i]); };
+  // Successors of each node through Q/DQ, with the number of Q/DQ crossed.
+  std::vector<std::vector<std::pair<int, int>>> next(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::vector<std::pair<const ir::Value*, int>> work;
+    for (const ir::Value* out : nodes[i]->outputs()) work.emplace_back(out, 0);
+    absl::flat_hash_set<const ir::Value*> seen;
+    while (!work.empty()) {
+      auto [v, crossed] = work.back();
+      work.pop_back();
+      if (v == nullptr || !seen.insert(v).second) continue;
+      for (const ir::Use& use : v->uses()) {
+        if (use.is_graph_output()) continue;
+        if (IsBoundary(*use.user) && !use.user->Is("Cast")) {
+          for (const ir::Value* o : use.user->outputs()) work.emplace_back(o, crossed + 1);
+        } else if (auto it = index.find(use.user); it != index.end()) {
+          next[i].emplace_back(it->second, crossed);
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (auto [j, crossed] : next[i]) {
+      if (integer[nodes[i]] == integer[nodes[j]]) parent[find(static_cast<int>(i))] = find(j);
+    }
+  }
+  std::map<int, std::map<std::string, int>> ops;  // region -> op -> count
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const ir::Node& n = *nodes[i];
+    ++ops[find(static_cast<int>(i))][n.is_default_domain() ? n.op_type() : absl::StrCat(n.domain(), "::", n.op_type())];
+  }
+  std::string out = "digraph qopt_summary {\n";
+  absl::StrAppend(&out, "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=10",
+                  title.empty() ? "" : absl::StrCat(", label=\"", title, "\", labelloc=t"),
+                  "];\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=9];\n");
+  for (const auto& [root, counts] : ops) {
+    const bool is_int = integer[nodes[root]];
+    int total = 0;
+    std::string lines;
+    for (const auto& [op, n] : counts) {
+      total += n;
+      absl::StrAppend(&lines, "\\n", op, " x", n);
+    }
+    absl::StrAppend(&out, "  r", root, " [label=\"", is_int ? "integer" : "float", " region: ", total, " ops", lines,
+                    "\", fillcolor=\"", is_int ? kDotInteger : kDotFloat, "\"];\n");
+  }
+  std::map<std::pair<int, int>, int> crossings;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (auto [j, crossed] : next[i]) {
+      const int a = find(static_cast<int>(i)), b = find(j);
+      if (a != b) crossings[{a, b}] += std::max(crossed, 1);
+    }
+  }
+  for (const auto& [edge, n] : crossings) {
+    absl::StrAppend(&out, "  r", edge.first, " -> r", edge.second, " [label=\"", n, " Q/DQ\", color=\"", kDotBoundary,
+                    "\", penwidth=2];\n");
+  }
+  absl::StrAppend(&out, "}\n");
+  return out;
 }
 
 }  // namespace qopt::analysis

@@ -29,6 +29,12 @@ struct DotViewOptions {
   int focus_hops = 2;
 };
 
+// The summary view, for models too large to read node by node: one box per
+// connected region of integer ops and per region of float ops (joined
+// directly or through Q/DQ), labelled with its op counts; edges between
+// regions count the Q/DQ-crossings. Q/DQ nodes are not drawn.
+std::string SummaryDot(const ir::Graph& graph, const TargetProfile& target, const std::string& title);
+
 // An invalid focus pattern or cluster mode is an error naming it.
 absl::StatusOr<ir::DotStyle> QuantizationDotStyle(const ir::Graph& graph, const TargetProfile& target,
                                                    const DotViewOptions& options);

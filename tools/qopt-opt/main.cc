@@ -48,6 +48,9 @@ ABSL_FLAG(std::string, dot_focus, "",
           "Draw only the nodes within --dot-hops edges of those whose name, op type or output matches this RE2 "
           "pattern");
 ABSL_FLAG(int, dot_hops, 2, "Neighbourhood size for --dot-focus");
+ABSL_FLAG(bool, dot_summary, false,
+          "Draw one box per integer or float region (with its op counts) instead of one per node, and the Q/DQ "
+          "crossings between them");
 ABSL_FLAG(std::string, dot_cluster, "units",
           "Boxes in drawings: units (QDQ node units), scope (name prefix up to the last '/'), none");
 ABSL_FLAG(bool, onnx_check, false, "Run the ONNX checker on the result (where libonnx knows the opsets)");
@@ -115,6 +118,7 @@ absl::Status RunOnnxChecker(const qopt::ir::Model& model) {
 // --dot-* view options.
 absl::StatusOr<std::string> Dot(const qopt::ir::Model& model, const std::string& title) {
   const qopt::analysis::TargetProfile* target = qopt::analysis::FindTargetProfile("ort-cpu");
+  if (absl::GetFlag(FLAGS_dot_summary)) return qopt::analysis::SummaryDot(model.graph(), *target, title);
   qopt::analysis::DotViewOptions options;
   options.title = title;
   options.focus = absl::GetFlag(FLAGS_dot_focus);
