@@ -44,6 +44,16 @@ std::string ConstantSummary(const Value& v) {
 
 bool IsConstantNode(const Node& node) { return node.Is("Constant"); }
 
+// One Graphviz context for the process, never freed: Graphviz 2.43 keeps a
+// static cache of the last font name in its text-size code, which points
+// into freed memory once a context is freed and another one lays out text
+// (AddressSanitizer shows the use after free). Not thread-safe, as Graphviz
+// is not.
+GVC_t* GraphvizContext() {
+  static GVC_t* gvc = gvContext();
+  return gvc;
+}
+
 }  // namespace
 
 std::string GraphToDot(const Graph& graph, const DotStyle& style) {
@@ -143,12 +153,9 @@ std::string DotFormatForPath(absl::string_view path) {
 }
 
 absl::StatusOr<std::string> RenderDot(const std::string& dot, const std::string& format) {
-  GVC_t* gvc = gvContext();
+  GVC_t* gvc = GraphvizContext();
   Agraph_t* g = agmemread(dot.c_str());
-  if (g == nullptr) {
-    gvFreeContext(gvc);
-    return absl::InvalidArgumentError("Graphviz cannot read the DOT text");
-  }
+  if (g == nullptr) return absl::InvalidArgumentError("Graphviz cannot read the DOT text");
   char* data = nullptr;
   unsigned int length = 0;
   int rc = gvLayout(gvc, g, "dot");
@@ -158,7 +165,6 @@ absl::StatusOr<std::string> RenderDot(const std::string& dot, const std::string&
   if (data != nullptr) gvFreeRenderData(data);
   gvFreeLayout(gvc, g);
   agclose(g);
-  gvFreeContext(gvc);
   if (rc != 0) return absl::InvalidArgumentError(absl::StrCat("Graphviz could not render ", format));
   return out;
 }
@@ -179,17 +185,13 @@ absl::Status WriteDot(const std::string& dot, const std::string& format, const s
     out.close();
     if (!out) return fail("write error");
   } else {
-    GVC_t* gvc = gvContext();
+    GVC_t* gvc = GraphvizContext();
     Agraph_t* g = agmemread(dot.c_str());
-    if (g == nullptr) {
-      gvFreeContext(gvc);
-      return fail("Graphviz cannot read the DOT text");
-    }
+    if (g == nullptr) return fail("Graphviz cannot read the DOT text");
     int rc = gvLayout(gvc, g, "dot");
     if (rc == 0) rc = gvRenderFilename(gvc, g, format.c_str(), tmpl.c_str());
     gvFreeLayout(gvc, g);
     agclose(g);
-    gvFreeContext(gvc);
     if (rc != 0) return fail(absl::StrCat("Graphviz could not render ", format));
   }
   if (std::rename(tmpl.c_str(), path.c_str()) != 0) return fail("rename failed");
