@@ -14,18 +14,14 @@
 namespace qopt::analysis {
 namespace {
 
+// Integer kernels, and MatMulIntegerToFloat (integer inside, float out).
 bool IsFusedIntegerOp(const ir::Node& node) {
-  const std::string& op = node.op_type();
-  if (node.is_default_domain()) {
-    return op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger";
-  }
-  return node.domain() == "com.microsoft" &&
-         (op.rfind("QLinear", 0) == 0 || op == "QGemm" || op == "MatMulIntegerToFloat");
+  return IsIntegerKernel(node) || (node.domain() == "com.microsoft" && node.op_type() == "MatMulIntegerToFloat");
 }
 
+// Q/DQ, and casts between float and integer.
 bool IsBoundary(const ir::Node& node) {
-  if (IsQuantizeLinear(node) || IsDequantizeLinear(node)) return true;
-  if (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear") return true;
+  if (IsQuantizationBoundary(node)) return true;
   if (node.Is("Cast") && node.input(0) && node.output()) {
     return ir::IsInteger(node.input(0)->elem_type()) != ir::IsInteger(node.output()->elem_type());
   }
@@ -119,9 +115,7 @@ absl::StatusOr<ir::DotStyle> QuantizationDotStyle(const ir::Graph& graph, const 
   };
   auto members = std::make_shared<absl::flat_hash_map<const ir::Node*, Membership>>();
   for (const NodeUnit& unit : FindNodeUnits(graph)) {
-    bool has_qdq = false;
-    for (const ir::Node* n : unit.input_dq) has_qdq |= n != nullptr;
-    for (const ir::Node* n : unit.output_q) has_qdq |= n != nullptr;
+    const bool has_qdq = unit.has_qdq();
     const std::string why = WhyNotInteger(unit, target);
     const std::string name = unit.target->name().empty() ? unit.target->Describe() : unit.target->name();
     Membership m;
@@ -186,11 +180,9 @@ std::string SummaryDot(const ir::Graph& graph, const TargetProfile& target, cons
   // Precision of each drawn node.
   absl::flat_hash_map<const ir::Node*, bool> integer;
   for (const NodeUnit& unit : FindNodeUnits(graph)) {
-    bool has_qdq = false;
-    for (const ir::Node* n : unit.input_dq) has_qdq |= n != nullptr;
-    for (const ir::Node* n : unit.output_q) has_qdq |= n != nullptr;
     const ir::Node& node = *unit.target;
-    integer[&node] = IsFusedIntegerOp(node) || HasIntegerOutputs(node) || (has_qdq && WhyNotInteger(unit, target).empty());
+    integer[&node] =
+        IsFusedIntegerOp(node) || HasIntegerOutputs(node) || (unit.has_qdq() && WhyNotInteger(unit, target).empty());
   }
   std::vector<const ir::Node*> nodes;
   absl::flat_hash_map<const ir::Node*, int> index;

@@ -6,11 +6,6 @@
 namespace qopt::analysis {
 namespace {
 
-bool IsQdqNode(const ir::Node& node) {
-  return IsQuantizeLinear(node) || IsDequantizeLinear(node) ||
-         (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear");
-}
-
 bool IsFloat(ir::ElementType t) { return t == ir::ElementType::kFloat || t == ir::ElementType::kFloat16; }
 
 }  // namespace
@@ -24,7 +19,7 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   absl::flat_hash_set<const ir::Value*> shape_values;
   for (const ir::Node* node : graph.node_list()) {
     bool from_shapes = node->Is("Shape") || node->Is("Size");
-    if (!from_shapes && !node->inputs().empty() && !IsQdqNode(*node)) {
+    if (!from_shapes && !node->inputs().empty() && !IsQuantizationBoundary(*node)) {
       from_shapes = true;
       for (const ir::Value* in : node->inputs()) {
         if (in != nullptr && in->constant() == nullptr && !shape_values.contains(in)) from_shapes = false;
@@ -35,7 +30,7 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   for (const ir::Node* node : graph.node_list()) {
     // Q/DQ are the boundaries themselves; Constant, Shape and Size read no
     // tensor data, so they are no unit either, nor is shape arithmetic.
-    if (IsQdqNode(*node) || node->Is("Constant") || node->Is("Shape") || node->Is("Size")) continue;
+    if (IsQuantizationBoundary(*node) || node->Is("Constant") || node->Is("Shape") || node->Is("Size")) continue;
     if (!node->outputs().empty() && shape_values.contains(node->output())) continue;
     NodeUnit unit;
     unit.target = node;

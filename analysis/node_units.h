@@ -20,6 +20,17 @@ struct NodeUnit {
   std::vector<std::string> float_inputs;   // float activations not from a DQ
   std::vector<std::string> float_outputs;  // outputs read in float (a non-Q consumer or a graph output)
   bool inputs_quantized() const { return float_inputs.empty(); }
+  // Any DQ on an input or Q on an output (a unit of a QDQ model, as
+  // opposed to an op of a float model or one already on integers).
+  bool has_qdq() const {
+    for (const ir::Node* n : input_dq) {
+      if (n != nullptr) return true;
+    }
+    for (const ir::Node* n : output_q) {
+      if (n != nullptr) return true;
+    }
+    return false;
+  }
   bool outputs_quantized() const { return float_outputs.empty(); }
 };
 

@@ -15,15 +15,6 @@ namespace {
 
 bool IsActivationDq(const ir::Node& dq) { return dq.input(0) != nullptr && dq.input(0)->constant() == nullptr; }
 
-// Ops that are integer by construction (already fused or dynamic).
-bool IsIntegerOp(const ir::Node& node) {
-  const std::string& op = node.op_type();
-  if (node.is_default_domain()) {
-    return op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger";
-  }
-  return node.domain() == "com.microsoft" && (op.rfind("QLinear", 0) == 0 || op == "QGemm");
-}
-
 struct Verdict {
   std::string category;  // what the reason is, without names: for grouping
   std::string detail;    // with the tensor or axis
@@ -35,7 +26,7 @@ Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target
 Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   const ir::Node& node = *unit.target;
   const std::string& op = node.op_type();
-  if (IsIntegerOp(node)) return {};
+  if (IsIntegerKernel(node)) return {};
   // A Cast between integer types (the index of a lookup table) moves
   // integers; it is no boundary.
   if (node.Is("Cast") && node.input(0) != nullptr && node.output() != nullptr &&
@@ -158,11 +149,6 @@ struct UnitEdges {
   bool to_graph_output = false;
 };
 
-bool IsBoundaryNode(const ir::Node& node) {
-  return IsQuantizeLinear(node) || IsDequantizeLinear(node) ||
-         (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear");
-}
-
 std::vector<UnitEdges> FindUnitEdges(const ir::Graph& graph, const std::vector<NodeUnit>& units,
                                      const absl::flat_hash_map<const ir::Node*, int64_t>& unit_index) {
   std::vector<UnitEdges> edges(units.size());
@@ -177,7 +163,7 @@ std::vector<UnitEdges> FindUnitEdges(const ir::Graph& graph, const std::vector<N
       for (const ir::Use& use : v->uses()) {
         if (use.is_graph_output()) {
           edges[i].to_graph_output = true;
-        } else if (IsBoundaryNode(*use.user)) {
+        } else if (IsQuantizationBoundary(*use.user)) {
           if (use.index == 0) work.insert(work.end(), use.user->outputs().begin(), use.user->outputs().end());
         } else if (auto it = unit_index.find(use.user); it != unit_index.end() && reached.insert(it->second).second) {
           edges[i].successors.push_back(it->second);
@@ -196,7 +182,7 @@ std::vector<UnitEdges> FindUnitEdges(const ir::Graph& graph, const std::vector<N
       if (v == nullptr || !seen.insert(v).second) continue;
       for (const ir::Use& use : v->uses()) {
         if (use.is_graph_output()) continue;
-        if (IsBoundaryNode(*use.user)) {
+        if (IsQuantizationBoundary(*use.user)) {
           if (use.index == 0) work.insert(work.end(), use.user->outputs().begin(), use.user->outputs().end());
         } else if (auto it = unit_index.find(use.user); it != unit_index.end()) {
           edges[it->second].from_graph_input = true;

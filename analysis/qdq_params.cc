@@ -14,6 +14,19 @@ bool IsQdqDomain(const ir::Node& node) { return node.is_default_domain() || node
 bool IsQuantizeLinear(const ir::Node& node) { return IsQdqDomain(node) && node.op_type() == "QuantizeLinear"; }
 bool IsDequantizeLinear(const ir::Node& node) { return IsQdqDomain(node) && node.op_type() == "DequantizeLinear"; }
 
+bool IsQuantizationBoundary(const ir::Node& node) {
+  return IsQuantizeLinear(node) || IsDequantizeLinear(node) ||
+         (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear");
+}
+
+bool IsIntegerKernel(const ir::Node& node) {
+  const std::string& op = node.op_type();
+  if (node.is_default_domain()) {
+    return op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger";
+  }
+  return node.domain() == "com.microsoft" && (op.rfind("QLinear", 0) == 0 || op == "QGemm");
+}
+
 std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
   const bool q = IsQuantizeLinear(node);
   if (!q && !IsDequantizeLinear(node)) return std::nullopt;

@@ -14,6 +14,12 @@ namespace qopt::analysis {
 
 bool IsQuantizeLinear(const ir::Node& node);
 bool IsDequantizeLinear(const ir::Node& node);
+// QuantizeLinear, DequantizeLinear or DynamicQuantizeLinear: where data
+// crosses between float and integer.
+bool IsQuantizationBoundary(const ir::Node& node);
+// Ops that compute on integers by construction: QLinearConv, QLinearMatMul,
+// ConvInteger, MatMulInteger, com.microsoft QLinear* and QGemm.
+bool IsIntegerKernel(const ir::Node& node);
 
 struct QdqParams {
   const ir::Node* node = nullptr;

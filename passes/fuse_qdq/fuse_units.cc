@@ -11,7 +11,6 @@
 // the QDQ model run without optimizations, the integer kernels round once
 // per op where float QDQ rounds at the Q, so outputs may differ by a step
 // per op and those differences add up over a network (docs/passes.md).
-#include <algorithm>
 #include <map>
 
 #include "absl/container/flat_hash_set.h"
@@ -285,9 +284,7 @@ class FuseQdqUnits : public Pass {
       if (!target->is_default_domain()) continue;  // already integer, or not ours
       if (!analysis::WhyNotInteger(unit, *profile).empty()) continue;
       // Already on integers (no Q/DQ around it): nothing to fuse.
-      const bool has_qdq = std::any_of(unit.input_dq.begin(), unit.input_dq.end(), [](auto* n) { return n; }) ||
-                           std::any_of(unit.output_q.begin(), unit.output_q.end(), [](auto* n) { return n; });
-      if (!has_qdq) continue;
+      if (!unit.has_qdq()) continue;
       if (keep_float.contains(op)) {
         ++not_fused[absl::StrCat(op, " kept float (keep-float)")];
         continue;
