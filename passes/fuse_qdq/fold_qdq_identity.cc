@@ -44,22 +44,12 @@ struct MonotoneMap {
 std::optional<MonotoneMap> AsMonotoneMap(const ir::Node& op, int data_input) {
   MonotoneMap m;
   m.data_input = data_input;
-  if (op.Is("Relu")) {
+  if (op.Is("Relu") || op.Is("Clip")) {
     if (data_input != 0) return std::nullopt;
-    m.lo = 0;
-    return m;
-  }
-  if (op.Is("Clip")) {
-    if (data_input != 0) return std::nullopt;
-    // Before opset 11: min/max attributes; since: optional constant inputs.
-    if (auto lo = op.GetFloat("min")) m.lo = *lo;
-    if (auto hi = op.GetFloat("max")) m.hi = *hi;
-    for (int i : {1, 2}) {
-      if (op.input(i) == nullptr) continue;
-      auto bound = fuse_qdq::ScalarConstant(op.input(i));
-      if (!bound) return std::nullopt;
-      (i == 1 ? m.lo : m.hi) = *bound;
-    }
+    std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(op);
+    if (!bounds) return std::nullopt;
+    m.lo = bounds->lo;
+    m.hi = bounds->hi;
     return m;
   }
   if (op.Is("Mul") || (op.Is("Div") && data_input == 0)) {

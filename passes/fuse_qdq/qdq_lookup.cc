@@ -171,14 +171,10 @@ class QdqLookup : public Pass {
     if (!range.ok()) return false;
     const float scale = static_cast<float>(p->scales[0]);
     const int64_t z = p->zero_points.empty() ? 0 : p->zero_points[0];
-    float lo = op.Is("Relu") ? 0.0f : op.GetFloat("min").value_or(-INFINITY);
-    float hi = op.Is("Relu") ? INFINITY : op.GetFloat("max").value_or(INFINITY);
-    for (int i : {1, 2}) {
-      if (op.Is("Relu") || op.input(i) == nullptr) continue;
-      auto bound = fuse_qdq::ScalarConstant(op.input(i));
-      if (!bound) return false;
-      (i == 1 ? lo : hi) = static_cast<float>(*bound);
-    }
+    std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(op);
+    if (!bounds) return false;
+    const float lo = static_cast<float>(bounds->lo);
+    const float hi = static_cast<float>(bounds->hi);
     auto bound_value = [&](float b, int64_t otherwise) {
       if (std::isinf(b)) return otherwise;
       return analysis::QuantizeValue(b, scale, z, *range);

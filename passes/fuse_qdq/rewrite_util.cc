@@ -1,5 +1,7 @@
 #include "passes/fuse_qdq/rewrite_util.h"
 
+#include <limits>
+
 #include "analysis/qdq_params.h"
 
 namespace qopt::fuse_qdq {
@@ -39,17 +41,18 @@ void SetIntegerType(ir::Value* v, ir::ElementType type, const ir::Value* like) {
   v->set_type_info(info);
 }
 
-int64_t EraseDeadQdq(ir::Graph& graph) {
-  int64_t erased = 0;
-  std::vector<ir::Node*> nodes = graph.node_list();
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    ir::Node* node = *it;
-    if (!analysis::IsQuantizeLinear(*node) && !analysis::IsDequantizeLinear(*node)) continue;
-    if (node->output() != nullptr && node->output()->has_uses()) continue;
-    graph.EraseNode(node);
-    ++erased;
+std::optional<ClampBounds> ReadClampBounds(const ir::Node& op) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (op.Is("Relu")) return ClampBounds{0, kInf};
+  if (!op.Is("Clip")) return std::nullopt;
+  ClampBounds b{op.GetFloat("min").value_or(-kInf), op.GetFloat("max").value_or(kInf)};
+  for (int i : {1, 2}) {
+    if (op.input(i) == nullptr) continue;
+    std::optional<double> bound = ScalarConstant(op.input(i));
+    if (!bound) return std::nullopt;
+    (i == 1 ? b.lo : b.hi) = *bound;
   }
-  return erased;
+  return b;
 }
 
 }  // namespace qopt::fuse_qdq

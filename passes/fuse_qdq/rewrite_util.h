@@ -1,6 +1,5 @@
-// Small helpers the fuse-qdq passes share: reading a constant as a number,
-// giving a rewritten value its integer type, and sweeping the Q/DQ nodes a
-// rewrite left without users.
+// Small helpers the fuse-qdq passes share: reading a constant as a number
+// or a clamp's bounds, and giving a rewritten value its integer type.
 #pragma once
 
 #include <optional>
@@ -18,8 +17,13 @@ std::optional<double> ScalarConstant(const ir::Value* v);
 // the output of an op that now runs on integers instead of floats.
 void SetIntegerType(ir::Value* v, ir::ElementType type, const ir::Value* like);
 
-// Erases the Q/DQ nodes whose outputs lost every user, last first so that a
-// Q -> DQ chain goes in one sweep; returns how many went.
-int64_t EraseDeadQdq(ir::Graph& graph);
+// The clamp of a Relu ([0, inf)) or a Clip (its min/max attributes before
+// opset 11, its constant inputs since; a missing bound is infinite); nullopt
+// for other ops or a bound that is not a constant.
+struct ClampBounds {
+  double lo;
+  double hi;
+};
+std::optional<ClampBounds> ReadClampBounds(const ir::Node& op);
 
 }  // namespace qopt::fuse_qdq
