@@ -197,22 +197,11 @@ std::string SummaryDot(const ir::Graph& graph, const TargetProfile& target, cons
   // Successors of each node through Q/DQ, with the number of Q/DQ crossed.
   std::vector<std::vector<std::pair<int, int>>> next(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
-    std::vector<std::pair<const ir::Value*, int>> work;
-    for (const ir::Value* out : nodes[i]->outputs()) work.emplace_back(out, 0);
-    absl::flat_hash_set<const ir::Value*> seen;
-    while (!work.empty()) {
-      auto [v, crossed] = work.back();
-      work.pop_back();
-      if (v == nullptr || !seen.insert(v).second) continue;
-      for (const ir::Use& use : v->uses()) {
-        if (use.is_graph_output()) continue;
-        if (IsBoundary(*use.user) && !use.user->Is("Cast")) {
-          for (const ir::Value* o : use.user->outputs()) work.emplace_back(o, crossed + 1);
-        } else if (auto it = index.find(use.user); it != index.end()) {
-          next[i].emplace_back(it->second, crossed);
-        }
-      }
-    }
+    WalkThroughQuantization(
+        std::vector<const ir::Value*>(nodes[i]->outputs().begin(), nodes[i]->outputs().end()),
+        [&](const ir::Node& user, int crossed) {
+          if (auto it = index.find(&user); it != index.end()) next[i].emplace_back(it->second, crossed);
+        });
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (auto [j, crossed] : next[i]) {

@@ -10,6 +10,29 @@ bool IsFloat(ir::ElementType t) { return t == ir::ElementType::kFloat || t == ir
 
 }  // namespace
 
+void WalkThroughQuantization(std::vector<const ir::Value*> values,
+                             const std::function<void(const ir::Node&, int crossed)>& reached,
+                             const std::function<void()>& graph_output) {
+  std::vector<std::pair<const ir::Value*, int>> work;
+  for (const ir::Value* v : values) work.emplace_back(v, 0);
+  absl::flat_hash_set<const ir::Value*> seen;
+  while (!work.empty()) {
+    auto [v, crossed] = work.back();
+    work.pop_back();
+    if (v == nullptr || !seen.insert(v).second) continue;
+    for (const ir::Use& use : v->uses()) {
+      if (use.is_graph_output()) {
+        if (graph_output) graph_output();
+      } else if (IsQuantizationBoundary(*use.user)) {
+        if (use.index != 0) continue;  // a scale or zero point, not the data
+        for (const ir::Value* out : use.user->outputs()) work.emplace_back(out, crossed + 1);
+      } else {
+        reached(*use.user, crossed);
+      }
+    }
+  }
+}
+
 std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   std::vector<NodeUnit> units;
   // Shape and constant arithmetic: values computed from Shape/Size outputs

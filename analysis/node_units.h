@@ -5,6 +5,7 @@
 // outputs all go only to Q can run in integer, if the target has a kernel.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +34,14 @@ struct NodeUnit {
   }
   bool outputs_quantized() const { return float_outputs.empty(); }
 };
+
+// Follows data forward from `values` through Q/DQ/DynamicQuantizeLinear nodes
+// (their data input only): `reached(node, crossed)` for every other node that
+// reads it, with the number of Q/DQ nodes passed on the way, and
+// `graph_output()` for a graph output. Each value is visited once.
+void WalkThroughQuantization(std::vector<const ir::Value*> values,
+                             const std::function<void(const ir::Node&, int crossed)>& reached,
+                             const std::function<void()>& graph_output = nullptr);
 
 // One unit per node that is not itself a Q/DQ/DynamicQuantizeLinear, nor a
 // node that reads no tensor data (Constant, Shape, Size).

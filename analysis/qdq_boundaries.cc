@@ -153,42 +153,22 @@ std::vector<UnitEdges> FindUnitEdges(const ir::Graph& graph, const std::vector<N
                                      const absl::flat_hash_map<const ir::Node*, int64_t>& unit_index) {
   std::vector<UnitEdges> edges(units.size());
   for (size_t i = 0; i < units.size(); ++i) {
-    std::vector<const ir::Value*> work(units[i].target->outputs().begin(), units[i].target->outputs().end());
-    absl::flat_hash_set<const ir::Value*> seen;
     absl::flat_hash_set<int64_t> reached;
-    while (!work.empty()) {
-      const ir::Value* v = work.back();
-      work.pop_back();
-      if (v == nullptr || !seen.insert(v).second) continue;
-      for (const ir::Use& use : v->uses()) {
-        if (use.is_graph_output()) {
-          edges[i].to_graph_output = true;
-        } else if (IsQuantizationBoundary(*use.user)) {
-          if (use.index == 0) work.insert(work.end(), use.user->outputs().begin(), use.user->outputs().end());
-        } else if (auto it = unit_index.find(use.user); it != unit_index.end() && reached.insert(it->second).second) {
+    WalkThroughQuantization(
+        std::vector<const ir::Value*>(units[i].target->outputs().begin(), units[i].target->outputs().end()),
+        [&](const ir::Node& user, int) {
+          auto it = unit_index.find(&user);
+          if (it == unit_index.end() || !reached.insert(it->second).second) return;
           edges[i].successors.push_back(it->second);
           edges[it->second].predecessors.push_back(static_cast<int64_t>(i));
-        }
-      }
-    }
+        },
+        [&] { edges[i].to_graph_output = true; });
   }
   // Graph inputs that reach a unit (through Q/DQ).
   for (const ir::Value* input : graph.inputs()) {
-    std::vector<const ir::Value*> work{input};
-    absl::flat_hash_set<const ir::Value*> seen;
-    while (!work.empty()) {
-      const ir::Value* v = work.back();
-      work.pop_back();
-      if (v == nullptr || !seen.insert(v).second) continue;
-      for (const ir::Use& use : v->uses()) {
-        if (use.is_graph_output()) continue;
-        if (IsQuantizationBoundary(*use.user)) {
-          if (use.index == 0) work.insert(work.end(), use.user->outputs().begin(), use.user->outputs().end());
-        } else if (auto it = unit_index.find(use.user); it != unit_index.end()) {
-          edges[it->second].from_graph_input = true;
-        }
-      }
-    }
+    WalkThroughQuantization({input}, [&](const ir::Node& user, int) {
+      if (auto it = unit_index.find(&user); it != unit_index.end()) edges[it->second].from_graph_input = true;
+    });
   }
   return edges;
 }
