@@ -149,7 +149,9 @@ function dimsToString(dims) {
  * Loads a model into an InferenceSession on the CPU.
  * opts: optLevel ('disabled'|'basic'|'extended'|'layout'|'all', default 'all'),
  *       threads (intraOpNumThreads, default 1), logSeverityLevel (default 4 = fatal only:
- *       load/run errors are reported through the thrown ModelError instead).
+ *       load/run errors are reported through the thrown ModelError instead),
+ *       profileFilePrefix (when set, ORT's profiler is on from the load and
+ *       session.endProfiling() writes PREFIX_<date>.json; see profile.js).
  */
 async function loadSession(modelPath, opts = {}) {
   const optLevel = opts.optLevel || DEFAULTS.optLevel;
@@ -167,6 +169,7 @@ async function loadSession(modelPath, opts = {}) {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       logSeverityLevel: opts.logSeverityLevel === undefined ? 4 : opts.logSeverityLevel,
+      ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
     });
   } catch (err) {
     throw new ModelError(modelPath, 'load', err);
