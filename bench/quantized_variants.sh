@@ -16,6 +16,10 @@
 #                  VARIANT+PASS (PASS: the pipeline's first pass) beside VARIANT (default fuse-qdq;
 #                  --pipeline=none: no such columns; a pass qopt-opt does not know: left out, with a message)
 #   --pipeline-on=LIST  variants the pipeline is applied to (default u8s8,per-channel)
+#   --islands=M:UNITS[;M:UNITS]  also a column VARIANT+islands per --pipeline-on variant of
+#                  model M: qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=UNITS}' (default:
+#                  the units measured fastest per model, det:first-conv;rec:first-conv;
+#                  cls:first-conv,depthwise,last-conv; --islands=none: no such columns)
 #   --skip-setup   do not run scripts/install-deps.sh and scripts/build.sh; qopt-opt is
 #                  $QOPT_OPT, else ${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt
 # Tables go to stdout; progress to stderr; per-model files (variants, images,
@@ -30,6 +34,7 @@ out_root=build/bench/variants
 setup=1
 after_pipeline=fuse-qdq
 pipeline_on=u8s8,per-channel
+islands='det:first-conv;rec:first-conv;cls:first-conv,depthwise,last-conv'
 for arg in "$@"; do
   case $arg in
     --models=*) models=${arg#*=} ;;
@@ -39,6 +44,7 @@ for arg in "$@"; do
     --skip-setup) setup=0 ;;
     --pipeline=*) after_pipeline=${arg#*=} ;;
     --pipeline-on=*) pipeline_on=${arg#*=} ;;
+    --islands=*) islands=${arg#*=} ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "quantized_variants: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -92,6 +98,16 @@ if [[ -n $after_pipeline && $after_pipeline != none ]]; then
   fi
 fi
 
+# The float-islands columns: units per model.
+declare -A island_units=()
+if [[ $islands != none && -n $islands ]]; then
+  IFS=';' read -r -a island_specs <<<"$islands"
+  for spec in "${island_specs[@]}"; do
+    [[ $spec == *:* ]] || { echo "quantized_variants: --islands entry '$spec' is not MODEL:UNITS" >&2; exit 2; }
+    island_units[${spec%%:*}]=${spec#*:}
+  done
+fi
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 vnni=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx512_vnni|avx_vnni|amx_int8' | sort | paste -sd' ' - || true)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -121,6 +137,10 @@ prepare() {
   done
   for v in "${after_variants[@]}"; do
     step "$qopt" "$dir/$v.onnx" --pass="$after_pipeline" --stats -o "$dir/$v+$after_tag.onnx" || return
+    if [[ -n ${island_units[$m]+set} ]]; then
+      step "$qopt" "$dir/$v.onnx" --pass="fuse-qdq{float-units=${island_units[$m]}}" --stats \
+        -o "$dir/$v+islands.onnx" || return
+    fi
   done
 }
 
@@ -148,10 +168,16 @@ for m in "${model_list[@]}"; do
     variant_args+=(--variant="$v=$dir/$v.onnx")
     if [[ " ${after_variants[*]} " == *" $v "* ]]; then
       variant_args+=(--variant="$v+$after_tag=$dir/$v+$after_tag.onnx" --pair="$v=$v+$after_tag")
+      if [[ -n ${island_units[$m]+set} ]]; then
+        variant_args+=(--variant="$v+islands=$dir/$v+islands.onnx" --pair="$v+$after_tag=$v+islands")
+      fi
     fi
   done
   if ((${#after_variants[@]})); then
     variant_args+=(--note="VARIANT+$after_tag = qopt-opt VARIANT.onnx --pass='$after_pipeline'")
+    if [[ -n ${island_units[$m]+set} ]]; then
+      variant_args+=(--note="VARIANT+islands = qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=${island_units[$m]}}' (not exact: see docs/passes.md)")
+    fi
   fi
   echo
   node bench/ort_bench.js --task="$m" --input-shape="x:${dims[$m]}" --inputs="$dir/eval-images" "${norm_args[@]}" \

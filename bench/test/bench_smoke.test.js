@@ -22,7 +22,8 @@ const pairs = require('../lib/pairs');
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'bench', 'quantized_variants.sh');
 const KEYS = path.join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ppocr_keys_v1.txt');
-const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'per-channel', 'per-channel+dce', 's8s8', 'dynamic'];
+const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'u8s8+islands', 'per-channel', 'per-channel+dce',
+  'per-channel+islands', 's8s8', 'dynamic'];
 const QOPT = process.env.QOPT_OPT || path.join(ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-bench-smoke-'));
@@ -91,7 +92,13 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
     assert.match(r.stdout, new RegExp(`^  ${v} -> ${v}\\+dce: latency \\d+\\.\\d\\dx \\(after/before, paired\\); ` +
       '/ fp32 \\d+\\.\\d\\dx -> \\d+\\.\\d\\dx; nodes in file (\\d+) -> \\1; after ORT optimization (\\d+) -> \\2$', 'm'));
   }
-  assert.deepEqual(doc.pairs.map((p) => [p.before, p.after]), [['u8s8', 'u8s8+dce'], ['per-channel', 'per-channel+dce']]);
+  assert.deepEqual(doc.pairs.map((p) => [p.before, p.after]), [['u8s8', 'u8s8+dce'], ['u8s8+dce', 'u8s8+islands'],
+    ['per-channel', 'per-channel+dce'], ['per-channel+dce', 'per-channel+islands']]);
+  // The default islands of cls (first conv, depthwise convs, the tail) run in float: fewer Q/DQ
+  // pairs than the QDQ file, more nodes than plain fusion would leave, and the column is named.
+  assert.match(r.stdout, /^ {2}VARIANT\+islands = qopt-opt VARIANT\.onnx --pass='fuse-qdq\{float-units=first-conv,depthwise,last-conv\}'/m);
+  assert.ok(qdq[COLUMNS.indexOf('u8s8+islands')] < qdq[COLUMNS.indexOf('u8s8')], 'islands drop Q/DQ pairs');
+  assert.ok(qdq[COLUMNS.indexOf('u8s8+islands')] > 0, 'island exits keep their Q');
 });
 
 test('quantized_variants.sh: a pipeline pass qopt-opt does not know leaves its columns out, with a message', () => {

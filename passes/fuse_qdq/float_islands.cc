@@ -1,0 +1,447 @@
+// float-islands: runs chosen node units of a QDQ model in float, on
+// purpose, where the target's integer kernel is slower than its float one.
+// Measured on ONNX Runtime's CPU provider (docs/benchmarks.md): the int8
+// depthwise convolution (its NHWC kernel is several times slower than the
+// float NCHWc one), the convolution that reads the 3-channel image, and a
+// classifier's tail (the uint8 MaxPool is far slower than the float one).
+// Opt-in and not exact: an island computes what the QDQ model computes
+// without the rounding of the Q -> DQ pairs inside it, so its outputs move
+// towards the FP32 model's (the fidelity columns of the bench measure it).
+//
+// An island starts at a seed, a unit with weights (Conv, ConvTranspose,
+// MatMul, Gemm) picked by `float-units=` (first-conv: reads a graph input;
+// depthwise: group == channels; last-conv: no Conv after it) or by
+// `float-nodes=` (a re2 pattern on node names):
+//   - weights and bias: DQ of a constant becomes the float constant DQ
+//     computes ((q - z) * s in float32, per axis where per channel);
+//   - activation input: a Q -> DQ pair on a graph input is skipped (the seed
+//     reads the float input); any other input keeps its DQ (the entry);
+//   - growth: a seed still entered through a DQ would form DQ -> op -> Q
+//     again, which ONNX Runtime fuses back (its WeightBiasQuantization
+//     re-quantizes float weights between a DQ and a Q). Such an island takes
+//     in what follows the seed and reads only island values (through a
+//     Q -> DQ pair, which is bypassed) and constants: its activation
+//     function (hard-swish x * Clip(x + 3, 0, 6) / 6), data movement and
+//     MaxPool, and with `float-se` its squeeze-excitation branch
+//     (GlobalAveragePool and the 1x1 convolutions of the pooled value). A
+//     seed with nothing to take in is left as it is and counted;
+//   - saturation: a bypassed Q whose zero point sits at one end of its range
+//     stood for a Relu/Clip the quantizer removed; the island keeps it as a
+//     float Clip;
+//   - exits: an island value read outside keeps its Q; one that reaches a
+//     graph output only through Q -> DQ gives the output directly.
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "analysis/qdq_params.h"
+#include "analysis/quant_math.h"
+#include "passes/builtin_passes.h"
+#include "re2/re2.h"
+
+namespace qopt {
+namespace {
+
+using analysis::IsDequantizeLinear;
+using analysis::IsQuantizeLinear;
+
+bool HasWeights(const ir::Node& n) {
+  return n.Is("Conv") || n.Is("ConvTranspose") || n.Is("MatMul") || n.Is("Gemm");
+}
+
+// Ops an island takes in after its seed when all their inputs are island
+// values or constants: cheap elementwise functions (activations and the
+// affine arithmetic they are written with).
+bool IsElementwiseActivation(const ir::Node& n) {
+  static const char* const kOps[] = {"Add",   "Sub",       "Mul",       "Div",     "Clip", "Relu",
+                                     "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Neg"};
+  for (const char* op : kOps) {
+    if (n.Is(op)) return true;
+  }
+  return false;
+}
+
+// Ops that move or select the data of their first input (the others are
+// shapes and axes) and run in float as cheaply as on integers.
+bool IsDataMovement(const ir::Node& n) {
+  return n.Is("MaxPool") || n.Is("Reshape") || n.Is("Flatten") || n.Is("Squeeze") || n.Is("Unsqueeze") ||
+         n.Is("Transpose") || n.Is("DepthToSpace") || n.Is("SpaceToDepth") || n.Is("Softmax");
+}
+
+// The DQ's data input when it is a constant, else null.
+const ir::Tensor* DequantizedConstant(const ir::Node& dq) {
+  return dq.input(0) != nullptr ? dq.input(0)->constant() : nullptr;
+}
+
+// What DequantizeLinear computes from a constant: float((q - z)) * s in
+// float32, as the ONNX definition and ONNX Runtime's kernel do. Per tensor
+// or per axis; nullopt for block-wise or unreadable parameters.
+std::optional<ir::Tensor> DequantizeConstant(const ir::Node& dq) {
+  std::optional<analysis::QdqParams> p = analysis::ReadQdqParams(dq);
+  const ir::Tensor* data = DequantizedConstant(dq);
+  if (!p || data == nullptr || p->scales.empty() || p->block_size != 0) return std::nullopt;
+  auto q = data->ToInt64s();
+  if (!q.ok()) return std::nullopt;
+  const std::vector<int64_t>& dims = data->dims();
+  const size_t channels = p->scales.size();
+  int64_t inner = 1;  // elements per step of the axis
+  if (channels > 1) {
+    const int64_t rank = static_cast<int64_t>(dims.size());
+    const int64_t axis = p->axis < 0 ? p->axis + rank : p->axis;
+    if (axis < 0 || axis >= rank || dims[axis] != static_cast<int64_t>(channels)) return std::nullopt;
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= dims[d];
+  }
+  if (!p->zero_points.empty() && p->zero_points.size() != channels) return std::nullopt;
+  std::vector<float> values(q->size());
+  for (size_t i = 0; i < q->size(); ++i) {
+    const size_t c = channels > 1 ? (i / inner) % channels : 0;
+    const int64_t z = p->zero_points.empty() ? 0 : p->zero_points[c];
+    values[i] = static_cast<float>((*q)[i] - z) * static_cast<float>(p->scales[c]);
+  }
+  return ir::Tensor::FromFloats(dims, values);
+}
+
+// `v` seen through a Q -> DQ pair: for v = DQ(Q(x)), x; otherwise null.
+ir::Value* BeforeQdqPair(const ir::Value* v) {
+  const ir::Node* dq = v != nullptr ? v->producer() : nullptr;
+  if (dq == nullptr || !IsDequantizeLinear(*dq) || dq->input(0) == nullptr) return nullptr;
+  const ir::Node* q = dq->input(0)->producer();
+  if (q == nullptr || !IsQuantizeLinear(*q)) return nullptr;
+  return q->input(0);
+}
+
+class FloatIslands : public Pass {
+ public:
+  absl::string_view name() const override { return "float-islands"; }
+  absl::string_view summary() const override {
+    return "Run chosen QDQ units (first conv, depthwise convs) and their activations in float where the target's "
+           "integer kernel is slower (opt-in; not exact)";
+  }
+
+  absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
+    std::unique_ptr<RE2> node_pattern;
+    if (!nodes_.value().empty()) {
+      node_pattern = std::make_unique<RE2>(nodes_.value(), RE2::Quiet);
+      if (!node_pattern->ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad float-nodes= pattern '", nodes_.value(), "': ", node_pattern->error()));
+      }
+    }
+    const absl::flat_hash_set<std::string> kinds = absl::StrSplit(units_.value(), ',', absl::SkipEmpty());
+    for (const std::string& kind : kinds) {
+      if (kind != "first-conv" && kind != "depthwise" && kind != "last-conv") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown float-units= entry '", kind, "' (expected first-conv, depthwise, last-conv)"));
+      }
+    }
+    ir::Graph& graph = model.graph();
+    in_island_.clear();
+    report_ = {{"islands", nlohmann::json::array()}, {"not_isolated", nlohmann::json::array()}};
+    const absl::flat_hash_set<const ir::Node*> before_conv = NodesBeforeAConv(graph);
+    clipped_.clear();
+    pooled_.clear();
+    bool changed = false;
+    for (ir::Node* node : graph.nodes()) {
+      if (node->is_erased() || !HasWeights(*node) || in_island_.contains(node)) continue;
+      const bool picked = (kinds.contains("first-conv") && IsFirstConv(*node)) ||
+                          (kinds.contains("last-conv") && node->Is("Conv") && !before_conv.contains(node)) ||
+                          (kinds.contains("depthwise") && IsDepthwise(*node)) ||
+                          (node_pattern && RE2::PartialMatch(node->name(), *node_pattern));
+      if (!picked) continue;
+      if (MakeIsland(graph, *node)) {
+        changed = true;
+      } else {
+        ++not_isolated_;
+        report_["not_isolated"].push_back(node->name().empty() ? node->output()->name() : node->name());
+      }
+    }
+    if (changed) EraseDeadQdq(graph);
+    if (context.report != nullptr && (changed || not_isolated_.value() > 0)) {
+      context.report->AddAnalysis("float-islands", report_, ReportText());
+    }
+    return changed;
+  }
+
+ private:
+  // The seed's activation input (input 0), reached through Q/DQ, is a graph
+  // input: the convolution that reads the image.
+  static bool IsFirstConv(const ir::Node& n) {
+    if (!n.Is("Conv")) return false;
+    const ir::Value* x = n.input(0);
+    if (const ir::Value* before = BeforeQdqPair(x)) x = before;
+    return x != nullptr && x->kind() == ir::Value::Kind::kGraphInput && !x->is_constant();
+  }
+
+  // Nodes from which a Conv or ConvTranspose can be reached: a Conv not
+  // among them is a last one (the head of a classifier).
+  static absl::flat_hash_set<const ir::Node*> NodesBeforeAConv(const ir::Graph& graph) {
+    absl::flat_hash_set<const ir::Node*> before;
+    std::vector<ir::Node*> order = graph.node_list();
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      for (const ir::Value* out : (*it)->outputs()) {
+        if (out == nullptr) continue;
+        for (const ir::Use& use : out->uses()) {
+          if (use.user != nullptr &&
+              (use.user->Is("Conv") || use.user->Is("ConvTranspose") || before.contains(use.user))) {
+            before.insert(*it);
+          }
+        }
+      }
+    }
+    return before;
+  }
+
+  // group == channels, one input channel per group (weights [C, 1, kh, kw]).
+  static bool IsDepthwise(const ir::Node& n) {
+    if (!n.Is("Conv")) return false;
+    const int64_t group = n.GetInt("group").value_or(1);
+    if (group <= 1) return false;
+    const ir::Value* w = n.input(1);
+    const ir::Node* dq = w != nullptr ? w->producer() : nullptr;
+    const ir::Tensor* weights = w != nullptr ? w->constant() : nullptr;
+    if (weights == nullptr && dq != nullptr && IsDequantizeLinear(*dq)) weights = DequantizedConstant(*dq);
+    return weights != nullptr && weights->dims().size() >= 2 && weights->dims()[1] == 1 &&
+           weights->dims()[0] == group;
+  }
+
+  static bool IsIslandValue(const ir::Value* v, const absl::flat_hash_set<const ir::Node*>& island) {
+    return v != nullptr && v->producer() != nullptr && island.contains(v->producer());
+  }
+
+  // Whether `n` can join the island, and whether its output is then
+  // "pooled" (computed from a global average of island values):
+  //   - the activation function: an elementwise op whose inputs are island
+  //     values (directly or through a Q -> DQ pair) or constants (directly or
+  //     through a DQ), at least one an island value; pooled when they are;
+  //   - with squeeze-excitation (`float-se=true`): a GlobalAveragePool of an island
+  //     value, and a unit with weights that reads a pooled island value (the
+  //     1x1 convolutions of the excitation branch). Without them the branch
+  //     stays integer and its gate meets the island's float output in a
+  //     Mul, which ONNX Runtime's NHWC integer kernels answer with a
+  //     Transpose on both sides.
+  struct Verdict {
+    bool admissible = false;
+    bool pooled = false;
+  };
+  Verdict Admit(const ir::Node& n, const absl::flat_hash_set<const ir::Node*>& island) const {
+    if (n.num_outputs() != 1) return {};
+    const bool pooling = se_ && n.Is("GlobalAveragePool");
+    const bool weighted = se_ && HasWeights(n);
+    const bool moving = IsDataMovement(n);
+    if (!IsElementwiseActivation(n) && !pooling && !weighted && !moving) return {};
+    bool reads_island = false;
+    bool all_pooled = true;
+    for (int i = 0; i < n.num_inputs(); ++i) {
+      const ir::Value* in = n.input(i);
+      if (in == nullptr || in->is_constant()) continue;
+      const ir::Node* dq = in->producer();
+      if (dq != nullptr && IsDequantizeLinear(*dq) && DequantizedConstant(*dq) != nullptr) {
+        if (weighted && i == 0) return {};
+        continue;
+      }
+      const ir::Value* source = BeforeQdqPair(in);
+      const ir::Value* island_value = IsIslandValue(in, island) ? in : IsIslandValue(source, island) ? source : nullptr;
+      if (moving && i != 0) continue;  // shapes, axes: not data
+      if (island_value == nullptr || (weighted && i != 0)) return {};
+      reads_island = true;
+      all_pooled = all_pooled && pooled_.contains(island_value->producer());
+    }
+    if (!reads_island || (weighted && !all_pooled)) return {};
+    return {true, pooling || all_pooled};
+  }
+
+  // Every node that reads `v`, directly or through one Q -> DQ pair.
+  static std::vector<ir::Node*> Readers(const ir::Value* v) {
+    std::vector<ir::Node*> out;
+    for (const ir::Use& use : v->uses()) {
+      if (use.user == nullptr) continue;
+      if (IsQuantizeLinear(*use.user) && use.index == 0) {
+        for (const ir::Use& q_use : use.user->output()->uses()) {
+          if (q_use.user == nullptr || !IsDequantizeLinear(*q_use.user) || q_use.index != 0) continue;
+          for (const ir::Use& dq_use : q_use.user->output()->uses()) {
+            if (dq_use.user != nullptr) out.push_back(dq_use.user);
+          }
+        }
+      } else {
+        out.push_back(use.user);
+      }
+    }
+    return out;
+  }
+
+  bool MakeIsland(ir::Graph& graph, ir::Node& seed) {
+    // Weights must be constants (possibly behind a DQ) the pass can read.
+    for (int i = 1; i < seed.num_inputs(); ++i) {
+      const ir::Value* in = seed.input(i);
+      if (in == nullptr || in->is_constant()) continue;
+      const ir::Node* dq = in->producer();
+      if (dq == nullptr || !IsDequantizeLinear(*dq) || !DequantizeConstant(*dq)) return false;
+    }
+    absl::flat_hash_set<const ir::Node*> island = {&seed};
+    std::vector<ir::Node*> members = {&seed};
+    // Entered through a DQ (not a graph input): grow over the activation.
+    const ir::Value* source = BeforeQdqPair(seed.input(0));
+    const bool entered_from_integers = source == nullptr || source->kind() != ir::Value::Kind::kGraphInput;
+    if (entered_from_integers) {
+      for (bool grew = true; grew;) {
+        grew = false;
+        for (size_t m = 0; m < members.size(); ++m) {
+          for (ir::Node* reader : Readers(members[m]->output())) {
+            if (island.contains(reader)) continue;
+            const Verdict verdict = Admit(*reader, island);
+            if (!verdict.admissible) continue;
+            if (verdict.pooled) pooled_.insert(reader);
+            island.insert(reader);
+            members.push_back(reader);
+            grew = true;
+          }
+        }
+      }
+      if (members.size() == 1) return false;  // would be fused back into an integer op
+    }
+    nlohmann::json ops = nlohmann::json::array();
+    for (const ir::Node* member : members) ops.push_back(member->op_type());
+    report_["islands"].push_back({{"seed", seed.name().empty() ? seed.output()->name() : seed.name()},
+                                  {"entry", entered_from_integers ? "DequantizeLinear" : "graph input"},
+                                  {"ops", ops}});
+    for (ir::Node* member : members) Rewrite(graph, *member, island, member == &seed);
+    for (ir::Node* member : members) OutputInFloat(graph, *member);
+    in_island_.insert(island.begin(), island.end());
+    ++islands_;
+    nodes_in_islands_ += static_cast<int64_t>(members.size());
+    return true;
+  }
+
+  // Points `n`'s inputs at float values: constants' float form, island
+  // values (and, for the seed's data input, a graph input) behind a Q -> DQ.
+  void Rewrite(ir::Graph& graph, ir::Node& n, const absl::flat_hash_set<const ir::Node*>& island, bool is_seed) {
+    for (int i = 0; i < n.num_inputs(); ++i) {
+      ir::Value* in = n.input(i);
+      if (in == nullptr || in->is_constant()) continue;
+      const ir::Node* dq = in->producer();
+      if (dq != nullptr && IsDequantizeLinear(*dq) && DequantizedConstant(*dq) != nullptr) {
+        if (std::optional<ir::Tensor> values = DequantizeConstant(*dq)) {
+          n.SetInput(i, graph.AddInitializer(absl::StrCat(in->name(), "_float"), std::move(*values)));
+          ++constants_dequantized_;
+        }
+        continue;
+      }
+      ir::Value* source = BeforeQdqPair(in);
+      const bool graph_input = is_seed && i == 0 && source != nullptr &&
+                               source->kind() == ir::Value::Kind::kGraphInput;
+      if (IsIslandValue(source, island) || graph_input) {
+        n.SetInput(i, KeepSaturation(graph, *in->producer()->input(0)->producer(), source, n));
+        ++pairs_bypassed_;
+      }
+    }
+  }
+
+  // An island value that reaches a graph output only through Q -> DQ gives
+  // the output directly (it keeps the output's name).
+  static void OutputInFloat(ir::Graph& graph, ir::Node& member) {
+    ir::Value* v = member.output();
+    if (v->uses().size() != 1 || v->uses()[0].user == nullptr) return;
+    const ir::Node* q = v->uses()[0].user;
+    if (!IsQuantizeLinear(*q) || q->output()->uses().size() != 1 || q->output()->is_graph_output()) return;
+    const ir::Node* dq = q->output()->uses()[0].user;
+    if (dq == nullptr || !IsDequantizeLinear(*dq)) return;
+    ir::Value* out = dq->output();
+    if (!out->is_graph_output() || out->uses().size() != 1) return;
+    graph.ReplaceAllUsesWith(out, v);
+  }
+
+  // What a bypassed Q -> DQ pair did besides rounding: it saturated at the
+  // ends of the integer range. Where the zero point sits at one end, that
+  // range is one-sided ([0, hi] or [lo, 0]), which is how ONNX Runtime's
+  // quantizer encodes a Relu or Clip it removed (hard-swish's Clip(x + 3,
+  // 0, 6) lives on as the [0, 6] range of the Add's Q): the island keeps it
+  // as a float Clip to the range DQ can produce. A two-sided calibrated
+  // range only cuts outliers, which the island lets through, as FP32 does.
+  // One Clip per source value.
+  ir::Value* KeepSaturation(ir::Graph& graph, const ir::Node& q, ir::Value* source, ir::Node& before) {
+    std::optional<analysis::QdqParams> p = analysis::ReadQdqParams(q);
+    if (!p || p->scales.size() != 1 || p->block_size != 0) return source;
+    auto range = analysis::FullRange(p->quant_type);
+    if (!range.ok()) return source;
+    const int64_t z = p->zero_points.empty() ? 0 : p->zero_points[0];
+    if (z != range->min && z != range->max) return source;
+    if (auto it = clipped_.find(source); it != clipped_.end()) return it->second;
+    const float scale = static_cast<float>(p->scales[0]);
+    const float lo = static_cast<float>(range->min - z) * scale;
+    const float hi = static_cast<float>(range->max - z) * scale;
+    ir::Node* clip = graph.AddNode(
+        "Clip",
+        {source, graph.AddInitializer(absl::StrCat(source->name(), "_island_min"), ir::Tensor::Scalar(lo)),
+         graph.AddInitializer(absl::StrCat(source->name(), "_island_max"), ir::Tensor::Scalar(hi))},
+        1, &before, "", absl::StrCat(source->name(), "_island_clip"));
+    ++saturation_kept_;
+    clipped_[source] = clip->output();
+    return clip->output();
+  }
+
+  // One line per island: its seed, where it is entered, its ops.
+  std::string ReportText() const {
+    std::string text = absl::StrCat("float-islands: ", report_["islands"].size(), " islands, ",
+                                    nodes_in_islands_.value(), " nodes run in float on purpose\n");
+    for (const nlohmann::json& island : report_["islands"]) {
+      std::vector<std::string> ops;
+      for (const nlohmann::json& op : island["ops"]) ops.push_back(op.get<std::string>());
+      absl::StrAppend(&text, "  ", island["seed"].get<std::string>(), " (from ", island["entry"].get<std::string>(),
+                      "): ", absl::StrJoin(ops, " "), "\n");
+    }
+    for (const nlohmann::json& name : report_["not_isolated"]) {
+      absl::StrAppend(&text, "  ", name.get<std::string>(), ": left as it is (nothing to take in)\n");
+    }
+    return text;
+  }
+
+  // Q and DQ nodes (and the Q of a graph input) nobody reads any more.
+  static void EraseDeadQdq(ir::Graph& graph) {
+    for (bool erased = true; erased;) {
+      erased = false;
+      for (ir::Node* n : graph.nodes()) {
+        if ((IsQuantizeLinear(*n) || IsDequantizeLinear(*n)) && !n->output()->has_uses() &&
+            !n->output()->is_graph_output()) {
+          graph.EraseNode(n);
+          erased = true;
+        }
+      }
+    }
+  }
+
+  absl::flat_hash_set<const ir::Node*> in_island_;
+  nlohmann::json report_;
+  absl::flat_hash_set<const ir::Node*> pooled_;  // island nodes computing from a global average
+  absl::flat_hash_map<const ir::Value*, ir::Value*> clipped_;  // source -> its saturating Clip
+  Option<std::string> units_{this, "float-units",
+                             "Comma-separated kinds of units to run in float: first-conv (the conv reading a graph "
+                             "input), depthwise (group == channels)",
+                             ""};
+  Option<std::string> nodes_{this, "float-nodes", "re2 pattern: units with weights whose node name matches run in float",
+                             ""};
+  Option<bool> se_{this, "float-se", "Take a squeeze-excitation branch on an island value into the island", true};
+  Statistic islands_{this, "islands", "Units now run in float, with their activation functions"};
+  Statistic nodes_in_islands_{this, "nodes-in-islands", "Nodes in those islands"};
+  Statistic constants_dequantized_{this, "constants-dequantized", "DQ of a constant replaced by its float values"};
+  Statistic pairs_bypassed_{this, "qdq-pairs-bypassed", "Q -> DQ pairs inside islands no longer read"};
+  Statistic saturation_kept_{this, "saturation-kept",
+                             "Float Clips keeping the one-sided range of a bypassed Q (a Relu/Clip the quantizer "
+                             "removed)"};
+  Statistic not_isolated_{this, "not-isolated",
+                          "Picked units left as they are: unreadable weights, or entered through a DQ with no "
+                          "activation to take in (the target would fuse them back)"};
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> CreateFloatIslandsPass() { return std::make_unique<FloatIslands>(); }
+
+}  // namespace qopt
