@@ -45,6 +45,7 @@
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
 #include "passes/builtin_passes.h"
+#include "passes/fuse_qdq/rewrite_util.h"
 #include "re2/re2.h"
 
 namespace qopt {
@@ -122,8 +123,8 @@ class FloatIslands : public Pass {
  public:
   absl::string_view name() const override { return "float-islands"; }
   absl::string_view summary() const override {
-    return "Run chosen QDQ units (first conv, depthwise convs) and their activations in float where the target's "
-           "integer kernel is slower (opt-in; not exact)";
+    return "Run chosen QDQ units (first conv, depthwise convs, last conv, by name) with their activations in float "
+           "where the target's integer kernel is slower (opt-in; not exact)";
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
@@ -163,7 +164,12 @@ class FloatIslands : public Pass {
         report_["not_isolated"].push_back(node->name().empty() ? node->output()->name() : node->name());
       }
     }
-    if (changed) EraseDeadQdq(graph);
+    if (changed) {
+      EraseDeadQdq(graph);  // first: a bypassed Q no longer reads the chain's values
+      for (ir::Node* node : graph.nodes()) {
+        if (in_island_.contains(node)) TwoOpHardSwish(graph, *node);
+      }
+    }
     if (context.report != nullptr && (changed || not_isolated_.value() > 0)) {
       context.report->AddAnalysis("float-islands", report_, ReportText());
     }
@@ -338,9 +344,49 @@ class FloatIslands : public Pass {
       const bool graph_input = is_seed && i == 0 && source != nullptr &&
                                source->kind() == ir::Value::Kind::kGraphInput;
       if (IsIslandValue(source, island) || graph_input) {
-        n.SetInput(i, KeepSaturation(graph, *in->producer()->input(0)->producer(), source, n));
+        n.SetInput(i, KeepSaturation(graph, *in->producer()->input(0)->producer(), source));
         ++pairs_bypassed_;
       }
+    }
+  }
+
+  // Hard-swish as PaddleOCR writes it, Div(Mul(x, Clip(Add(x, 3), 0, hi)), 6),
+  // is four float ops over the whole map once in an island; it is the same
+  // function as x * HardSigmoid(x; 1/6, 1/2) (up to float rounding) when the
+  // clamp is [0, 6], and with a calibrated top hi < 6 it differs only where
+  // the QDQ model cut x + 3 above hi, which the island lets through as FP32
+  // does (see KeepSaturation). Two ops then, where ONNX Runtime has a kernel
+  // for each. `div` is the candidate Div; nothing changes unless every piece
+  // matches and only the chain reads its intermediate values.
+  void TwoOpHardSwish(ir::Graph& graph, ir::Node& div) {
+    auto near = [](std::optional<double> v, double want) { return v && std::abs(*v - want) <= 1e-6 * want; };
+    auto only_user = [](const ir::Value* v, const ir::Node* user) {
+      return v != nullptr && !v->is_graph_output() && v->uses().size() == 1 && v->uses()[0].user == user;
+    };
+    if (!div.Is("Div") || !near(fuse_qdq::ScalarConstant(div.input(1)), 6)) return;
+    ir::Node* mul = div.input(0) ? div.input(0)->producer() : nullptr;
+    if (mul == nullptr || !mul->Is("Mul") || !only_user(mul->output(), &div)) return;
+    for (int k = 0; k < 2; ++k) {
+      ir::Value* x = mul->input(1 - k);
+      ir::Node* clip = mul->input(k) ? mul->input(k)->producer() : nullptr;
+      if (clip == nullptr || !clip->Is("Clip") || !only_user(clip->output(), mul)) continue;
+      std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(*clip);
+      if (!bounds || bounds->lo != 0 || bounds->hi > 6 * (1 + 1e-6) || bounds->hi <= 3) continue;
+      ir::Node* add = clip->input(0) ? clip->input(0)->producer() : nullptr;
+      if (add == nullptr || !add->Is("Add") || !only_user(add->output(), clip)) continue;
+      const int x_index = add->input(0) == x ? 0 : add->input(1) == x ? 1 : -1;
+      if (x_index < 0 || !near(fuse_qdq::ScalarConstant(add->input(1 - x_index)), 3)) continue;
+      const std::string name = div.output()->name();  // the hard-swish value keeps its name
+      const std::string node_name = div.name().empty() ? name : div.name();
+      ir::Node* gate = graph.AddNode("HardSigmoid", {x}, 1, &div, "", absl::StrCat(node_name, "_hard_sigmoid"));
+      gate->SetFloat("alpha", 1.0f / 6);
+      gate->SetFloat("beta", 0.5f);
+      ir::Node* product = graph.AddNode("Mul", {x, gate->output()}, 1, &div, "", node_name);
+      graph.ReplaceAllUsesWith(div.output(), product->output());
+      for (ir::Node* dead : {&div, mul, clip, add}) graph.EraseNode(dead);
+      if (product->output()->name() != name) graph.RenameValue(product->output(), name);
+      ++hard_swish_;
+      return;
     }
   }
 
@@ -366,13 +412,30 @@ class FloatIslands : public Pass {
   // as a float Clip to the range DQ can produce. A two-sided calibrated
   // range only cuts outliers, which the island lets through, as FP32 does.
   // One Clip per source value.
-  ir::Value* KeepSaturation(ir::Graph& graph, const ir::Node& q, ir::Value* source, ir::Node& before) {
+  // Whether the op making `v` never gives a negative value (so a [0, hi]
+  // range adds nothing but its calibrated top, which the island lets
+  // through as it does for two-sided ranges).
+  static bool IsNonNegative(const ir::Value* v) {
+    const ir::Node* p = v->producer();
+    if (p == nullptr) return false;
+    if (p->Is("Relu") || p->Is("Sigmoid") || p->Is("HardSigmoid") || p->Is("Softmax")) return true;
+    if (p->Is("Clip")) {
+      std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(*p);
+      return bounds && bounds->lo >= 0;
+    }
+    return false;
+  }
+
+  // The Clip goes right after the source's producer, so every island node
+  // that reads it comes later whatever order the island was grown in.
+  ir::Value* KeepSaturation(ir::Graph& graph, const ir::Node& q, ir::Value* source) {
     std::optional<analysis::QdqParams> p = analysis::ReadQdqParams(q);
     if (!p || p->scales.size() != 1 || p->block_size != 0) return source;
     auto range = analysis::FullRange(p->quant_type);
     if (!range.ok()) return source;
     const int64_t z = p->zero_points.empty() ? 0 : p->zero_points[0];
     if (z != range->min && z != range->max) return source;
+    if (z == range->min && IsNonNegative(source)) return source;  // only the calibrated top would be cut
     if (auto it = clipped_.find(source); it != clipped_.end()) return it->second;
     const float scale = static_cast<float>(p->scales[0]);
     const float lo = static_cast<float>(range->min - z) * scale;
@@ -381,7 +444,8 @@ class FloatIslands : public Pass {
         "Clip",
         {source, graph.AddInitializer(absl::StrCat(source->name(), "_island_min"), ir::Tensor::Scalar(lo)),
          graph.AddInitializer(absl::StrCat(source->name(), "_island_max"), ir::Tensor::Scalar(hi))},
-        1, &before, "", absl::StrCat(source->name(), "_island_clip"));
+        1, source->producer() != nullptr ? graph.NextNode(source->producer()) : graph.FirstNode(), "",
+        absl::StrCat(source->name(), "_island_clip"));
     ++saturation_kept_;
     clipped_[source] = clip->output();
     return clip->output();
@@ -435,6 +499,8 @@ class FloatIslands : public Pass {
   Statistic saturation_kept_{this, "saturation-kept",
                              "Float Clips keeping the one-sided range of a bypassed Q (a Relu/Clip the quantizer "
                              "removed)"};
+  Statistic hard_swish_{this, "hard-swish-two-ops",
+                        "Hard-swish chains Add, Clip, Mul, Div in islands written as x * HardSigmoid(x)"};
   Statistic not_isolated_{this, "not-isolated",
                           "Picked units left as they are: unreadable weights, or entered through a DQ with no "
                           "activation to take in (the target would fuse them back)"};
