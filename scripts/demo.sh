@@ -56,7 +56,7 @@ node tools/ort/compare.js "$out/$base.int8.onnx" "$out/$base.fused.onnx" --exact
   --input-shape="$shape" | tail -n 2
 echo
 echo "== 4. qopt-opt $out/$base.int8.onnx --pass='fuse-qdq{float-units=first-conv}' -o $out/$base.islands.onnx (opt-in, not exact)"
-"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq{float-units=first-conv}" -o "$out/$base.islands.onnx" 2>&1 | head -n 3
+"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq{float-units=first-conv}" -o "$out/$base.islands.onnx" 2>&1 | head -n 4
 echo
 echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs fuse-qdq vs fuse-qdq with the first conv in float (1 thread, interleaved rounds, random inputs)"
 node bench/ort_bench.js --task=generic --random=4 --rounds=${QOPT_DEMO_ROUNDS:-60} --input-shape="$shape" \

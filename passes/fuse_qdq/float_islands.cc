@@ -10,7 +10,8 @@
 //
 // An island starts at a seed, a unit with weights (Conv, ConvTranspose,
 // MatMul, Gemm) picked by `float-units=` (first-conv: reads a graph input;
-// depthwise: group == channels; last-conv: no Conv after it) or by
+// depthwise: group == channels; last-conv: no Conv or ConvTranspose after
+// it) or by
 // `float-nodes=` (a re2 pattern on node names):
 //   - weights and bias: DQ of a constant becomes the float constant DQ
 //     computes ((q - z) * s in float32, per axis where per channel);
@@ -34,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -82,13 +84,21 @@ const ir::Tensor* DequantizedConstant(const ir::Node& dq) {
   return dq.input(0) != nullptr ? dq.input(0)->constant() : nullptr;
 }
 
+// The island computes in float32: Q/DQ with float16/bfloat16 scales (whose
+// DQ gives float16) are left alone.
+bool HasFloatScale(const ir::Node& qdq) {
+  const ir::Value* scale = qdq.input(1);
+  const ir::Tensor* t = scale != nullptr ? scale->constant() : nullptr;
+  return t != nullptr && t->type() == ir::ElementType::kFloat;
+}
+
 // What DequantizeLinear computes from a constant: float((q - z)) * s in
 // float32, as the ONNX definition and ONNX Runtime's kernel do. Per tensor
 // or per axis; nullopt for block-wise or unreadable parameters.
 std::optional<ir::Tensor> DequantizeConstant(const ir::Node& dq) {
   std::optional<analysis::QdqParams> p = analysis::ReadQdqParams(dq);
   const ir::Tensor* data = DequantizedConstant(dq);
-  if (!p || data == nullptr || p->scales.empty() || p->block_size != 0) return std::nullopt;
+  if (!p || data == nullptr || p->scales.empty() || p->block_size != 0 || !HasFloatScale(dq)) return std::nullopt;
   auto q = data->ToInt64s();
   if (!q.ok()) return std::nullopt;
   const std::vector<int64_t>& dims = data->dims();
@@ -111,11 +121,19 @@ std::optional<ir::Tensor> DequantizeConstant(const ir::Node& dq) {
 }
 
 // `v` seen through a Q -> DQ pair: for v = DQ(Q(x)), x; otherwise null.
+// Only a pair that rounds and saturates and does nothing else: the same
+// per-tensor float32 parameters on both sides (DQ(Q(x; s1); s2) with s1 !=
+// s2 would also scale x).
 ir::Value* BeforeQdqPair(const ir::Value* v) {
   const ir::Node* dq = v != nullptr ? v->producer() : nullptr;
   if (dq == nullptr || !IsDequantizeLinear(*dq) || dq->input(0) == nullptr) return nullptr;
   const ir::Node* q = dq->input(0)->producer();
-  if (q == nullptr || !IsQuantizeLinear(*q)) return nullptr;
+  if (q == nullptr || !IsQuantizeLinear(*q) || !HasFloatScale(*q) || !HasFloatScale(*dq)) return nullptr;
+  std::optional<analysis::QdqParams> qp = analysis::ReadQdqParams(*q);
+  std::optional<analysis::QdqParams> dqp = analysis::ReadQdqParams(*dq);
+  if (!qp || !dqp || qp->scales.size() != 1 || qp->block_size != 0 || !analysis::SameQuantization(*qp, *dqp)) {
+    return nullptr;
+  }
   return q->input(0);
 }
 
@@ -148,6 +166,14 @@ class FloatIslands : public Pass {
     report_ = {{"islands", nlohmann::json::array()}, {"not_isolated", nlohmann::json::array()}};
     const absl::flat_hash_set<const ir::Node*> before_conv = NodesBeforeAConv(graph);
     clipped_.clear();
+    dequantized_.clear();
+    dead_before_.clear();
+    for (const ir::Node* n : graph.nodes()) {
+      if ((IsQuantizeLinear(*n) || IsDequantizeLinear(*n)) && !n->output()->has_uses() &&
+          !n->output()->is_graph_output()) {
+        dead_before_.insert(n);
+      }
+    }
     pooled_.clear();
     bool changed = false;
     for (ir::Node* node : graph.nodes()) {
@@ -157,11 +183,13 @@ class FloatIslands : public Pass {
                           (kinds.contains("depthwise") && IsDepthwise(*node)) ||
                           (node_pattern && RE2::PartialMatch(node->name(), *node_pattern));
       if (!picked) continue;
-      if (MakeIsland(graph, *node)) {
+      const std::string why_not = MakeIsland(graph, *node);
+      if (why_not.empty()) {
         changed = true;
       } else {
         ++not_isolated_;
-        report_["not_isolated"].push_back(node->name().empty() ? node->output()->name() : node->name());
+        report_["not_isolated"].push_back(
+            {{"seed", node->name().empty() ? node->output()->name() : node->name()}, {"why", why_not}});
       }
     }
     if (changed) {
@@ -250,7 +278,7 @@ class FloatIslands : public Pass {
       if (in == nullptr || in->is_constant()) continue;
       const ir::Node* dq = in->producer();
       if (dq != nullptr && IsDequantizeLinear(*dq) && DequantizedConstant(*dq) != nullptr) {
-        if (weighted && i == 0) return {};
+        if ((weighted && i == 0) || !DequantizeConstant(*dq)) return {};
         continue;
       }
       const ir::Value* source = BeforeQdqPair(in);
@@ -266,14 +294,16 @@ class FloatIslands : public Pass {
 
   // Every node that reads `v`, directly or through one Q -> DQ pair.
   static std::vector<ir::Node*> Readers(const ir::Value* v) {
+    // Only nodes of v's own graph: a sub-graph (If/Loop body) reading an
+    // island value keeps reading it through its Q/DQ.
     std::vector<ir::Node*> out;
     for (const ir::Use& use : v->uses()) {
-      if (use.user == nullptr) continue;
+      if (use.user == nullptr || use.user->graph() != v->graph()) continue;
       if (IsQuantizeLinear(*use.user) && use.index == 0) {
         for (const ir::Use& q_use : use.user->output()->uses()) {
           if (q_use.user == nullptr || !IsDequantizeLinear(*q_use.user) || q_use.index != 0) continue;
           for (const ir::Use& dq_use : q_use.user->output()->uses()) {
-            if (dq_use.user != nullptr) out.push_back(dq_use.user);
+            if (dq_use.user != nullptr && dq_use.user->graph() == v->graph()) out.push_back(dq_use.user);
           }
         }
       } else {
@@ -283,19 +313,25 @@ class FloatIslands : public Pass {
     return out;
   }
 
-  bool MakeIsland(ir::Graph& graph, ir::Node& seed) {
+  // Makes the island of `seed`; "" when done, else why not.
+  std::string MakeIsland(ir::Graph& graph, ir::Node& seed) {
     // Weights must be constants (possibly behind a DQ) the pass can read.
     for (int i = 1; i < seed.num_inputs(); ++i) {
       const ir::Value* in = seed.input(i);
       if (in == nullptr || in->is_constant()) continue;
       const ir::Node* dq = in->producer();
-      if (dq == nullptr || !IsDequantizeLinear(*dq) || !DequantizeConstant(*dq)) return false;
+      if (dq == nullptr || !IsDequantizeLinear(*dq) || !DequantizeConstant(*dq)) {
+        return "weights are not a constant behind a per-tensor or per-axis float32 DequantizeLinear";
+      }
     }
     absl::flat_hash_set<const ir::Node*> island = {&seed};
     std::vector<ir::Node*> members = {&seed};
     // Entered through a DQ (not a graph input): grow over the activation.
     const ir::Value* source = BeforeQdqPair(seed.input(0));
-    const bool entered_from_integers = source == nullptr || source->kind() != ir::Value::Kind::kGraphInput;
+    const ir::Node* data_dq = seed.input(0) != nullptr ? seed.input(0)->producer() : nullptr;
+    const bool entered_from_integers = data_dq != nullptr && IsDequantizeLinear(*data_dq) &&
+                                       !(source != nullptr && source->kind() == ir::Value::Kind::kGraphInput);
+    if (entered_from_integers && !HasFloatScale(*data_dq)) return "its input DequantizeLinear is not float32";
     if (entered_from_integers) {
       for (bool grew = true; grew;) {
         grew = false;
@@ -311,7 +347,7 @@ class FloatIslands : public Pass {
           }
         }
       }
-      if (members.size() == 1) return false;  // would be fused back into an integer op
+      if (members.size() == 1) return "nothing to take in (alone it would be fused back into an integer op)";
     }
     nlohmann::json ops = nlohmann::json::array();
     for (const ir::Node* member : members) ops.push_back(member->op_type());
@@ -323,7 +359,7 @@ class FloatIslands : public Pass {
     in_island_.insert(island.begin(), island.end());
     ++islands_;
     nodes_in_islands_ += static_cast<int64_t>(members.size());
-    return true;
+    return "";
   }
 
   // Points `n`'s inputs at float values: constants' float form, island
@@ -334,8 +370,12 @@ class FloatIslands : public Pass {
       if (in == nullptr || in->is_constant()) continue;
       const ir::Node* dq = in->producer();
       if (dq != nullptr && IsDequantizeLinear(*dq) && DequantizedConstant(*dq) != nullptr) {
-        if (std::optional<ir::Tensor> values = DequantizeConstant(*dq)) {
-          n.SetInput(i, graph.AddInitializer(absl::StrCat(in->name(), "_float"), std::move(*values)));
+        if (auto it = dequantized_.find(in); it != dequantized_.end()) {
+          n.SetInput(i, it->second);
+        } else if (std::optional<ir::Tensor> values = DequantizeConstant(*dq)) {
+          ir::Value* copy = graph.AddInitializer(absl::StrCat(in->name(), "_float"), std::move(*values));
+          dequantized_[in] = copy;
+          n.SetInput(i, copy);
           ++constants_dequantized_;
         }
         continue;
@@ -392,16 +432,18 @@ class FloatIslands : public Pass {
 
   // An island value that reaches a graph output only through Q -> DQ gives
   // the output directly (it keeps the output's name).
-  static void OutputInFloat(ir::Graph& graph, ir::Node& member) {
+  // Its one-sided saturation is kept as everywhere else (a Relu the
+  // quantizer removed before the output).
+  void OutputInFloat(ir::Graph& graph, ir::Node& member) {
     ir::Value* v = member.output();
     if (v->uses().size() != 1 || v->uses()[0].user == nullptr) return;
     const ir::Node* q = v->uses()[0].user;
     if (!IsQuantizeLinear(*q) || q->output()->uses().size() != 1 || q->output()->is_graph_output()) return;
     const ir::Node* dq = q->output()->uses()[0].user;
-    if (dq == nullptr || !IsDequantizeLinear(*dq)) return;
+    if (dq == nullptr || !IsDequantizeLinear(*dq) || BeforeQdqPair(dq->output()) != v) return;
     ir::Value* out = dq->output();
     if (!out->is_graph_output() || out->uses().size() != 1) return;
-    graph.ReplaceAllUsesWith(out, v);
+    graph.ReplaceAllUsesWith(out, KeepSaturation(graph, *q, v));
   }
 
   // What a bypassed Q -> DQ pair did besides rounding: it saturated at the
@@ -436,7 +478,7 @@ class FloatIslands : public Pass {
     const int64_t z = p->zero_points.empty() ? 0 : p->zero_points[0];
     if (z != range->min && z != range->max) return source;
     if (z == range->min && IsNonNegative(source)) return source;  // only the calibrated top would be cut
-    if (auto it = clipped_.find(source); it != clipped_.end()) return it->second;
+    if (auto it = clipped_.find({source, &q}); it != clipped_.end()) return it->second;
     const float scale = static_cast<float>(p->scales[0]);
     const float lo = static_cast<float>(range->min - z) * scale;
     const float hi = static_cast<float>(range->max - z) * scale;
@@ -447,7 +489,7 @@ class FloatIslands : public Pass {
         1, source->producer() != nullptr ? graph.NextNode(source->producer()) : graph.FirstNode(), "",
         absl::StrCat(source->name(), "_island_clip"));
     ++saturation_kept_;
-    clipped_[source] = clip->output();
+    clipped_[{source, &q}] = clip->output();
     return clip->output();
   }
 
@@ -461,19 +503,20 @@ class FloatIslands : public Pass {
       absl::StrAppend(&text, "  ", island["seed"].get<std::string>(), " (from ", island["entry"].get<std::string>(),
                       "): ", absl::StrJoin(ops, " "), "\n");
     }
-    for (const nlohmann::json& name : report_["not_isolated"]) {
-      absl::StrAppend(&text, "  ", name.get<std::string>(), ": left as it is (nothing to take in)\n");
+    for (const nlohmann::json& left : report_["not_isolated"]) {
+      absl::StrAppend(&text, "  ", left["seed"].get<std::string>(), ": left as it is: ", left["why"].get<std::string>(),
+                      "\n");
     }
     return text;
   }
 
   // Q and DQ nodes (and the Q of a graph input) nobody reads any more.
-  static void EraseDeadQdq(ir::Graph& graph) {
+  void EraseDeadQdq(ir::Graph& graph) {
     for (bool erased = true; erased;) {
       erased = false;
       for (ir::Node* n : graph.nodes()) {
         if ((IsQuantizeLinear(*n) || IsDequantizeLinear(*n)) && !n->output()->has_uses() &&
-            !n->output()->is_graph_output()) {
+            !n->output()->is_graph_output() && !dead_before_.contains(n)) {
           graph.EraseNode(n);
           erased = true;
         }
@@ -484,10 +527,15 @@ class FloatIslands : public Pass {
   absl::flat_hash_set<const ir::Node*> in_island_;
   nlohmann::json report_;
   absl::flat_hash_set<const ir::Node*> pooled_;  // island nodes computing from a global average
-  absl::flat_hash_map<const ir::Value*, ir::Value*> clipped_;  // source -> its saturating Clip
+  // (source, the Q whose range it keeps) -> the saturating Clip.
+  absl::flat_hash_map<std::pair<const ir::Value*, const ir::Node*>, ir::Value*> clipped_;
+  // DQ of a constant -> its float copy, one per DQ however many members read it.
+  absl::flat_hash_map<const ir::Value*, ir::Value*> dequantized_;
+  // Q/DQ nodes that nothing read before the pass: not the pass's to erase.
+  absl::flat_hash_set<const ir::Node*> dead_before_;
   Option<std::string> units_{this, "float-units",
                              "Comma-separated kinds of units to run in float: first-conv (the conv reading a graph "
-                             "input), depthwise (group == channels)",
+                             "input), depthwise (group == channels), last-conv (no Conv or ConvTranspose after it)",
                              ""};
   Option<std::string> nodes_{this, "float-nodes", "re2 pattern: units with weights whose node name matches run in float",
                              ""};
@@ -502,8 +550,8 @@ class FloatIslands : public Pass {
   Statistic hard_swish_{this, "hard-swish-two-ops",
                         "Hard-swish chains Add, Clip, Mul, Div in islands written as x * HardSigmoid(x)"};
   Statistic not_isolated_{this, "not-isolated",
-                          "Picked units left as they are: unreadable weights, or entered through a DQ with no "
-                          "activation to take in (the target would fuse them back)"};
+                          "Picked units left as they are: unreadable weights, or entered through a DQ with nothing "
+                          "to take in (the target would fuse them back)"};
 };
 
 }  // namespace

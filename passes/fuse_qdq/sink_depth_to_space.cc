@@ -37,7 +37,10 @@
 // plus exact zeros, with the same bias and, in the QDQ form, the same
 // per-tensor Q (which commutes with the DepthToSpace, element by element).
 // In integer arithmetic (QLinearConv, ONNX Runtime's fused QDQ Conv) the
-// int32 accumulator is therefore the same and so is every output bit. A
+// int32 accumulator is therefore the same and so is every output bit,
+// where the kernel accumulates exactly in int32 (VNNI, and every kernel ONNX
+// Runtime uses on this project's CPUs; x86 without VNNI adds u8*s8 products
+// in saturating int16 pairs, and the zeros change the pairing). A
 // float Conv sums the same nonzero products in the same order, but a GEMM
 // that splits the longer b*b*C reduction into blocks may associate the
 // partial sums differently, which moves float results by rounding.
@@ -495,12 +498,14 @@ class SinkDepthToSpace : public Pass {
     if (site.out_q != nullptr) {
       std::vector<ir::Value*> inputs(site.out_q->inputs());
       inputs[0] = wide_conv->output();
-      ir::Node* q = AddLike(graph, *site.out_q, inputs, conv, site.out_q->output(), true);
+      // At the old Q's place: its scale and zero point may be Constant nodes
+      // between the Conv and the Q.
+      ir::Node* q = AddLike(graph, *site.out_q, inputs, site.out_q, site.out_q->output(), true);
       Declare(q->output(), ReadQdqParams(*site.out_q)->quant_type, wide);
       d2s_in = q->output();
       replaced = site.out_q->output();
     }
-    ir::Node* d2s = AddLike(graph, *site.d2s, {d2s_in}, conv, replaced, true);
+    ir::Node* d2s = AddLike(graph, *site.d2s, {d2s_in}, site.out_q != nullptr ? site.out_q : conv, replaced, true);
     TakeOver(graph, replaced, d2s->output());
 
     // The old chain has no users left; weight DQs others read stay (dce

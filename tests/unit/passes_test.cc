@@ -14,18 +14,11 @@ using testing::Parse;
 
 // Runs `pipeline` on `model`, expecting success; returns the report.
 Report RunPipeline(ir::Model& model, const std::string& pipeline) {
-  Report report;
-  absl::Status s = testing::RunPipeline(model, pipeline, &report);
-  EXPECT_TRUE(s.ok()) << s;
-  return report;
+  return testing::RunExpectingSuccess(model, pipeline);
 }
 
 int64_t Stat(const Report& report, const std::string& pass, const std::string& name) {
-  for (const PassRun& run : report.passes()) {
-    if (run.name == pass) return run.statistics.at(name).get<int64_t>();
-  }
-  ADD_FAILURE() << "no run of " << pass;
-  return -1;
+  return testing::PassStatistic(report, pass, name);
 }
 
 TEST(Dce, RemovesDeadChainsAndUnusedConstants) {

@@ -18,18 +18,11 @@ using testing::Parse;
 
 // Runs qdq-cleanup, expecting success; returns the report.
 Report Cleanup(ir::Model& model, const std::string& pipeline = "qdq-cleanup") {
-  Report report;
-  absl::Status s = testing::RunPipeline(model, pipeline, &report);
-  EXPECT_TRUE(s.ok()) << s;
-  return report;
+  return testing::RunExpectingSuccess(model, pipeline);
 }
 
 int64_t Stat(const Report& report, const std::string& name) {
-  for (const PassRun& run : report.passes()) {
-    if (run.name == "qdq-cleanup") return run.statistics.at(name).get<int64_t>();
-  }
-  ADD_FAILURE() << "no run of qdq-cleanup";
-  return -1;
+  return testing::PassStatistic(report, "qdq-cleanup", name);
 }
 
 std::vector<int64_t> IntsOf(const ir::Graph& graph, const std::string& name) {

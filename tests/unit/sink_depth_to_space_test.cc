@@ -23,19 +23,10 @@ using testing::Parse;
 constexpr char kPass[] = "sink-depth-to-space";
 
 Report RunPass(ir::Model& model, const std::string& pipeline = kPass) {
-  Report report;
-  absl::Status s = testing::RunPipeline(model, pipeline, &report);
-  EXPECT_TRUE(s.ok()) << s;
-  return report;
+  return testing::RunExpectingSuccess(model, pipeline);
 }
 
-int64_t Stat(const Report& report, const std::string& name) {
-  for (const PassRun& run : report.passes()) {
-    if (run.name == kPass) return run.statistics.at(name).get<int64_t>();
-  }
-  ADD_FAILURE() << "no run of " << kPass;
-  return -1;
-}
+int64_t Stat(const Report& report, const std::string& name) { return testing::PassStatistic(report, kPass, name); }
 
 // Every statistic of the pass that is not zero, as "name=value ...".
 std::string NonZeroStats(const Report& report) {

@@ -41,4 +41,22 @@ inline absl::Status RunPipeline(ir::Model& model, const std::string& pipeline, R
   return manager.Run(model, context);
 }
 
+// Runs `pipeline`, failing the test if it does not succeed; the report.
+inline Report RunExpectingSuccess(ir::Model& model, const std::string& pipeline) {
+  Report report;
+  absl::Status s = RunPipeline(model, pipeline, &report);
+  EXPECT_TRUE(s.ok()) << s;
+  return report;
+}
+
+// Statistic `name` of the first run of pass `pass` in `report`; -1 (and a
+// test failure) when the pass did not run.
+inline int64_t PassStatistic(const Report& report, const std::string& pass, const std::string& name) {
+  for (const PassRun& run : report.passes()) {
+    if (run.name == pass) return run.statistics.at(name).get<int64_t>();
+  }
+  ADD_FAILURE() << "no run of " << pass;
+  return -1;
+}
+
 }  // namespace qopt::testing
