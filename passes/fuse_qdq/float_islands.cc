@@ -199,6 +199,13 @@ class FloatIslands : public Pass {
       }
     }
     if (context.report != nullptr && (changed || not_isolated_.value() > 0)) {
+      // Every node now in an island, as the boundary analysis names units:
+      // fuse-qdq-units' summary gives them "in a float island" as their reason.
+      nlohmann::json nodes = nlohmann::json::array();
+      for (const ir::Node* n : graph.nodes()) {
+        if (in_island_.contains(n)) nodes.push_back(n->Describe());
+      }
+      report_["nodes"] = nodes;
       context.report->AddAnalysis("float-islands", report_, ReportText());
     }
     return changed;
@@ -423,6 +430,8 @@ class FloatIslands : public Pass {
       gate->SetFloat("beta", 0.5f);
       ir::Node* product = graph.AddNode("Mul", {x, gate->output()}, 1, &div, "", node_name);
       graph.ReplaceAllUsesWith(div.output(), product->output());
+      in_island_.insert(gate);
+      in_island_.insert(product);
       for (ir::Node* dead : {&div, mul, clip, add}) graph.EraseNode(dead);
       if (product->output()->name() != name) graph.RenameValue(product->output(), name);
       ++hard_swish_;
@@ -454,13 +463,15 @@ class FloatIslands : public Pass {
   // as a float Clip to the range DQ can produce. A two-sided calibrated
   // range only cuts outliers, which the island lets through, as FP32 does.
   // One Clip per source value.
-  // Whether the op making `v` never gives a negative value (so a [0, hi]
+  // Whether the op making `v` never gives a negative value (looking through
+  // data movement) (so a [0, hi]
   // range adds nothing but its calibrated top, which the island lets
   // through as it does for two-sided ranges).
   static bool IsNonNegative(const ir::Value* v) {
     const ir::Node* p = v->producer();
     if (p == nullptr) return false;
     if (p->Is("Relu") || p->Is("Sigmoid") || p->Is("HardSigmoid") || p->Is("Softmax")) return true;
+    if (IsDataMovement(*p) && p->input(0) != nullptr) return IsNonNegative(p->input(0));  // moves, never negates
     if (p->Is("Clip")) {
       std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(*p);
       return bounds && bounds->lo >= 0;
@@ -489,6 +500,7 @@ class FloatIslands : public Pass {
         1, source->producer() != nullptr ? graph.NextNode(source->producer()) : graph.FirstNode(), "",
         absl::StrCat(source->name(), "_island_clip"));
     ++saturation_kept_;
+    in_island_.insert(clip);
     clipped_[{source, &q}] = clip->output();
     return clip->output();
   }

@@ -372,11 +372,29 @@ class FuseQdqUnits : public Pass {
     j["after"] = after;
     j["fused_by_op"] = fused_by_op;
     j["not_fused"] = not_fused;
-    j["left_float"] = boundaries.reasons;
+    j["left_float"] = LeftFloat(boundaries, *context.report);
     std::map<std::string, int64_t> patterns;
     for (const analysis::FloatRegion& region : boundaries.float_regions) ++patterns[region.pattern];
     j["float_region_patterns"] = patterns;
     return j;
+  }
+
+  // The boundary analysis' reasons per unit left float, except that a unit
+  // float-islands put in float on purpose (its report section lists them)
+  // says so instead of the reason its float input gives.
+  static std::map<std::string, int64_t> LeftFloat(const analysis::BoundaryReport& boundaries, const Report& report) {
+    absl::flat_hash_set<std::string> in_islands;
+    for (const Report::Section& section : report.analyses()) {
+      if (section.name != "float-islands" || !section.data.contains("nodes")) continue;
+      for (const nlohmann::json& node : section.data["nodes"]) in_islands.insert(node.get<std::string>());
+    }
+    std::map<std::string, int64_t> reasons;
+    for (const analysis::UnitVerdict& unit : boundaries.verdicts) {
+      if (unit.fusable) continue;
+      ++reasons[in_islands.contains(unit.node) ? absl::StrCat(unit.op_type, ": in a float island (float-islands)")
+                                               : unit.reason];
+    }
+    return reasons;
   }
 
   static std::string SummaryText(const nlohmann::json& j) {
