@@ -177,7 +177,7 @@ class FloatIslands : public Pass {
     pooled_.clear();
     bool changed = false;
     for (ir::Node* node : graph.nodes()) {
-      if (node->is_erased() || !HasWeights(*node) || in_island_.contains(node)) continue;
+      if (node->is_erased() || !HasWeights(*node) || !ReadsADequantize(*node) || in_island_.contains(node)) continue;
       const bool picked = (kinds.contains("first-conv") && IsFirstConv(*node)) ||
                           (kinds.contains("last-conv") && node->Is("Conv") && !before_conv.contains(node)) ||
                           (kinds.contains("depthwise") && IsDepthwise(*node)) ||
@@ -212,6 +212,15 @@ class FloatIslands : public Pass {
   }
 
  private:
+  // A unit of the QDQ model (some input behind a DequantizeLinear), not an
+  // op that already runs in float.
+  static bool ReadsADequantize(const ir::Node& n) {
+    for (const ir::Value* in : n.inputs()) {
+      if (in != nullptr && in->producer() != nullptr && IsDequantizeLinear(*in->producer())) return true;
+    }
+    return false;
+  }
+
   // The seed's activation input (input 0), reached through Q/DQ, is a graph
   // input: the convolution that reads the image.
   static bool IsFirstConv(const ir::Node& n) {
