@@ -23,14 +23,14 @@ std::optional<double> ScalarConstant(const ir::Value* v) {
   return ((*q)[0] - zero_point) * p->scales[0];
 }
 
-void SetIntegerType(ir::Value* v, ir::ElementType type, const ir::Value* like) {
+void SetTensorType(ir::Value* v, ir::ElementType type, const std::optional<std::vector<ir::Dim>>& dims) {
   onnx::ValueInfoProto info;
   auto* tensor_type = info.mutable_type()->mutable_tensor_type();
   tensor_type->set_elem_type(static_cast<int32_t>(type));
-  if (auto shape = like ? like->shape() : std::nullopt) {
-    auto* dims = tensor_type->mutable_shape();
-    for (const ir::Dim& d : *shape) {
-      auto* dim = dims->add_dim();
+  if (dims) {
+    auto* shape = tensor_type->mutable_shape();
+    for (const ir::Dim& d : *dims) {
+      auto* dim = shape->add_dim();
       if (d.value) {
         dim->set_dim_value(*d.value);
       } else if (!d.param.empty()) {
@@ -39,6 +39,10 @@ void SetIntegerType(ir::Value* v, ir::ElementType type, const ir::Value* like) {
     }
   }
   v->set_type_info(info);
+}
+
+void SetIntegerType(ir::Value* v, ir::ElementType type, const ir::Value* like) {
+  SetTensorType(v, type, like ? like->shape() : std::nullopt);
 }
 
 std::optional<ClampBounds> ReadClampBounds(const ir::Node& op) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "ir/graph.h"
 
@@ -12,6 +13,10 @@ namespace qopt::fuse_qdq {
 // DequantizeLinear of a constant (a quantized constant operand); nullopt
 // otherwise.
 std::optional<double> ScalarConstant(const ir::Value* v);
+
+// Declares `v` as a tensor of `type` with `dims` (when known; no shape
+// otherwise), replacing its type information.
+void SetTensorType(ir::Value* v, ir::ElementType type, const std::optional<std::vector<ir::Dim>>& dims);
 
 // Declares `v` as a tensor of `type` with the dims of `like` (when known):
 // the output of an op that now runs on integers instead of floats.

@@ -60,6 +60,7 @@
 #include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
 #include "passes/builtin_passes.h"
+#include "passes/fuse_qdq/rewrite_util.h"
 
 namespace qopt {
 namespace {
@@ -396,22 +397,7 @@ class SinkDepthToSpace : public Pass {
   // Declares `v` as a tensor of `type` with `dims` (when known); nothing
   // when the type is unknown.
   static void Declare(ir::Value* v, ir::ElementType type, const std::optional<std::vector<ir::Dim>>& dims) {
-    if (type == ir::ElementType::kUndefined) return;
-    onnx::ValueInfoProto info;
-    auto* tensor_type = info.mutable_type()->mutable_tensor_type();
-    tensor_type->set_elem_type(static_cast<int32_t>(type));
-    if (dims) {
-      auto* shape = tensor_type->mutable_shape();
-      for (const ir::Dim& d : *dims) {
-        auto* dim = shape->add_dim();
-        if (d.value) {
-          dim->set_dim_value(*d.value);
-        } else if (!d.param.empty()) {
-          dim->set_dim_param(d.param);
-        }
-      }
-    }
-    v->set_type_info(info);
+    if (type != ir::ElementType::kUndefined) fuse_qdq::SetTensorType(v, type, dims);
   }
 
   // The float type a DQ produces: its scale's.
