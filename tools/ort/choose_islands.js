@@ -42,7 +42,6 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const { spawnSync } = require('node:child_process');
 const lib = require('./lib');
 const { median, quantile } = require('../../bench/lib/metrics');
@@ -315,25 +314,15 @@ async function choose(modelPath, opts, log) {
 }
 
 async function main(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...lib.COMMON_CLI_OPTIONS,
-        'qopt-opt': { type: 'string' },
-        kinds: { type: 'string', default: KINDS.join(',') },
-        rounds: { type: 'string', default: String(DEFAULT_ROUNDS) },
-        warmup: { type: 'string', default: String(DEFAULT_WARMUP) },
-        'min-gain': { type: 'string', default: String(DEFAULT_MIN_GAIN) },
-        keep: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw Object.assign(new UsageError(err.message), { showUsage: true });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = lib.parseCliArgs(argv, {
+    ...lib.COMMON_CLI_OPTIONS,
+    'qopt-opt': { type: 'string' },
+    kinds: { type: 'string', default: KINDS.join(',') },
+    rounds: { type: 'string', default: String(DEFAULT_ROUNDS) },
+    warmup: { type: 'string', default: String(DEFAULT_WARMUP) },
+    'min-gain': { type: 'string', default: String(DEFAULT_MIN_GAIN) },
+    keep: { type: 'string' },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;

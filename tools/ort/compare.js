@@ -4,7 +4,6 @@
 // and compares their outputs. Exit 0: all outputs pass; 1: outputs differ;
 // 2: usage error, or a model failed to load or run. See README.md.
 
-const { parseArgs } = require('node:util');
 const lib = require('./lib');
 
 const USAGE = `usage: node tools/ort/compare.js A.onnx B.onnx [options]
@@ -20,24 +19,14 @@ const USAGE = `usage: node tools/ort/compare.js A.onnx B.onnx [options]
   --opt-level-b=LEVEL         load B with another optimization level`;
 
 async function main(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...lib.COMMON_CLI_OPTIONS,
-        atol: { type: 'string' },
-        rtol: { type: 'string' },
-        exact: { type: 'boolean' },
-        'seed-b': { type: 'string' },
-        'opt-level-b': { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw Object.assign(new lib.UsageError(err.message), { showUsage: true });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = lib.parseCliArgs(argv, {
+    ...lib.COMMON_CLI_OPTIONS,
+    atol: { type: 'string' },
+    rtol: { type: 'string' },
+    exact: { type: 'boolean' },
+    'seed-b': { type: 'string' },
+    'opt-level-b': { type: 'string' },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;

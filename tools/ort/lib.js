@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
+const { parseArgs } = require('node:util');
 const ort = require('onnxruntime-node');
 
 // ---------------------------------------------------------------------------
@@ -838,6 +839,20 @@ const COMMON_CLI_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/**
+ * Parses a CLI's argv (positionals allowed) with `options` (node:util
+ * parseArgs specs; most CLIs pass {...COMMON_CLI_OPTIONS, ...their own});
+ * a parse error becomes a UsageError that asks for the usage text.
+ * Returns { values, positionals }.
+ */
+function parseCliArgs(argv, options) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options });
+  } catch (err) {
+    throw Object.assign(new UsageError(err.message), { showUsage: true });
+  }
+}
+
 /** Turns parsed common CLI values into lib options. */
 function commonOptsFromCli(values) {
   const optLevel = values['opt-level'];
@@ -873,6 +888,7 @@ function runCli(prefix, usage, main) {
 module.exports = {
   ort,
   runCli,
+  parseCliArgs,
   DEFAULTS,
   OPT_LEVELS,
   DTYPES,

@@ -14,7 +14,6 @@
 // model or qopt-opt failed. The last line of stdout is `parity: PASS|FAIL|ERROR ...`.
 
 const fs = require('node:fs');
-const { parseArgs } = require('node:util');
 const { spawnSync } = require('node:child_process');
 const lib = require('./lib');
 
@@ -275,32 +274,22 @@ function parseList(name, text, parse) {
 }
 
 async function main(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'qopt-opt': { type: 'string' },
-        'input-shape': { type: 'string', multiple: true },
-        seeds: { type: 'string', default: '1,2,3' },
-        'opt-levels': { type: 'string', default: 'disabled,all' },
-        steps: { type: 'string', default: '1' },
-        atol: { type: 'string' },
-        rtol: { type: 'string' },
-        boundaries: { type: 'string' },
-        'out-opt-level': { type: 'string' },
-        'in-opt-level': { type: 'string' },
-        label: { type: 'string' },
-        header: { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw Object.assign(new lib.UsageError(err.message), { showUsage: true });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = lib.parseCliArgs(argv, {
+    'qopt-opt': { type: 'string' },
+    'input-shape': { type: 'string', multiple: true },
+    seeds: { type: 'string', default: '1,2,3' },
+    'opt-levels': { type: 'string', default: 'disabled,all' },
+    steps: { type: 'string', default: '1' },
+    atol: { type: 'string' },
+    rtol: { type: 'string' },
+    boundaries: { type: 'string' },
+    'out-opt-level': { type: 'string' },
+    'in-opt-level': { type: 'string' },
+    label: { type: 'string' },
+    header: { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -12,7 +12,6 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const lib = require('./lib');
 
 const DEFAULT_RUNS = 50;
@@ -275,24 +274,14 @@ async function profileModel(modelPath, opts = {}) {
 // CLI
 
 async function main(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...lib.COMMON_CLI_OPTIONS,
-        runs: { type: 'string' },
-        warmup: { type: 'string' },
-        by: { type: 'string' },
-        top: { type: 'string' },
-        json: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw Object.assign(new lib.UsageError(err.message), { showUsage: true });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = lib.parseCliArgs(argv, {
+    ...lib.COMMON_CLI_OPTIONS,
+    runs: { type: 'string' },
+    warmup: { type: 'string' },
+    by: { type: 'string' },
+    top: { type: 'string' },
+    json: { type: 'string' },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -3,7 +3,6 @@
 // Runs an ONNX model once in ONNX Runtime (CPU) on deterministic inputs and
 // prints one line per input and output. See README.md.
 
-const { parseArgs } = require('node:util');
 const lib = require('./lib');
 
 const USAGE = `usage: node tools/ort/run.js MODEL.onnx [options]
@@ -16,17 +15,7 @@ const USAGE = `usage: node tools/ort/run.js MODEL.onnx [options]
   --out-dir=DIR               write DIR/inputs/*.npy, DIR/outputs/*.npy, DIR/manifest.json`;
 
 async function main(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...lib.COMMON_CLI_OPTIONS, 'out-dir': { type: 'string' } },
-    });
-  } catch (err) {
-    throw Object.assign(new lib.UsageError(err.message), { showUsage: true });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = lib.parseCliArgs(argv, { ...lib.COMMON_CLI_OPTIONS, 'out-dir': { type: 'string' } });
   if (values.help) {
     console.log(USAGE);
     return 0;
