@@ -72,22 +72,30 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
       }
     }
   }
-  if (passthrough && !unit.output_q.empty() && unit.output_q[0]) {
+  if (passthrough) {
     // The op moves integer data as it is: every quantized input must carry
-    // the output's parameters (one input for Reshape & co., all for Concat).
-    auto out = ReadQdqParams(*unit.output_q[0]);
+    // the parameters of every output's Q (one input for Reshape & co., all
+    // for Concat; every output for Split), as ONNX Runtime's selectors ask.
     const bool multi_input = node.inputs().size() > 1 && op == "Concat";
-    for (size_t i = 0; i < unit.input_dq.size(); ++i) {
-      if (unit.input_dq[i] == nullptr) continue;
-      auto in = ReadQdqParams(*unit.input_dq[i]);
-      if (!in || !out || SameQuantization(*in, *out)) continue;
-      if (multi_input) {
-        return verdict(absl::StrCat("mixed scales on ", op),
-                       absl::StrCat("input ", i, " and the output are quantized with different parameters (", op,
-                                    " on ", target.name, " needs one scale and zero point)"));
+    for (size_t o = 0; o < unit.output_q.size(); ++o) {
+      if (unit.output_q[o] == nullptr) continue;
+      auto out = ReadQdqParams(*unit.output_q[o]);
+      for (size_t i = 0; i < unit.input_dq.size(); ++i) {
+        if (unit.input_dq[i] == nullptr) continue;
+        auto in = ReadQdqParams(*unit.input_dq[i]);
+        if (in && out && SameQuantization(*in, *out)) continue;
+        if (multi_input) {
+          return verdict(absl::StrCat("mixed scales on ", op),
+                         absl::StrCat("input ", i, " and the output are quantized with different parameters (", op,
+                                      " on ", target.name, " needs one scale and zero point)"));
+        }
+        if (unit.output_q.size() > 1) {
+          return verdict(absl::StrCat(op, ": outputs quantized differently"),
+                         absl::StrCat("output ", o, " is quantized with other parameters than the input"));
+        }
+        return verdict(absl::StrCat(op, ": input and output quantized differently"),
+                       "input and output quantized with different parameters");
       }
-      return verdict(absl::StrCat(op, ": input and output quantized differently"),
-                     "input and output quantized with different parameters");
     }
   }
   return {};
@@ -104,6 +112,11 @@ Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target
     if (n == nullptr) continue;
     auto p = ReadQdqParams(*n);
     if (!p) continue;
+    if (!p->params_constant()) {
+      return {"quantization parameters computed at run time",
+              absl::StrCat(n->Describe(), " reads a scale or zero point that is not a constant; integer kernels are "
+                                          "built from constant parameters")};
+    }
     // An int32 bias behind its DQ is part of the kernel's signature.
     if (has_bias_input && i == 2 && p->quant_type == ir::ElementType::kInt32) continue;
     if (p->block_size > 0 && !target.block_wise_weights) {
