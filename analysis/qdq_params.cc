@@ -35,12 +35,19 @@ std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
   p.axis = node.GetInt("axis").value_or(1);
   p.block_size = node.GetInt("block_size").value_or(0);
   if (const ir::Value* scale = node.input(1); scale && scale->constant()) {
-    if (auto values = scale->constant()->ToDoubles(); values.ok()) p.scales = *values;
+    if (auto values = scale->constant()->ToDoubles(); values.ok()) {
+      p.scales = *values;
+      p.scale_constant = true;
+    }
   }
   const ir::Value* zp = node.input(2);
   if (zp && zp->constant()) {
     p.quant_type = zp->constant()->type();
+    // float8 zero points are not integers (and always zero): no values.
     if (auto values = zp->constant()->ToInt64s(); values.ok()) p.zero_points = *values;
+  } else if (zp) {
+    p.zero_point_constant = false;
+    p.quant_type = zp->elem_type();
   }
   if (p.quant_type == ir::ElementType::kUndefined) {
     // Without a zero point: Q defaults to uint8 (or output_dtype), DQ reads
@@ -55,6 +62,7 @@ std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
 }
 
 bool SameQuantization(const QdqParams& a, const QdqParams& b) {
+  if (!a.params_constant() || !b.params_constant()) return false;
   if (a.scales.size() != b.scales.size()) return false;
   for (size_t i = 0; i < a.scales.size(); ++i) {
     if (!(a.scales[i] == b.scales[i] || (std::isnan(a.scales[i]) && std::isnan(b.scales[i])))) return false;

@@ -25,6 +25,12 @@ struct QdqParams {
   const ir::Node* node = nullptr;
   std::vector<double> scales;         // empty when the scale is not a constant
   std::vector<int64_t> zero_points;   // empty when absent (zero) or not constant
+  // Whether the scale and the zero point (when present) are constants.
+  // Parameters computed at run time are unknown: they never compare equal
+  // to anything, not even to themselves.
+  bool scale_constant = false;
+  bool zero_point_constant = true;
+  bool params_constant() const { return scale_constant && zero_point_constant; }
   ir::ElementType quant_type = ir::ElementType::kUndefined;  // the integer side
   int64_t axis = 1;                   // as the node says (default 1)
   int64_t block_size = 0;
@@ -34,9 +40,10 @@ struct QdqParams {
 // Parameters of a Q or DQ node; nullopt for other nodes.
 std::optional<QdqParams> ReadQdqParams(const ir::Node& node);
 
-// Whether two Q/DQ nodes quantize the same way: equal scales (NaN equal to
-// NaN, so a broken scale is not also reported as a mismatch), zero points,
-// integer type, and axis where per channel.
+// Whether two Q/DQ nodes quantize the same way: constant parameters (a
+// scale or zero point computed at run time is never the same as anything),
+// equal scales (NaN equal to NaN, so a broken scale is not also reported as
+// a mismatch), zero points, integer type, and axis where per channel.
 bool SameQuantization(const QdqParams& a, const QdqParams& b);
 
 // The DequantizeLinear that defines `v`, if any.
