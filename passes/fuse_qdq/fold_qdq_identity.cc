@@ -41,6 +41,28 @@ struct MonotoneMap {
   int data_input = 0;
 };
 
+// The rank of `v`: its constant's or its declared shape's, looking through
+// the Q/DQ nodes that made it (they keep the shape of their data input).
+std::optional<size_t> Rank(const ir::Value* v) {
+  while (v != nullptr) {
+    if (const ir::Tensor* t = v->constant()) return t->dims().size();
+    if (auto shape = v->shape()) return shape->size();
+    const ir::Node* producer = v->producer();
+    if (producer == nullptr || !analysis::IsQuantizationBoundary(*producer)) break;
+    v = producer->input(0);
+  }
+  return std::nullopt;
+}
+
+// Whether `data` op `constant` (a one-element constant) has the shape of
+// `data`: the constant's rank is no higher (a scalar always qualifies).
+bool BroadcastKeepsShape(const ir::Value* data, const ir::Value* constant) {
+  std::optional<size_t> c = Rank(constant);
+  if (c && *c == 0) return true;
+  std::optional<size_t> d = Rank(data);
+  return c && d && *c <= *d;
+}
+
 std::optional<MonotoneMap> AsMonotoneMap(const ir::Node& op, int data_input) {
   MonotoneMap m;
   m.data_input = data_input;
@@ -53,8 +75,12 @@ std::optional<MonotoneMap> AsMonotoneMap(const ir::Node& op, int data_input) {
     return m;
   }
   if (op.Is("Mul") || (op.Is("Div") && data_input == 0)) {
-    std::optional<double> c = fuse_qdq::ScalarConstant(op.input(1 - data_input));
+    const ir::Value* constant = op.input(1 - data_input);
+    std::optional<double> c = fuse_qdq::ScalarConstant(constant);
     if (!c || !(*c > 0) || !std::isfinite(*c)) return std::nullopt;
+    // A one-element constant of higher rank than the data broadcasts the
+    // output to that rank (x[4] / c[1,1,1] is [1,1,4]): not the identity.
+    if (!BroadcastKeepsShape(op.input(data_input), constant)) return std::nullopt;
     m.a = op.Is("Mul") ? *c : 1 / *c;
     return m;
   }
