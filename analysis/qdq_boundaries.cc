@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "analysis/qdq_params.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 namespace {
@@ -39,6 +40,11 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   if (!integer_op && !passthrough) {
     std::string what = absl::StrCat("no integer kernel for ", op, " on ", target.name);
     return verdict(what, what);
+  }
+  if (passthrough && !ir::TakesEightBitData(node, ir::DefaultOpset(node))) {
+    std::string what = absl::StrCat(op, ": no 8-bit data at this opset");
+    return verdict(what, absl::StrCat(op, " takes 8-bit data only from opset ", ir::FindOpTraits(node)->eight_bit_since,
+                                      " (the model's is ", ir::DefaultOpset(node), ")"));
   }
   if (!unit.inputs_quantized()) {
     return verdict(absl::StrCat(op, ": a float input (no DequantizeLinear)"),

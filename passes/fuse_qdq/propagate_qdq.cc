@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "analysis/qdq_params.h"
+#include "ir/op_traits.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/rewrite_util.h"
 
@@ -31,19 +32,12 @@ using analysis::IsDequantizeLinear;
 using analysis::IsQuantizeLinear;
 using analysis::ReadQdqParams;
 
-// Ops through which a per-tensor Q/DQ moves exactly; input 0 is the data
-// (every input for Concat).
+// Ops through which a per-tensor Q/DQ moves exactly (ir/op_traits.def's
+// `Commutes`) and that take 8-bit data at the model's opset (MaxPool only
+// from 12: an opset-11 MaxPool on uint8 is a file ONNX Runtime refuses);
+// input 0 is the data (every input for Concat).
 bool Commutes(const ir::Node& op) {
-  if (!op.is_default_domain()) return false;
-  static const auto* ops = new std::set<std::string>{
-      "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Slice", "Split",
-      "Gather", "DepthToSpace", "SpaceToDepth", "MaxPool", "Resize", "Concat",
-  };
-  if (!ops->contains(op.op_type())) return false;
-  if (op.Is("Resize") && op.GetString("mode").value_or("nearest") != "nearest") return false;
-  // MaxPool's Indices output is not a value of the data.
-  if (op.Is("MaxPool") && op.output(1) != nullptr && op.output(1)->has_uses()) return false;
-  return true;
+  return ir::CommutesWithPerTensorQuantization(op) && ir::TakesEightBitData(op, ir::DefaultOpset(op));
 }
 
 bool PerTensor(const ir::Node& qdq) {

@@ -125,5 +125,35 @@ TEST(Regressions, FoldQdqIdentityKeepsADivisorThatBroadcasts) {
   }
 }
 
+
+std::string MaxPoolModel(int opset) {
+  return R"(
+<ir_version: 7, opset_import: ["" : )" +
+         std::to_string(opset) + R"(]>
+g (float[1,2,4,4] X) => (float[1,2,2,2] Y) <float s = {0.05}, uint8 z = {128}> {
+  Xq = QuantizeLinear(X, s, z)
+  Xd = DequantizeLinear(Xq, s, z)
+  M = MaxPool <kernel_shape = [2, 2], strides = [2, 2]> (Xd)
+  Mq = QuantizeLinear(M, s, z)
+  Y = DequantizeLinear(Mq, s, z)
+}
+)";
+}
+
+TEST(Regressions, MaxPoolTakesEightBitDataOnlyFromOpset12) {
+  auto old = Parse(MaxPoolModel(11));
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(BoundaryReasons(*old)["MaxPool: no 8-bit data at this opset"], 1);
+  RunExpectingSuccess(*old, "propagate-qdq");
+  EXPECT_EQ(OpSequence(old->graph()), "QuantizeLinear DequantizeLinear MaxPool QuantizeLinear DequantizeLinear");
+  RunExpectingSuccess(*old, "fuse-qdq");
+  EXPECT_EQ(OpSequence(old->graph()), "QuantizeLinear DequantizeLinear MaxPool QuantizeLinear DequantizeLinear");
+
+  auto current = Parse(MaxPoolModel(12));
+  ASSERT_NE(current, nullptr);
+  RunExpectingSuccess(*current, "propagate-qdq");
+  EXPECT_EQ(OpSequence(current->graph()), "QuantizeLinear MaxPool DequantizeLinear QuantizeLinear DequantizeLinear");
+}
+
 }  // namespace
 }  // namespace qopt

@@ -1,0 +1,120 @@
+#include "ir/op_traits.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "ir/graph.h"
+#include "ir/model.h"
+
+namespace qopt::ir {
+namespace {
+
+// The .def file names traits without their `k`.
+constexpr uint32_t Compute = kCompute, IntegerKernel = kIntegerKernel, Quantization = kQuantization,
+                   CastOp = kCastOp, ConstantOp = kConstantOp, ShapeOnly = kShapeOnly, DataMovement = kDataMovement,
+                   Layout = kLayout, Commutes = kCommutes, Monotone = kMonotone, Homogeneous = kHomogeneous,
+                   Elementwise = kElementwise, Activation = kActivation, CheapInFloat = kCheapInFloat,
+                   OrtQuantizes = kOrtQuantizes, StableSince7 = kStableSince7, ChannelsFirst = kChannelsFirst;
+
+const std::vector<OpTraits>& Table() {
+  static const auto* table = new std::vector<OpTraits>{
+#define QOPT_OP(domain, op, traits, eight_bit_since, weight, bias, axis, ort_cpu, onnx_standard) \
+  OpTraits{domain, #op, static_cast<uint32_t>(traits), eight_bit_since, weight, bias, axis, ort_cpu, onnx_standard},
+#include "ir/op_traits.def"
+#undef QOPT_OP
+  };
+  return *table;
+}
+
+absl::string_view Canonical(absl::string_view domain) { return domain == "ai.onnx" ? absl::string_view() : domain; }
+
+}  // namespace
+
+const OpTraits* FindOpTraits(absl::string_view domain, absl::string_view op_type) {
+  static const auto* index = [] {
+    auto* m = new absl::flat_hash_map<std::pair<std::string, std::string>, const OpTraits*>();
+    for (const OpTraits& t : Table()) m->emplace(std::make_pair(std::string(t.domain), std::string(t.op_type)), &t);
+    return m;
+  }();
+  auto it = index->find(std::make_pair(std::string(Canonical(domain)), std::string(op_type)));
+  return it == index->end() ? nullptr : it->second;
+}
+
+const OpTraits* FindOpTraits(const Node& node) { return FindOpTraits(node.domain(), node.op_type()); }
+
+bool HasTrait(const Node& node, OpTrait trait) {
+  const OpTraits* t = FindOpTraits(node);
+  return t != nullptr && t->Has(trait);
+}
+
+const std::vector<OpTraits>& AllOpTraits() { return Table(); }
+
+std::vector<std::string> OpsWithTrait(OpTrait trait) {
+  std::vector<std::string> ops;
+  for (const OpTraits& t : Table()) {
+    if (t.domain.empty() && t.Has(trait)) ops.emplace_back(t.op_type);
+  }
+  return ops;
+}
+
+std::vector<std::string> OpsWithKernel(Target target, absl::string_view kernel) {
+  std::vector<std::string> ops;
+  for (const OpTraits& t : Table()) {
+    const absl::string_view k = t.Kernel(target);
+    if (!t.domain.empty() || k.empty()) continue;
+    if (kernel == "*" ? k != "=" : k == kernel) ops.emplace_back(t.op_type);
+  }
+  return ops;
+}
+
+absl::string_view OpTraitName(OpTrait trait) {
+  switch (trait) {
+    case kCompute: return "compute";
+    case kIntegerKernel: return "integer-kernel";
+    case kQuantization: return "quantization";
+    case kCastOp: return "cast";
+    case kConstantOp: return "constant";
+    case kShapeOnly: return "shape-only";
+    case kDataMovement: return "data-movement";
+    case kLayout: return "layout";
+    case kCommutes: return "commutes-with-quantization";
+    case kMonotone: return "monotone";
+    case kHomogeneous: return "positively-homogeneous";
+    case kElementwise: return "elementwise";
+    case kActivation: return "activation";
+    case kCheapInFloat: return "cheap-in-float";
+    case kOrtQuantizes: return "ort-quantizes";
+    case kStableSince7: return "stable-since-7";
+    case kChannelsFirst: return "channels-first";
+  }
+  return "unknown";
+}
+
+std::vector<OpTrait> AllOpTraitFlags() {
+  std::vector<OpTrait> all;
+  for (uint32_t bit = 1; bit <= kChannelsFirst; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
+  return all;
+}
+
+bool CommutesWithPerTensorQuantization(const Node& node) {
+  if (!HasTrait(node, kCommutes)) return false;
+  // Linear or cubic resampling computes new values: only nearest selects.
+  if (node.Is("Resize") && node.GetString("mode").value_or("nearest") != "nearest") return false;
+  // MaxPool's Indices output is not a value of the data.
+  if (node.Is("MaxPool") && node.output(1) != nullptr && node.output(1)->has_uses()) return false;
+  return true;
+}
+
+bool TakesEightBitData(const Node& node, int64_t opset) {
+  const OpTraits* t = FindOpTraits(node);
+  if (t == nullptr || t->eight_bit_since == 0) return false;
+  // com.microsoft ops have their own opset numbering: all of them take it.
+  return !t->domain.empty() || opset >= t->eight_bit_since;
+}
+
+int64_t DefaultOpset(const Node& node) {
+  const Graph* graph = node.graph();
+  while (graph != nullptr && graph->model() == nullptr && graph->parent_graph() != nullptr) graph = graph->parent_graph();
+  if (graph == nullptr || graph->model() == nullptr) return 0;
+  return graph->model()->OpsetVersion("").value_or(0);
+}
+
+}  // namespace qopt::ir
