@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ir/op_traits.h"
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
 
@@ -91,7 +92,8 @@ std::vector<BiasOverflowEntry> AnalyzeBiasOverflow(const ir::Graph& graph, const
   for (const ir::Node* node : graph.node_list()) {
     UnitParts parts;
     bool ok = false;
-    if (node->Is("Conv") || node->Is("ConvTranspose") || node->Is("Gemm")) {
+    // Ops with a weight and a bias input (MatMul has no bias).
+    if (node->is_default_domain() && ir::HasWeightInput(*node) && ir::FindOpTraits(*node)->bias_input >= 0) {
       ok = ReadQdqUnit(*node, &parts);
     } else if ((node->is_default_domain() || node->domain() == "com.microsoft") && node->op_type() == "QLinearConv") {
       ok = ReadQLinearConv(*node, &parts);
@@ -99,7 +101,7 @@ std::vector<BiasOverflowEntry> AnalyzeBiasOverflow(const ir::Graph& graph, const
     if (!ok) continue;
     const auto& dims = parts.w->dims();
     if (dims.size() < 2) continue;
-    if (node->Is("ConvTranspose")) parts.out_axis = 1;
+    if (ir::IsConvolution(*node)) parts.out_axis = ir::FindOpTraits(*node)->channel_axis;
     if (node->Is("Gemm")) parts.out_axis = node->GetInt("transB").value_or(0) ? 0 : 1;
     BiasOverflowEntry e;
     e.node = node->Describe();

@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "analysis/qdq_params.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 namespace {
@@ -92,22 +93,20 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
 
 namespace {
 
-std::set<std::string> PassthroughOps() {
-  return {
-      "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "MaxPool", "Resize", "Gather",
-      "Slice", "Split", "Identity", "Dropout", "DepthToSpace", "SpaceToDepth",
-  };
-}
-
-std::set<std::string> PassthroughOpsAndConcat() {
-  std::set<std::string> ops = PassthroughOps();
-  ops.insert("Concat");
-  return ops;
-}
-
 const std::set<ir::ElementType>& EightBitTypes() {
   static const auto* types = new std::set<ir::ElementType>{ir::ElementType::kUint8, ir::ElementType::kInt8};
   return *types;
+}
+
+// The ops a target runs with an integer kernel, and those it runs on the
+// integers as they are: the target's column of ir/op_traits.def.
+std::set<std::string> IntegerOps(ir::Target target) {
+  std::vector<std::string> ops = ir::OpsWithKernel(target, "*");
+  return {ops.begin(), ops.end()};
+}
+std::set<std::string> PassthroughOps(ir::Target target) {
+  std::vector<std::string> ops = ir::OpsWithKernel(target, "=");
+  return {ops.begin(), ops.end()};
 }
 
 }  // namespace
@@ -117,19 +116,20 @@ const TargetProfile* FindTargetProfile(const std::string& name) {
       "ort-cpu",
       "ONNX Runtime's CPU execution provider: QLinearConv, QLinearMatMul, QGemm and the com.microsoft "
       "QLinear* element-wise, pooling and concat kernels",
-      {"Conv", "MatMul", "Gemm", "Add", "Mul", "Sigmoid", "LeakyRelu", "Softmax", "AveragePool",
-       "GlobalAveragePool", "Concat", "Where", "Relu", "Clip"},
-      PassthroughOps(),
+      ir::Target::kOrtCpu,
+      IntegerOps(ir::Target::kOrtCpu),
+      PassthroughOps(ir::Target::kOrtCpu),
       EightBitTypes(),
       /*symmetric_int8_weights=*/true,
   };
   static const auto* onnx_standard = new TargetProfile{
       "onnx-standard",
       "Only the integer ops of the ONNX standard: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger",
-      {"Conv", "MatMul"},
+      ir::Target::kOnnxStandard,
+      IntegerOps(ir::Target::kOnnxStandard),
       // Standard Concat runs on uint8/int8 tensors as they are, but only
       // when all of them share one scale and zero point.
-      PassthroughOpsAndConcat(),
+      PassthroughOps(ir::Target::kOnnxStandard),
       EightBitTypes(),
       /*symmetric_int8_weights=*/false,
   };

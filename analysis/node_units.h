@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ir/model.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 
@@ -51,6 +52,7 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph);
 struct TargetProfile {
   std::string name;
   std::string description;
+  ir::Target kernels;                     // its column in ir/op_traits.def
   std::set<std::string> integer_ops;      // units with an integer kernel (QLinear*, QGemm, ...)
   // Data movement that runs on the integer data as it is (Q/DQ dropped),
   // which needs every input and the output to share one scale and zero

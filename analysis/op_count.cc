@@ -5,47 +5,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 namespace {
 
 bool IsDefault(absl::string_view domain) { return domain.empty() || domain == "ai.onnx"; }
-
-const absl::flat_hash_map<std::string, OpCategory>& DefaultDomainCategories() {
-  static const auto* table = new absl::flat_hash_map<std::string, OpCategory>{
-      {"Conv", OpCategory::kCompute}, {"ConvTranspose", OpCategory::kCompute},
-      {"MatMul", OpCategory::kCompute}, {"Gemm", OpCategory::kCompute},
-      {"QLinearConv", OpCategory::kCompute}, {"QLinearMatMul", OpCategory::kCompute},
-      {"ConvInteger", OpCategory::kCompute}, {"MatMulInteger", OpCategory::kCompute},
-      {"QuantizeLinear", OpCategory::kQuantization}, {"DequantizeLinear", OpCategory::kQuantization},
-      {"DynamicQuantizeLinear", OpCategory::kQuantization},
-      {"Cast", OpCategory::kCast}, {"CastLike", OpCategory::kCast},
-      {"Reshape", OpCategory::kDataMovement}, {"Transpose", OpCategory::kDataMovement},
-      {"Flatten", OpCategory::kDataMovement}, {"Squeeze", OpCategory::kDataMovement},
-      {"Unsqueeze", OpCategory::kDataMovement}, {"Concat", OpCategory::kDataMovement},
-      {"Split", OpCategory::kDataMovement}, {"Slice", OpCategory::kDataMovement},
-      {"Gather", OpCategory::kDataMovement}, {"Expand", OpCategory::kDataMovement},
-      {"Pad", OpCategory::kDataMovement}, {"Identity", OpCategory::kDataMovement},
-      {"Tile", OpCategory::kDataMovement}, {"DepthToSpace", OpCategory::kDataMovement},
-      {"SpaceToDepth", OpCategory::kDataMovement}, {"Shape", OpCategory::kDataMovement},
-      {"Constant", OpCategory::kConstant},
-  };
-  return *table;
-}
-
-const absl::flat_hash_map<std::string, OpCategory>& MicrosoftCategories() {
-  static const auto* table = new absl::flat_hash_map<std::string, OpCategory>{
-      {"QGemm", OpCategory::kCompute}, {"MatMulIntegerToFloat", OpCategory::kCompute},
-      {"QLinearAdd", OpCategory::kCompute}, {"QLinearMul", OpCategory::kCompute},
-      {"QLinearConcat", OpCategory::kDataMovement}, {"QLinearSigmoid", OpCategory::kCompute},
-      {"QLinearLeakyRelu", OpCategory::kCompute}, {"QLinearSoftmax", OpCategory::kCompute},
-      {"QLinearAveragePool", OpCategory::kCompute}, {"QLinearGlobalAveragePool", OpCategory::kCompute},
-      {"QLinearWhere", OpCategory::kCompute}, {"QLinearConv", OpCategory::kCompute},
-      {"DynamicQuantizeMatMul", OpCategory::kCompute},
-      {"QuantizeLinear", OpCategory::kQuantization}, {"DequantizeLinear", OpCategory::kQuantization},
-  };
-  return *table;
-}
 
 void Count(const ir::Graph& graph, OpCounts* counts) {
   counts->initializers += static_cast<int64_t>(graph.initializers().size());
@@ -83,10 +48,15 @@ const char* OpCategoryName(OpCategory category) {
 }
 
 OpCategory CategorizeOp(absl::string_view domain, absl::string_view op_type) {
-  const auto& table = IsDefault(domain) ? DefaultDomainCategories() : MicrosoftCategories();
-  if (!IsDefault(domain) && domain != "com.microsoft") return OpCategory::kOther;
-  auto it = table.find(std::string(op_type));
-  return it == table.end() ? OpCategory::kOther : it->second;
+  const ir::OpTraits* traits = ir::FindOpTraits(domain, op_type);
+  if (traits == nullptr) return OpCategory::kOther;
+  if (traits->Has(ir::kQuantization)) return OpCategory::kQuantization;
+  if (traits->Has(ir::kCastOp)) return OpCategory::kCast;
+  if (traits->Has(ir::kConstantOp)) return OpCategory::kConstant;
+  // Shape and Size are counted with data movement: no arithmetic, no MACs.
+  if (traits->Has(ir::kDataMovement) || traits->Has(ir::kShapeOnly)) return OpCategory::kDataMovement;
+  if (traits->Has(ir::kCompute)) return OpCategory::kCompute;
+  return OpCategory::kOther;
 }
 
 OpCounts CountOps(const ir::Graph& graph) {

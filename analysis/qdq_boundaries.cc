@@ -59,7 +59,7 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
                    absl::StrCat("output '", unit.float_outputs[0], "' is read in float"));
   }
   if (Verdict form = QuantizationFormReason(unit, target); !form.category.empty()) return form;
-  if (integer_op && (op == "Conv" || op == "MatMul" || op == "Gemm") && unit.input_dq.size() > 1 && unit.input_dq[1]) {
+  if (integer_op && ir::HasWeightInput(node) && unit.input_dq.size() > 1 && unit.input_dq[1]) {
     auto w = ReadQdqParams(*unit.input_dq[1]);
     if (w && target.symmetric_int8_weights && w->quant_type == ir::ElementType::kInt8) {
       for (int64_t zp : w->zero_points) {
@@ -112,7 +112,8 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
 Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target) {
   std::vector<const ir::Node*> qdq(unit.input_dq.begin(), unit.input_dq.end());
   qdq.insert(qdq.end(), unit.output_q.begin(), unit.output_q.end());
-  const bool has_bias_input = unit.target->Is("Conv") || unit.target->Is("Gemm") || unit.target->Is("ConvTranspose");
+  const ir::OpTraits* traits = ir::FindOpTraits(*unit.target);
+  const bool has_bias_input = traits != nullptr && traits->bias_input >= 0;
   for (size_t i = 0; i < qdq.size(); ++i) {
     const ir::Node* n = qdq[i];
     if (n == nullptr) continue;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "ir/op_traits.h"
 #include "ir/value.h"
 
 namespace qopt::analysis {
@@ -14,18 +15,9 @@ bool IsQdqDomain(const ir::Node& node) { return node.is_default_domain() || node
 bool IsQuantizeLinear(const ir::Node& node) { return IsQdqDomain(node) && node.op_type() == "QuantizeLinear"; }
 bool IsDequantizeLinear(const ir::Node& node) { return IsQdqDomain(node) && node.op_type() == "DequantizeLinear"; }
 
-bool IsQuantizationBoundary(const ir::Node& node) {
-  return IsQuantizeLinear(node) || IsDequantizeLinear(node) ||
-         (node.is_default_domain() && node.op_type() == "DynamicQuantizeLinear");
-}
+bool IsQuantizationBoundary(const ir::Node& node) { return ir::HasTrait(node, ir::kQuantization); }
 
-bool IsIntegerKernel(const ir::Node& node) {
-  const std::string& op = node.op_type();
-  if (node.is_default_domain()) {
-    return op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger";
-  }
-  return node.domain() == "com.microsoft" && (op.rfind("QLinear", 0) == 0 || op == "QGemm");
-}
+bool IsIntegerKernel(const ir::Node& node) { return ir::HasTrait(node, ir::kIntegerKernel); }
 
 std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
   const bool q = IsQuantizeLinear(node);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ir/op_traits.h"
 #include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
@@ -171,7 +172,7 @@ std::vector<LintFinding> LintQuantization(const ir::Graph& graph) {
     }
     CheckQLinearScales(*node, &out);
     // Weights as the target wants them (ONNX Runtime's CPU provider).
-    if (node->Is("Conv") || node->Is("MatMul") || node->Is("Gemm") || node->Is("ConvTranspose")) {
+    if (node->is_default_domain() && ir::HasWeightInput(*node)) {
       const ir::Node* x_dq = DequantizeProducer(node->input(0));
       const ir::Node* w_dq = DequantizeProducer(node->input(1));
       if (w_dq == nullptr || w_dq->input(0) == nullptr || w_dq->input(0)->constant() == nullptr) continue;

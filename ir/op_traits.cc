@@ -12,7 +12,8 @@ constexpr uint32_t Compute = kCompute, IntegerKernel = kIntegerKernel, Quantizat
                    CastOp = kCastOp, ConstantOp = kConstantOp, ShapeOnly = kShapeOnly, DataMovement = kDataMovement,
                    Layout = kLayout, Commutes = kCommutes, Monotone = kMonotone, Homogeneous = kHomogeneous,
                    Elementwise = kElementwise, Activation = kActivation, CheapInFloat = kCheapInFloat,
-                   OrtQuantizes = kOrtQuantizes, StableSince7 = kStableSince7, ChannelsFirst = kChannelsFirst;
+                   OrtQuantizes = kOrtQuantizes, StableSince7 = kStableSince7, ChannelsFirst = kChannelsFirst,
+                   NonNegative = kNonNegative;
 
 const std::vector<OpTraits>& Table() {
   static const auto* table = new std::vector<OpTraits>{
@@ -44,6 +45,13 @@ bool HasTrait(const Node& node, OpTrait trait) {
   const OpTraits* t = FindOpTraits(node);
   return t != nullptr && t->Has(trait);
 }
+
+bool HasWeightInput(const Node& node) {
+  const OpTraits* t = FindOpTraits(node);
+  return t != nullptr && t->weight_input >= 0;
+}
+
+bool IsConvolution(const Node& node) { return HasWeightInput(node) && HasTrait(node, kChannelsFirst); }
 
 const std::vector<OpTraits>& AllOpTraits() { return Table(); }
 
@@ -84,13 +92,14 @@ absl::string_view OpTraitName(OpTrait trait) {
     case kOrtQuantizes: return "ort-quantizes";
     case kStableSince7: return "stable-since-7";
     case kChannelsFirst: return "channels-first";
+    case kNonNegative: return "non-negative";
   }
   return "unknown";
 }
 
 std::vector<OpTrait> AllOpTraitFlags() {
   std::vector<OpTrait> all;
-  for (uint32_t bit = 1; bit <= kChannelsFirst; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
+  for (uint32_t bit = 1; bit <= kNonNegative; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
   return all;
 }
 

@@ -39,6 +39,7 @@ enum OpTrait : uint32_t {
   kOrtQuantizes = 1u << 14,  // ONNX Runtime's QDQ quantizer puts Q/DQ around it (its op registry)
   kStableSince7 = 1u << 15,  // meaning unchanged from opset 7 to 21 up to the breaking versions upgrade-opset handles
   kChannelsFirst = 1u << 16, // reads NCHW data: channel axis 1 of a rank >= 3 input
+  kNonNegative = 1u << 17,   // never gives a negative value
 };
 
 // The deployment targets the table has a kernel column for.
@@ -67,6 +68,10 @@ const OpTraits* FindOpTraits(absl::string_view domain, absl::string_view op_type
 const OpTraits* FindOpTraits(const Node& node);
 // Whether the node's op has the trait (false for ops not in the table).
 bool HasTrait(const Node& node, OpTrait trait);
+// Whether the op has a weight input (Conv, ConvTranspose, MatMul, Gemm), and
+// whether it is a convolution (a weight and channels-first data).
+bool HasWeightInput(const Node& node);
+bool IsConvolution(const Node& node);
 // Every entry, in table order.
 const std::vector<OpTraits>& AllOpTraits();
 // Default-domain ops with the trait, in table order.

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ir/op_traits.h"
 #include "passes/builtin_passes.h"
 
 namespace qopt {
@@ -16,21 +17,12 @@ namespace {
 
 // Ops whose meaning did not change from opset 7 to 21 (new versions only
 // widened types or added optional attributes with backward-compatible
-// defaults).
+// defaults): `StableSince7` in ir/op_traits.def.
 const std::set<std::string>& UnchangedOps() {
-  static const auto* ops = new std::set<std::string>{
-      "Abs", "Acos", "Add", "And", "ArgMax", "ArgMin", "Asin", "Atan", "AveragePool", "BatchNormalization", "Cast",
-      "Ceil", "Concat", "Constant", "ConstantOfShape", "Conv", "ConvTranspose", "Cos", "DepthToSpace",
-      "DequantizeLinear", "Div", "Elu", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather",
-      "GatherElements", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "HardSigmoid", "Identity",
-      "InstanceNormalization", "LeakyRelu", "Less", "Log", "LRN", "MatMul", "Max", "MaxPool", "Mean", "Min", "Mod",
-      "Mul", "Neg", "Not", "Or", "Pow", "PRelu", "QuantizeLinear", "Range", "Reciprocal", "ReduceL2", "ReduceMax",
-      "ReduceMean", "ReduceMin", "ReduceProd", "Relu", "Reshape", "Round", "Selu", "Shape", "Sigmoid", "Sign",
-      "Sin", "Size", "Softplus", "Softsign", "SpaceToDepth", "Sqrt", "Sub", "Sum", "Tanh", "Tile", "Transpose",
-      "Where", "Xor", "Einsum", "Gelu", "HardSwish", "LayerNormalization", "GatherND", "ScatterND", "Trilu",
-      "CumSum", "NonZero", "TopK", "OneHot", "Clip", "Slice", "Squeeze", "Unsqueeze", "Split", "Softmax",
-      "LogSoftmax", "Dropout", "Pad", "Resize", "ReduceSum",
-  };
+  static const auto* ops = [] {
+    std::vector<std::string> stable = ir::OpsWithTrait(ir::kStableSince7);
+    return new std::set<std::string>(stable.begin(), stable.end());
+  }();
   return *ops;
 }
 

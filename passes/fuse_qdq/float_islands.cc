@@ -45,6 +45,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "analysis/qdq_params.h"
+#include "ir/op_traits.h"
 #include "analysis/quant_math.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/rewrite_util.h"
@@ -56,28 +57,16 @@ namespace {
 using analysis::IsDequantizeLinear;
 using analysis::IsQuantizeLinear;
 
-bool HasWeights(const ir::Node& n) {
-  return n.Is("Conv") || n.Is("ConvTranspose") || n.Is("MatMul") || n.Is("Gemm");
-}
+bool HasWeights(const ir::Node& n) { return ir::HasWeightInput(n); }
 
 // Ops an island takes in after its seed when all their inputs are island
 // values or constants: cheap elementwise functions (activations and the
 // affine arithmetic they are written with).
-bool IsElementwiseActivation(const ir::Node& n) {
-  static const char* const kOps[] = {"Add",   "Sub",       "Mul",       "Div",     "Clip", "Relu",
-                                     "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Neg"};
-  for (const char* op : kOps) {
-    if (n.Is(op)) return true;
-  }
-  return false;
-}
+bool IsElementwiseActivation(const ir::Node& n) { return ir::HasTrait(n, ir::kActivation); }
 
 // Ops that move or select the data of their first input (the others are
-// shapes and axes) and run in float as cheaply as on integers.
-bool IsDataMovement(const ir::Node& n) {
-  return n.Is("MaxPool") || n.Is("Reshape") || n.Is("Flatten") || n.Is("Squeeze") || n.Is("Unsqueeze") ||
-         n.Is("Transpose") || n.Is("DepthToSpace") || n.Is("SpaceToDepth") || n.Is("Softmax");
-}
+// shapes and axes), or pool it, and run in float as cheaply as on integers.
+bool IsDataMovement(const ir::Node& n) { return ir::HasTrait(n, ir::kCheapInFloat); }
 
 // The DQ's data input when it is a constant, else null.
 const ir::Tensor* DequantizedConstant(const ir::Node& dq) {
@@ -240,7 +229,7 @@ class FloatIslands : public Pass {
         if (out == nullptr) continue;
         for (const ir::Use& use : out->uses()) {
           if (use.user != nullptr &&
-              (use.user->Is("Conv") || use.user->Is("ConvTranspose") || before.contains(use.user))) {
+              (ir::IsConvolution(*use.user) || before.contains(use.user))) {
             before.insert(*it);
           }
         }
@@ -479,7 +468,7 @@ class FloatIslands : public Pass {
   static bool IsNonNegative(const ir::Value* v) {
     const ir::Node* p = v->producer();
     if (p == nullptr) return false;
-    if (p->Is("Relu") || p->Is("Sigmoid") || p->Is("HardSigmoid") || p->Is("Softmax")) return true;
+    if (ir::HasTrait(*p, ir::kNonNegative)) return true;
     if (IsDataMovement(*p) && p->input(0) != nullptr) return IsNonNegative(p->input(0));  // moves, never negates
     if (p->Is("Clip")) {
       std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(*p);

@@ -1,16 +1,17 @@
 #include "passes/quantize/qdq_marking.h"
 
 #include "absl/strings/str_cat.h"
+#include "ir/op_traits.h"
 
 namespace qopt::quantize {
 
+// The op types of ONNX Runtime's QDQ quantizer registry: `OrtQuantizes` in
+// ir/op_traits.def.
 const std::set<std::string>& DefaultQuantizedOpTypes() {
-  static const auto* ops = new std::set<std::string>{
-      "ArgMax", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "ConvTranspose", "CumSum", "Gather",
-      "GatherElements", "Gemm", "GlobalAveragePool", "InstanceNormalization", "LayerNormalization", "LeakyRelu",
-      "MatMul", "MaxPool", "Mul", "Add", "Pad", "Relu", "Reshape", "Resize", "Sigmoid", "Slice", "Softmax", "Split",
-      "Squeeze", "TopK", "Transpose", "Unsqueeze", "Where",
-  };
+  static const auto* ops = [] {
+    std::vector<std::string> quantized = ir::OpsWithTrait(ir::kOrtQuantizes);
+    return new std::set<std::string>(quantized.begin(), quantized.end());
+  }();
   return *ops;
 }
 
@@ -91,9 +92,9 @@ class Marker {
   absl::Status Visit(ir::Node* node) {
     const std::string& op = node->op_type();
     ++result_.nodes_quantized;
-    if (op == "Conv" || op == "ConvTranspose") {
+    if (ir::IsConvolution(*node)) {
       MarkActivation(node->input(0));
-      MarkWeight(node->input(1), op == "Conv" ? 0 : 1);
+      MarkWeight(node->input(1), ir::FindOpTraits(*node)->channel_axis);
       MarkBias(node, node->input(2), node->input(0), node->input(1));
       MarkOutputs(node);
     } else if (op == "Gemm") {
@@ -121,8 +122,8 @@ class Marker {
     } else if (op == "Relu" || op == "Clip") {
       VisitRemovableActivation(node);
     } else if (op == "Reshape" || op == "Transpose" || op == "Squeeze" || op == "Unsqueeze" ||
-               op == "AveragePool" || op == "Slice" || op == "TopK" || (op == "MaxPool" && opset_ >= 12) ||
-               (op == "Resize" && opset_ >= 11)) {
+               op == "AveragePool" || op == "Slice" || op == "TopK" ||
+               ((op == "MaxPool" || op == "Resize") && ir::TakesEightBitData(*node, opset_))) {
       VisitDirect(node);
     } else if (op == "MaxPool" || op == "Resize") {
       --result_.nodes_quantized;
