@@ -4,12 +4,15 @@
 
 #include "analysis/quant_math.h"
 #include "gtest/gtest.h"
+#include "tests/unit/qdq_model_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {
 namespace {
 
 using testing::Parse;
+using testing::QdqModelBuilder;
+using testing::QParams;
 using testing::RunPipeline;
 
 std::vector<Finding> FindingsOf(const Report& report, Severity severity) {
@@ -20,42 +23,36 @@ std::vector<Finding> FindingsOf(const Report& report, Severity severity) {
   return out;
 }
 
-// X -> Q -> DQ -> Conv(W: int8 behind DQ, B) with weight scale `wscale` and
-// a float bias of 1.0 and 2.0 (about to be quantized).
-std::string ConvUnit(const std::string& wscale, const std::string& bias) {
-  return R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
-  <float xs = {0.01}, uint8 xz = {128}, int8[2,1,1,1] Wq = {127, -127}, float[2] ws = )" + wscale + R"(,
-   int8[2] wz = {0, 0}, float[2] B = )" + bias + R"(> {
-  Xq = QuantizeLinear(X, xs, xz)
-  Xd = DequantizeLinear(Xq, xs, xz)
-  W = DequantizeLinear <axis = 0> (Wq, ws, wz)
-  Y = Conv(Xd, W, B)
-}
-)";
+// X -> Q -> DQ -> Conv(W: int8 behind DQ, B) with weight scales `wscale`
+// (per output channel) and a float bias `bias` (about to be quantized).
+std::unique_ptr<ir::Model> ConvUnit(const std::vector<double>& wscale, const std::vector<double>& bias) {
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,1,2,2]").Output("Y", "float[1,2,2,2]");
+  const QParams act = builder.PerTensor("xs", 0.01, "xz", "uint8", 128);
+  const QParams weight = builder.PerChannel("ws", wscale, "wz", "int8", {0, 0}, /*axis=*/0);
+  builder.Constant("B", "float[2]", bias);
+  builder.QDQ("X", act).Weight("W", "int8[2,1,1,1]", {127, -127}, weight).Node("Y = Conv(Xd, W, B)");
+  return builder.Build();
 }
 
 // X -> Q -> DQ -> Conv(W: int8 behind DQ, weight scale 0.001, B: int32 `bq`
 // behind a DQ of scale `bs`); input scale 0.01.
-std::string Int32BiasConvUnit(const std::string& bq, const std::string& bs) {
-  return R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
-  <float xs = {0.01}, uint8 xz = {128}, int8[1,1,1,1] Wq = {127}, float ws = {0.001}, int8 wz = {0},
-   int32[1] Bq = {)" + bq + R"(}, float[1] bs = {)" + bs + R"(}, int32[1] bz = {0}> {
-  Xq = QuantizeLinear(X, xs, xz)
-  Xd = DequantizeLinear(Xq, xs, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  B = DequantizeLinear(Bq, bs, bz)
-  Y = Conv(Xd, W, B)
-}
-)";
+std::unique_ptr<ir::Model> Int32BiasConvUnit(int64_t bq, double bs) {
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,1,2,2]").Output("Y", "float[1,1,2,2]");
+  const QParams act = builder.PerTensor("xs", 0.01, "xz", "uint8", 128);
+  const QParams weight = builder.PerTensor("ws", 0.001, "wz", "int8", 0);
+  builder.Constant("bs", "float[1]", {bs}).Constant("bz", "int32[1]", {0});
+  builder.QDQ("X", act)
+      .Weight("W", "int8[1,1,1,1]", {127}, weight)
+      .Weight("B", "int32[1]", {static_cast<double>(bq)}, QParams("bs", "bz"))
+      .Node("Y = Conv(Xd, W, B)");
+  return builder.Build();
 }
 
 TEST(BiasOverflow, FloatBiasThatWouldSaturateIsAnError) {
   // bias_scale = 0.01 * 1e-12 = 1e-14, so 2.0 / 1e-14 = 2e14 > 2^31 - 1.
-  auto model = Parse(ConvUnit("{0.5, 1e-12}", "{1.0, 2.0}"));
+  auto model = ConvUnit({0.5, 1e-12}, {1.0, 2.0});
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
   auto errors = FindingsOf(report, Severity::kError);
@@ -75,7 +72,7 @@ TEST(BiasOverflow, FloatBiasThatWouldSaturateIsAnError) {
 }
 
 TEST(BiasOverflow, HealthyUnitIsNotFlagged) {
-  auto model = Parse(ConvUnit("{0.5, 0.25}", "{1.0, 2.0}"));
+  auto model = ConvUnit({0.5, 0.25}, {1.0, 2.0});
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
   EXPECT_TRUE(report.findings().empty());
@@ -83,7 +80,7 @@ TEST(BiasOverflow, HealthyUnitIsNotFlagged) {
 }
 
 TEST(BiasOverflow, Int32BiasAtTheLimitIsSaturated) {
-  auto model = Parse(Int32BiasConvUnit("2147483647", "0.00001"));
+  auto model = Int32BiasConvUnit(2147483647, 0.00001);
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "bias-overflow", &report).ok());
   ASSERT_EQ(FindingsOf(report, Severity::kError).size(), 1u);
@@ -114,19 +111,18 @@ g (float[2,3] X) => (float[2,3] Y, float[2,3] Z, float[3,2] V)
 }
 
 TEST(QuantLint, WeightFormatsTheTargetDislikes) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,2] X) => (float[1,2] Y, float[1,2] Z)
-  <float s = {0.1}, uint8 xz = {128}, int8[2,2] Wq = {1, 2, 3, 4}, float ws = {0.1}, int8 wz = {3},
-   uint8[2,2] Uq = {1, 2, 3, 4}, uint8 uz = {128}> {
-  Q = QuantizeLinear(X, s, xz)
-  D = DequantizeLinear(Q, s, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  Y = MatMul(D, W)
-  U = DequantizeLinear(Uq, ws, uz)
-  Z = MatMul(D, U)
-}
-)");
+  // Int8 weights with zero point 3, and uint8 weights beside uint8 activations.
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,2]").Output("Y", "float[1,2]").Output("Z", "float[1,2]");
+  const QParams act = builder.PerTensor("s", 0.1, "xz", "uint8", 128);
+  const QParams weight = builder.PerTensor("ws", 0.1, "wz", "int8", 3);
+  builder.Constant("uz", "uint8", {128});
+  builder.QDQ("X", act)
+      .Weight("W", "int8[2,2]", {1, 2, 3, 4}, weight)
+      .Node("Y = MatMul(Xd, W)")
+      .Weight("U", "uint8[2,2]", {1, 2, 3, 4}, QParams("ws", "uz"))
+      .Node("Z = MatMul(Xd, U)");
+  auto model = builder.Build();
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "quant-lint", &report).ok());
   const nlohmann::json doc = report.ToJson();
@@ -137,7 +133,7 @@ g (float[1,2] X) => (float[1,2] Y, float[1,2] Z)
 }
 
 TEST(QuantLint, CleanQuantizedModelHasNoFindings) {
-  auto model = Parse(ConvUnit("{0.5, 0.25}", "{1.0, 2.0}"));
+  auto model = ConvUnit({0.5, 0.25}, {1.0, 2.0});
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "quant-lint", &report).ok());
   EXPECT_TRUE(report.findings().empty());
@@ -147,31 +143,23 @@ TEST(QuantLint, CleanQuantizedModelHasNoFindings) {
 // Conv (integer on ort-cpu) -> HardSigmoid (no integer kernel) -> Mul with
 // the Conv output; plus the redundant pairs the report must find.
 TEST(QdqBoundaries, UnitsReasonsIslandsAndRedundantPairs) {
-  auto model = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,2,2,2] Y, float[1,2,2,2] Z)
-  <float s = {0.1}, uint8 z = {128}, float s2 = {0.2}, int8[2,1,1,1] Wq = {127, -127}, float ws = {0.01},
-   int8 wz = {0}, float[2] C = {1.0, 2.0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear(Wq, ws, wz)
-  A = Conv(Xd, W)
-  Aq = QuantizeLinear(A, s, z)
-  Ad = DequantizeLinear(Aq, s, z)
-  Ad2 = DequantizeLinear(Aq, s, z)
-  H = HardSigmoid(Ad)
-  Hq = QuantizeLinear(H, s, z)
-  Hd = DequantizeLinear(Hq, s, z)
-  M = Mul(Ad2, Hd)
-  Mq = QuantizeLinear(M, s, z)
-  Md = DequantizeLinear(Mq, s, z)
-  Rq = QuantizeLinear(Md, s2, z)
-  Y = DequantizeLinear(Rq, s2, z)
-  Cq = QuantizeLinear(C, s, z)
-  Cd = DequantizeLinear(Cq, s, z)
-  Z = Add(Md, Cd)
-}
-)");
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,1,2,2]").Output("Y", "float[1,2,2,2]").Output("Z", "float[1,2,2,2]");
+  const QParams act = builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams weight = builder.PerTensor("ws", 0.01, "wz", "int8", 0);
+  const QParams requantized("s2", "z");
+  builder.Constant("s2", "float", {0.2}).Constant("C", "float[2]", {1.0, 2.0});
+  builder.QDQ("X", act)
+      .Weight("W", "int8[2,1,1,1]", {127, -127}, weight)
+      .Unit("A = Conv(Xd, W)", act)
+      .Dequantize("Ad2", "Aq", act)  // a duplicate of Ad
+      .Unit("H = HardSigmoid(Ad)", act)
+      .Unit("M = Mul(Ad2, Hd)", act)
+      .Quantize("Rq", "Md", requantized)
+      .Dequantize("Y", "Rq", requantized)
+      .QDQ("C", act)  // a Q of a constant
+      .Node("Z = Add(Md, Cd)");
+  auto model = builder.Build();
   Report report;
   ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
   const nlohmann::json doc = report.ToJson();
@@ -215,19 +203,16 @@ g (float[2,4] A) => (float[2,3] M) <float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 1
 TEST(OpCountMacs, FromShapesWithIntegerShareAndInputShapes) {
   // Conv: Y [1,3,4,4] x K (2 * 3 * 3) = 48 * 18 = 864 MACs, quantized (DQ on
   // data and weight); MatMul: [2,4] x [4,3] = 6 * 4 = 24 MACs, float.
-  auto model = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[N,2,4,4] X, float[2,4] A) => (float[N,3,4,4] Y, float[2,3] M)
-  <float s = {0.1}, uint8 z = {128}, int8[3,2,3,3] Wq = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-   1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-   float ws = {0.01}, int8 wz = {0}, float[4,3] K = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear(Wq, ws, wz)
-  Y = Conv <pads = [1, 1, 1, 1]> (Xd, W)
-  M = MatMul(A, K)
-}
-)");
+  QdqModelBuilder builder;
+  builder.Input("X", "float[N,2,4,4]").Input("A", "float[2,4]").Output("Y", "float[N,3,4,4]").Output("M", "float[2,3]");
+  const QParams act = builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams weight = builder.PerTensor("ws", 0.01, "wz", "int8", 0);
+  builder.Constant("K", "float[4,3]", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  builder.QDQ("X", act)
+      .Weight("W", "int8[3,2,3,3]", std::vector<double>(54, 1), weight)
+      .Node("Y = Conv <pads = [1, 1, 1, 1]> (Xd, W)")
+      .Node("M = MatMul(A, K)");
+  auto model = builder.Build();
   Report report;
   ASSERT_TRUE(testing::RunPipeline(*model, "op-count", &report).ok());
   nlohmann::json doc = report.ToJson();
@@ -313,7 +298,7 @@ g (float[2] X) => (float[2] A, float[2] B, float[2] C, float[2,3] D)
 
 TEST(BiasOverflow, LossyAccumulatorAndScaleMismatch) {
   // Lossy: bias 1e-4 at bias_scale 0.01 * 0.5 = 5e-3 rounds to 0 (100% off).
-  auto lossy = testing::Parse(ConvUnit("{0.5, 0.25}", "{0.0001, 2.0}"));
+  auto lossy = ConvUnit({0.5, 0.25}, {0.0001, 2.0});
   Report report;
   ASSERT_TRUE(testing::RunPipeline(*lossy, "bias-overflow", &report).ok());
   nlohmann::json doc = report.ToJson();
@@ -322,20 +307,14 @@ TEST(BiasOverflow, LossyAccumulatorAndScaleMismatch) {
 
   // Accumulator: K = 4096 inputs of |x_q| <= 128 and |w_q| = 127 -> 6.7e7 is
   // fine; a K of 2^18 is not.
-  auto wide = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,262144] X) => (float[1,1] Y)
-  <float s = {0.1}, uint8 z = {128}, int8[1,262144] Wq = )" + std::string("{127") + [] {
-    std::string more;
-    for (int i = 1; i < 262144; ++i) more += ", 127";
-    return more;
-  }() + R"(}, float ws = {0.01}, int8 wz = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear(Wq, ws, wz)
-  Y = Gemm <transB = 1> (Xd, W)
-}
-)");
+  QdqModelBuilder wide_builder;
+  wide_builder.Input("X", "float[1,262144]").Output("Y", "float[1,1]");
+  const QParams act = wide_builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams weight = wide_builder.PerTensor("ws", 0.01, "wz", "int8", 0);
+  wide_builder.QDQ("X", act)
+      .Weight("W", "int8[1,262144]", std::vector<double>(262144, 127), weight)
+      .Node("Y = Gemm <transB = 1> (Xd, W)");
+  auto wide = wide_builder.Build();
   Report acc;
   ASSERT_TRUE(testing::RunPipeline(*wide, "bias-overflow", &acc).ok());
   doc = acc.ToJson();
@@ -344,7 +323,7 @@ g (float[1,262144] X) => (float[1,1] Y)
   EXPECT_EQ(doc["analyses"]["bias-overflow"]["entries"][0]["accumulator"]["risk"], true);
 
   // Scale mismatch: an int32 bias whose scale is not x_scale * w_scale.
-  auto mismatch = testing::Parse(Int32BiasConvUnit("100", "0.5"));
+  auto mismatch = Int32BiasConvUnit(100, 0.5);
   Report mm;
   ASSERT_TRUE(testing::RunPipeline(*mismatch, "bias-overflow", &mm).ok());
   doc = mm.ToJson();
@@ -353,21 +332,16 @@ g (float[1,262144] X) => (float[1,1] Y)
 }
 
 TEST(QdqBoundaries, IdenticalPairAndWeightReasons) {
-  auto model = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
-  <float s = {0.1}, uint8 z = {128}, int8[2,1,1,1] Wq = {127, -127}, float[2] ws = {0.01, 0.02},
-   int8[2] wz = {1, 0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Xq2 = QuantizeLinear(Xd, s, z)
-  Xd2 = DequantizeLinear(Xq2, s, z)
-  W = DequantizeLinear <axis = 0> (Wq, ws, wz)
-  C = Conv(Xd2, W)
-  Cq = QuantizeLinear(C, s, z)
-  Y = DequantizeLinear(Cq, s, z)
-}
-)");
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,1,2,2]").Output("Y", "float[1,2,2,2]");
+  const QParams act = builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams asymmetric = builder.PerChannel("ws", {0.01, 0.02}, "wz", "int8", {1, 0}, /*axis=*/0);
+  builder.QDQ("X", act)
+      .Quantize("Xq2", "Xd", act)  // DQ -> Q with the same parameters
+      .Dequantize("Xd2", "Xq2", act)
+      .Weight("W", "int8[2,1,1,1]", {127, -127}, asymmetric)
+      .Unit("C = Conv(Xd2, W)", act, "Y");
+  auto model = builder.Build();
   Report report;
   ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
   const nlohmann::json doc = report.ToJson();
@@ -379,27 +353,20 @@ g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
 
 
 TEST(QdqBoundaries, FloatInputPerChannelAxisPassthroughParamsAndDuplicateQ) {
-  auto model = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,2,2,2] X, float[1,2,2,2] F) => (float[1,2,2,2] Y, float[1,2,2,2] Z, float[8] R)
-  <float s = {0.1}, float s2 = {0.2}, uint8 z = {128}, int8[2,2,1,1] Wq = {1, 2, 3, 4}, float[2] ws = {0.1, 0.2},
-   int8[2] wz = {0, 0}, int64[1] shape = {8}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Xq2 = QuantizeLinear(X, s, z)
-  W = DequantizeLinear <axis = 1> (Wq, ws, wz)
-  C = Conv(Xd, W)
-  Cq = QuantizeLinear(C, s, z)
-  Y = DequantizeLinear(Cq, s, z)
-  A = Add(Xd, F)
-  Aq = QuantizeLinear(A, s, z)
-  Z = DequantizeLinear(Aq, s, z)
-  Xd2 = DequantizeLinear(Xq2, s, z)
-  Rs = Reshape(Xd2, shape)
-  Rq = QuantizeLinear(Rs, s2, z)
-  R = DequantizeLinear(Rq, s2, z)
-}
-)");
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,2,2,2]").Input("F", "float[1,2,2,2]");
+  builder.Output("Y", "float[1,2,2,2]").Output("Z", "float[1,2,2,2]").Output("R", "float[8]");
+  const QParams act = builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams on_axis_1 = builder.PerChannel("ws", {0.1, 0.2}, "wz", "int8", {0, 0}, /*axis=*/1);
+  builder.Constant("s2", "float", {0.2}).Constant("shape", "int64[1]", {8});
+  builder.QDQ("X", act)
+      .Quantize("Xq2", "X", act)  // a duplicate of Xq
+      .Weight("W", "int8[2,2,1,1]", {1, 2, 3, 4}, on_axis_1)
+      .Unit("C = Conv(Xd, W)", act, "Y")
+      .Unit("A = Add(Xd, F)", act, "Z")
+      .Dequantize("Xd2", "Xq2", act)
+      .Unit("Rs = Reshape(Xd2, shape)", QParams("s2", "z"), "R");
+  auto model = builder.Build();
   Report report;
   ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
   const nlohmann::json doc = report.ToJson();
@@ -413,13 +380,10 @@ g (float[1,2,2,2] X, float[1,2,2,2] F) => (float[1,2,2,2] Y, float[1,2,2,2] Z, f
 
 
 TEST(QdqBoundaries, TrafficNeedsStaticShapes) {
-  auto model = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[N,4] X) => (float[N,4] Y) <float s = {0.1}, uint8 z = {128}> {
-  Q = QuantizeLinear(X, s, z)
-  Y = DequantizeLinear(Q, s, z)
-}
-)");
+  QdqModelBuilder builder;
+  builder.Input("X", "float[N,4]").Output("Y", "float[N,4]");
+  builder.QDQ("X", builder.PerTensor("s", 0.1, "z", "uint8", 128), "Y");
+  auto model = builder.Build();
   Report symbolic;
   ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &symbolic).ok());
   nlohmann::json doc = symbolic.ToJson();
@@ -456,26 +420,19 @@ g (uint8[1,1,2,2] X) => (uint8[1,1,2,2] Y, uint8[1,1,2,2] Z)
 TEST(QdqBoundaries, FloatRegionsNameTheIntegerOpsAroundThemAndOutputSteps) {
   // Conv -> [HardSigmoid] -> Mul: the squeeze-excitation gate; the Add reads
   // a Q of a constant and feeds a graph output in float.
-  auto model = testing::Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,1,2,2] Y, float[1,1,2,2] Z)
-  <float s = {0.1}, uint8 z = {128}, float s2 = {0.25}, uint8 z2 = {3}, int8[1,1,1,1] Wq = {127}, float ws = {0.01},
-   int8 wz = {0}, float[1] C = {1.0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear(Wq, ws, wz)
-  A = Conv(Xd, W)
-  Aq = QuantizeLinear(A, s, z)
-  Ad = DequantizeLinear(Aq, s, z)
-  H = HardSigmoid(Ad)
-  Hq = QuantizeLinear(H, s, z)
-  Hd = DequantizeLinear(Hq, s, z)
-  M = Mul(Ad, Hd)
-  Mq = QuantizeLinear(M, s2, z2)
-  Y = DequantizeLinear(Mq, s2, z2)
-  Z = Add(Y, C)
-}
-)");
+  QdqModelBuilder builder;
+  builder.Input("X", "float[1,1,2,2]").Output("Y", "float[1,1,2,2]").Output("Z", "float[1,1,2,2]");
+  const QParams act = builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams out = builder.PerTensor("s2", 0.25, "z2", "uint8", 3);
+  const QParams weight = builder.PerTensor("ws", 0.01, "wz", "int8", 0);
+  builder.Constant("C", "float[1]", {1.0});
+  builder.QDQ("X", act)
+      .Weight("W", "int8[1,1,1,1]", {127}, weight)
+      .Unit("A = Conv(Xd, W)", act)
+      .Unit("H = HardSigmoid(Ad)", act)
+      .Unit("M = Mul(Ad, Hd)", out, "Y")
+      .Node("Z = Add(Y, C)");
+  auto model = builder.Build();
   Report report;
   ASSERT_TRUE(testing::RunPipeline(*model, "qdq-boundaries", &report).ok());
   const nlohmann::json doc = report.ToJson();
@@ -494,25 +451,18 @@ g (float[1,1,2,2] X) => (float[1,1,2,2] Y, float[1,1,2,2] Z)
   EXPECT_TRUE(b["graph_outputs"][1]["scale"].is_null());
 }
 
-// Concat of two DQ inputs with scales `s1`, `s2`, quantized with s1.
-std::string ConcatUnit(const std::string& s2) {
-  return R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,2] X1, float[1,2] X2) => (float[1,4] Y)
-  <float s1 = {0.1}, float s2 = {)" + s2 + R"(}, uint8 z = {128}> {
-  Aq = QuantizeLinear(X1, s1, z)
-  Ad = DequantizeLinear(Aq, s1, z)
-  Bq = QuantizeLinear(X2, s2, z)
-  Bd = DequantizeLinear(Bq, s2, z)
-  C = Concat <axis = 1> (Ad, Bd)
-  Cq = QuantizeLinear(C, s1, z)
-  Y = DequantizeLinear(Cq, s1, z)
-}
-)";
+// Concat of two DQ inputs with scales s1 = 0.1 and `s2`, quantized with s1.
+std::unique_ptr<ir::Model> ConcatUnit(double s2) {
+  QdqModelBuilder builder;
+  builder.Input("X1", "float[1,2]").Input("X2", "float[1,2]").Output("Y", "float[1,4]");
+  const QParams first = builder.PerTensor("s1", 0.1, "z", "uint8", 128);
+  builder.Constant("s2", "float", {s2});
+  builder.QDQ("X1", first).QDQ("X2", QParams("s2", "z")).Unit("C = Concat <axis = 1> (X1d, X2d)", first, "Y");
+  return builder.Build();
 }
 
 TEST(QdqBoundaries, MixedScalesOnConcatWhereTheTargetHasNoQLinearConcat) {
-  auto mixed = testing::Parse(ConcatUnit("0.2"));
+  auto mixed = ConcatUnit(0.2);
   Report ort, standard;
   ASSERT_TRUE(testing::RunPipeline(*mixed, "qdq-boundaries", &ort).ok());
   ASSERT_TRUE(testing::RunPipeline(*mixed, "qdq-boundaries{target=onnx-standard}", &standard).ok());
@@ -525,7 +475,7 @@ TEST(QdqBoundaries, MixedScalesOnConcatWhereTheTargetHasNoQLinearConcat) {
   EXPECT_NE(b["units_left_float"][0]["reason"].get<std::string>().find("input 1 and the output"), std::string::npos);
 
   // Equal parameters: standard Concat moves the uint8 data as it is.
-  auto equal = testing::Parse(ConcatUnit("0.1"));
+  auto equal = ConcatUnit(0.1);
   Report equal_report;
   ASSERT_TRUE(testing::RunPipeline(*equal, "qdq-boundaries{target=onnx-standard}", &equal_report).ok());
   EXPECT_EQ(equal_report.ToJson()["analyses"]["qdq-boundaries"]["fusable_units"], 1);
@@ -576,33 +526,25 @@ void ReplaceInputWithConstant(ir::Graph& graph, const std::string& output, int i
 TEST(Analyses, Opset21QuantizationForms) {
   // Per unit one form ONNX Runtime's CPU kernels do not take: block-wise
   // int8 weights, int16 activations, int4 weights, float8 activations.
-  auto model = testing::Parse(R"(
-<ir_version: 10, opset_import: ["" : 21]>
-g (float[1,4] X, float[1,4] X2) => (float[1,2] Y1, float[1,2] Y2, float[1,2] Y3, float[1,2] Y4)
-  <float s = {0.1}, uint8 z = {128}, int16 z16 = {0}, int8[4,2] Wq = {1, 2, 3, 4, 5, 6, 7, 8},
-   float[2,2] wbs = {0.1, 0.2, 0.3, 0.4}, int8[2,2] wbz = {0, 0, 0, 0}, float ws = {0.01}, int8 wz = {0},
-   int8[4,2] W4 = {1, 2, 3, 4, 5, 6, 7, -8}, int8 w4z = {0}, uint8 f8z = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Wb = DequantizeLinear <axis = 0, block_size = 2> (Wq, wbs, wbz)
-  M1 = MatMul(Xd, Wb)
-  M1q = QuantizeLinear(M1, s, z)
-  Y1 = DequantizeLinear(M1q, s, z)
-  X16 = QuantizeLinear(X2, s, z16)
-  X16d = DequantizeLinear(X16, s, z16)
-  W = DequantizeLinear(Wq, ws, wz)
-  M2 = MatMul(X16d, W)
-  M2q = QuantizeLinear(M2, s, z16)
-  Y2 = DequantizeLinear(M2q, s, z16)
-  W4d = DequantizeLinear(W4, ws, w4z)
-  M3 = MatMul(Xd, W4d)
-  M3q = QuantizeLinear(M3, s, z)
-  Y3 = DequantizeLinear(M3q, s, z)
-  M4 = MatMul(Xd, W)
-  M4q = QuantizeLinear(M4, s, f8z)
-  Y4 = DequantizeLinear(M4q, s, f8z)
-}
-)");
+  QdqModelBuilder builder(/*opset=*/21, /*ir_version=*/10);
+  builder.Input("X", "float[1,4]").Input("X2", "float[1,4]");
+  for (const char* y : {"Y1", "Y2", "Y3", "Y4"}) builder.Output(y, "float[1,2]");
+  const QParams u8 = builder.PerTensor("s", 0.1, "z", "uint8", 128);
+  const QParams weight = builder.PerTensor("ws", 0.01, "wz", "int8", 0);
+  builder.Constant("z16", "int16", {0}).Constant("f8z", "uint8", {0});  // f8z becomes float8 below
+  builder.Constant("Wq", "int8[4,2]", {1, 2, 3, 4, 5, 6, 7, 8});
+  builder.Constant("wbs", "float[2,2]", {0.1, 0.2, 0.3, 0.4}).Constant("wbz", "int8[2,2]", {0, 0, 0, 0});
+  builder.Constant("W4", "int8[4,2]", {1, 2, 3, 4, 5, 6, 7, -8}).Constant("w4z", "int8", {0});  // int4 below
+  builder.QDQ("X", u8)
+      .Dequantize("Wb", "Wq", QParams("wbs", "wbz").Axis(0).BlockSize(2))
+      .Unit("M1 = MatMul(Xd, Wb)", u8, "Y1")
+      .QDQ("X2", QParams("s", "z16"))
+      .Dequantize("W", "Wq", weight)
+      .Unit("M2 = MatMul(X2d, W)", QParams("s", "z16"), "Y2")
+      .Dequantize("W4d", "W4", QParams("ws", "w4z"))
+      .Unit("M3 = MatMul(Xd, W4d)", u8, "Y3")
+      .Unit("M4 = MatMul(Xd, W)", QParams("s", "f8z"), "Y4");
+  auto model = builder.Build();
   ASSERT_NE(model, nullptr);
   ir::Graph& graph = model->graph();
   // int4 weights: 8 values packed two per byte, and an int4 zero point.

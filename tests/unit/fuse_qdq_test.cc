@@ -2,13 +2,15 @@
 // reason the pass records (the positive cases are in
 // tests/lit/passes/fuse-qdq.onnxtxt, the numbers in tests/ort/pipeline_parity.sh).
 #include "gtest/gtest.h"
+#include "tests/unit/qdq_model_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {
 namespace {
 
 using testing::OpSequence;
-using testing::Parse;
+using testing::QdqModelBuilder;
+using testing::QParams;
 using testing::RunPipeline;
 
 // Fuses and returns the "not_fused" reasons of the report.
@@ -18,23 +20,24 @@ nlohmann::json NotFused(ir::Model& model, const std::string& pipeline = "fuse-qd
   return report.ToJson()["analyses"]["fuse-qdq-units"]["not_fused"];
 }
 
+// Graph input X [1,1,2,2] -> Q -> DQ (scale 0.5, zero point 128: the
+// parameters returned) and an int8 weight W [1,1,1,1] = 3 x 0.25 behind its
+// DQ; the graph output Y is [1,1,2,2].
+QParams ConvInputs(QdqModelBuilder& b) {
+  b.Input("X", "float[1,1,2,2]").Output("Y", "float[1,1,2,2]");
+  const QParams act = b.PerTensor("s", 0.5, "z", "uint8", 128);
+  b.QDQ("X", act).Weight("W", "int8[1,1,1,1]", {3}, b.PerTensor("ws", 0.25, "wz", "int8", 0));
+  return act;
+}
+
 TEST(FuseQdqUnits, ConvWhoseBiasScaleIsNotInputTimesWeightScaleStays) {
   // 0.5 x 0.25 = 0.125, but the bias says 0.1: taking Bq as it is would
   // change the numbers.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
-  <float s = {0.5}, uint8 z = {128}, int8[1,1,1,1] Wq = {3}, float ws = {0.25}, int8 wz = {0},
-   int32[1] Bq = {7}, float[1] bs = {0.1}, int32[1] bz = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear(Wq, ws, wz)
-  B = DequantizeLinear(Bq, bs, bz)
-  A = Conv(Xd, W, B)
-  Aq = QuantizeLinear(A, s, z)
-  Y = DequantizeLinear(Aq, s, z)
-}
-)");
+  QdqModelBuilder b;
+  const QParams act = ConvInputs(b);
+  b.Constant("bs", "float[1]", {0.1}).Constant("bz", "int32[1]", {0});
+  b.Weight("B", "int32[1]", {7}, QParams("bs", "bz")).Unit("A = Conv(Xd, W, B)", act, "Y");
+  auto model = b.Build();
   const nlohmann::json not_fused = NotFused(*model);
   EXPECT_EQ(OpSequence(model->graph()),
             "QuantizeLinear DequantizeLinear DequantizeLinear DequantizeLinear Conv QuantizeLinear DequantizeLinear");
@@ -44,19 +47,12 @@ g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
 
 TEST(FuseQdqUnits, AddOfUint8AndInt8Stays) {
   // QLinearAdd has one type T for A, B and C.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X1, float[4] X2) => (float[4] Y)
-  <float s = {0.5}, uint8 z = {128}, int8 z8 = {0}> {
-  Aq = QuantizeLinear(X1, s, z)
-  Ad = DequantizeLinear(Aq, s, z)
-  Bq = QuantizeLinear(X2, s, z8)
-  Bd = DequantizeLinear(Bq, s, z8)
-  S = Add(Ad, Bd)
-  Sq = QuantizeLinear(S, s, z)
-  Y = DequantizeLinear(Sq, s, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X1", "float[4]").Input("X2", "float[4]").Output("Y", "float[4]");
+  const QParams u8 = b.PerTensor("s", 0.5, "z", "uint8", 128);
+  b.Constant("z8", "int8", {0});
+  b.QDQ("X1", u8).QDQ("X2", QParams("s", "z8")).Unit("S = Add(X1d, X2d)", u8, "Y");
+  auto model = b.Build();
   const nlohmann::json not_fused = NotFused(*model);
   EXPECT_NE(OpSequence(model->graph()).find(" Add "), std::string::npos);
   EXPECT_EQ(not_fused["inputs and output are quantized to different integer types"], 1) << not_fused.dump();
@@ -64,67 +60,45 @@ g (float[4] X1, float[4] X2) => (float[4] Y)
 
 TEST(FuseQdqUnits, ReshapeWithOtherOutputParametersStays) {
   // Moving uint8 data through a Reshape is exact only with one scale.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[2,2] Y)
-  <float s = {0.5}, float s2 = {0.25}, uint8 z = {128}, int64[2] shape = {2, 2}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  R = Reshape(Xd, shape)
-  Rq = QuantizeLinear(R, s2, z)
-  Y = DequantizeLinear(Rq, s2, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[2,2]");
+  const QParams in = b.PerTensor("s", 0.5, "z", "uint8", 128);
+  b.Constant("s2", "float", {0.25}).Constant("shape", "int64[2]", {2, 2});
+  b.QDQ("X", in).Unit("R = Reshape(Xd, shape)", QParams("s2", "z"), "Y");
+  auto model = b.Build();
   NotFused(*model);
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear DequantizeLinear Reshape QuantizeLinear DequantizeLinear");
 }
 
+// X [1,2] -> Q -> DQ -> MatMul(W: int8 [2,2] per channel along `weight_axis`) -> Q -> DQ -> Y.
+std::unique_ptr<ir::Model> PerChannelMatMul(int64_t weight_axis) {
+  QdqModelBuilder b;
+  b.Input("X", "float[1,2]").Output("Y", "float[1,2]");
+  const QParams act = b.PerTensor("s", 0.5, "z", "uint8", 128);
+  const QParams weight = b.PerChannel("ws", {0.25, 0.5}, "wz", "int8", {0, 0}, weight_axis);
+  b.QDQ("X", act).Weight("W", "int8[2,2]", {1, 2, 3, 4}, weight).Unit("M = MatMul(Xd, W)", act, "Y");
+  return b.Build();
+}
+
 TEST(FuseQdqUnits, MatMulPerChannelOnTheWrongAxisStays) {
   // Per row (axis 0) of a [K, N] weight: QLinearMatMul scales per column.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,2] X) => (float[1,2] Y)
-  <float s = {0.5}, uint8 z = {128}, int8[2,2] Wq = {1, 2, 3, 4}, float[2] ws = {0.25, 0.5}, int8[2] wz = {0, 0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear <axis = 0> (Wq, ws, wz)
-  M = MatMul(Xd, W)
-  Mq = QuantizeLinear(M, s, z)
-  Y = DequantizeLinear(Mq, s, z)
-}
-)");
+  auto model = PerChannelMatMul(0);
   const nlohmann::json not_fused = NotFused(*model);
   EXPECT_EQ(not_fused["per-channel MatMul weights are not per column of a 2-D constant"], 1) << not_fused.dump();
 
   // Per column (axis 1) is fused.
-  auto columns = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,2] X) => (float[1,2] Y)
-  <float s = {0.5}, uint8 z = {128}, int8[2,2] Wq = {1, 2, 3, 4}, float[2] ws = {0.25, 0.5}, int8[2] wz = {0, 0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear <axis = 1> (Wq, ws, wz)
-  M = MatMul(Xd, W)
-  Mq = QuantizeLinear(M, s, z)
-  Y = DequantizeLinear(Mq, s, z)
-}
-)");
+  auto columns = PerChannelMatMul(1);
   ASSERT_TRUE(RunPipeline(*columns, "fuse-qdq-units,dce").ok());
   EXPECT_EQ(OpSequence(columns->graph()), "QuantizeLinear QLinearMatMul DequantizeLinear");
 }
 
 TEST(FuseQdqUnits, SoftmaxGetsTheOpsetAndItsDefaultAxis) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 11]>
-g (float[2,4] X) => (float[2,4] Y)
-  <float s = {0.5}, float so = {0.00390625}, uint8 z = {128}, uint8 zo = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  S = Softmax(Xd)
-  Sq = QuantizeLinear(S, so, zo)
-  Y = DequantizeLinear(Sq, so, zo)
-}
-)");
+  QdqModelBuilder b(/*opset=*/11);
+  b.Input("X", "float[2,4]").Output("Y", "float[2,4]");
+  const QParams in = b.PerTensor("s", 0.5, "z", "uint8", 128);
+  const QParams probabilities = b.PerTensor("so", 0.00390625, "zo", "uint8", 0);
+  b.QDQ("X", in).Unit("S = Softmax(Xd)", probabilities, "Y");
+  auto model = b.Build();
   ASSERT_TRUE(RunPipeline(*model, "fuse-qdq-units,dce").ok());
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear QLinearSoftmax DequantizeLinear");
   const ir::Node* softmax = model->graph().node_list()[1];
@@ -138,25 +112,13 @@ TEST(FuseQdq, PipelineSummaryCountsFromThePipelineStart) {
   // Conv -> Div by 4 (scale only) -> Add: the Div's DQ/Q go in
   // fold-qdq-identity, the rest in fuse-qdq-units; the summary counts from
   // before the first pass.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
-  <float s = {0.5}, float s8 = {0.125}, uint8 z = {128}, int8[1,1,1,1] Wq = {3}, float ws = {0.25}, int8 wz = {0},
-   float c4 = {4.0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  W = DequantizeLinear(Wq, ws, wz)
-  A = Conv(Xd, W)
-  Aq = QuantizeLinear(A, s, z)
-  Ad = DequantizeLinear(Aq, s, z)
-  D = Div(Ad, c4)
-  Dq = QuantizeLinear(D, s8, z)
-  Dd = DequantizeLinear(Dq, s8, z)
-  S = Add(Dd, Xd)
-  Sq = QuantizeLinear(S, s, z)
-  Y = DequantizeLinear(Sq, s, z)
-}
-)");
+  QdqModelBuilder b;
+  const QParams act = ConvInputs(b);
+  b.Constant("s8", "float", {0.125}).Constant("c4", "float", {4.0});
+  b.Unit("A = Conv(Xd, W)", act)
+      .Unit("D = Div(Ad, c4)", QParams("s8", "z"))
+      .Unit("S = Add(Dd, Xd)", act, "Y");
+  auto model = b.Build();
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "fuse-qdq", &report).ok());
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear QLinearConv QLinearAdd DequantizeLinear");
@@ -182,19 +144,14 @@ g (float[1,1,2,2] X) => (float[1,1,2,2] Y)
 
 
 // DQ(s 0.25) -> HardSigmoid(alpha 0.2, beta 0.5) -> Q(s 0.25, zero point 0)
-// with a uint8 or int8 input of zero point `zp`.
-std::string HardSigmoidSite(const std::string& type, const std::string& zp) {
-  return R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y)
-  <float s = {0.25}, )" + type + R"( z = {)" + zp + R"(}, uint8 zo = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  H = HardSigmoid <alpha = 0.2, beta = 0.5> (Xd)
-  Hq = QuantizeLinear(H, s, zo)
-  Y = DequantizeLinear(Hq, s, zo)
-}
-)";
+// with an input of `type` and zero point `zp`.
+std::unique_ptr<ir::Model> HardSigmoidSite(const std::string& type, int64_t zp) {
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]");
+  const QParams in = b.PerTensor("s", 0.25, "z", type, zp);
+  b.Constant("zo", "uint8", {0});
+  b.QDQ("X", in).Unit("H = HardSigmoid <alpha = 0.2, beta = 0.5> (Xd)", QParams("s", "zo"), "Y");
+  return b.Build();
 }
 
 std::vector<double> LookupTable(const ir::Model& model) {
@@ -205,7 +162,7 @@ std::vector<double> LookupTable(const ir::Model& model) {
 }
 
 TEST(QdqLookup, HardSigmoidBecomesATableOfItsQuantizedValues) {
-  auto model = Parse(HardSigmoidSite("uint8", "128"));
+  auto model = HardSigmoidSite("uint8", 128);
   ASSERT_TRUE(RunPipeline(*model, "qdq-lookup").ok());
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear Cast Gather DequantizeLinear");
   const std::vector<double> table = LookupTable(*model);
@@ -219,7 +176,7 @@ TEST(QdqLookup, HardSigmoidBecomesATableOfItsQuantizedValues) {
 }
 
 TEST(QdqLookup, Int8InputsIndexFromTheEndForNegativeValues) {
-  auto model = Parse(HardSigmoidSite("int8", "0"));
+  auto model = HardSigmoidSite("int8", 0);
   ASSERT_TRUE(RunPipeline(*model, "qdq-lookup").ok());
   const std::vector<double> table = LookupTable(*model);
   ASSERT_EQ(table.size(), 256u);
@@ -230,18 +187,13 @@ TEST(QdqLookup, Int8InputsIndexFromTheEndForNegativeValues) {
 }
 
 TEST(QdqLookup, SixteenBitAndGraphOutputsStay) {
-  auto wide = Parse(HardSigmoidSite("uint16", "0"));
+  auto wide = HardSigmoidSite("uint16", 0);
   ASSERT_TRUE(RunPipeline(*wide, "qdq-lookup").ok());
   EXPECT_EQ(OpSequence(wide->graph()), "QuantizeLinear DequantizeLinear HardSigmoid QuantizeLinear DequantizeLinear");
-  auto output = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] H)
-  <float s = {0.25}, uint8 z = {128}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  H = HardSigmoid(Xd)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("H", "float[4]");
+  b.QDQ("X", b.PerTensor("s", 0.25, "z", "uint8", 128)).Node("H = HardSigmoid(Xd)");
+  auto output = b.Build();
   ASSERT_TRUE(RunPipeline(*output, "qdq-lookup").ok());
   EXPECT_EQ(OpSequence(output->graph()), "QuantizeLinear DequantizeLinear HardSigmoid");
 }
@@ -250,17 +202,11 @@ g (float[4] X) => (float[4] H)
 TEST(QdqLookup, ReluWithEqualParametersIsAClipOnIntegers) {
   // Zero point 128: the Relu cuts (not an identity), but with equal
   // parameters it is max(q, 128), one Clip on uint8 and no table.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y)
-  <float s = {0.5}, uint8 z = {128}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  R = Relu(Xd)
-  Rq = QuantizeLinear(R, s, z)
-  Y = DequantizeLinear(Rq, s, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]");
+  const QParams act = b.PerTensor("s", 0.5, "z", "uint8", 128);
+  b.QDQ("X", act).Unit("R = Relu(Xd)", act, "Y");
+  auto model = b.Build();
   Report report;
   ASSERT_TRUE(RunPipeline(*model, "qdq-lookup", &report).ok());
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear Clip DequantizeLinear");

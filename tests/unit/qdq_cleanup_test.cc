@@ -8,6 +8,7 @@
 #include "analysis/quant_math.h"
 #include "gtest/gtest.h"
 #include "ir/verifier.h"
+#include "tests/unit/qdq_model_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {
@@ -15,6 +16,8 @@ namespace {
 
 using testing::OpSequence;
 using testing::Parse;
+using testing::QdqModelBuilder;
+using testing::QParams;
 
 // Runs qdq-cleanup, expecting success; returns the report.
 Report Cleanup(ir::Model& model, const std::string& pipeline = "qdq-cleanup") {
@@ -37,16 +40,11 @@ std::vector<int64_t> IntsOf(const ir::Graph& graph, const std::string& name) {
 // ---- rule 1: DQ -> Q with identical parameters ------------------------------
 
 TEST(QdqCleanup, IdenticalDqQPairIsBypassed) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y)
-  <float s = {0.1}, uint8 z = {128}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Rq = QuantizeLinear(Xd, s, z)
-  Y = DequantizeLinear(Rq, s, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 128);
+  b.QDQ("X", act).QDQ("Xd", act, "Y");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(OpSequence(g), "QuantizeLinear DequantizeLinear");
@@ -59,18 +57,11 @@ g (float[4] X) => (float[4] Y)
 
 TEST(QdqCleanup, PairWhoseDqHasOtherUsersKeepsTheDq) {
   // After the bypass Yd reads Xq like Xd: a duplicate, merged in the same run.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y, float[4] Z)
-  <float s = {0.1}, int8 z = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Z = Relu(Xd)
-  Rq = QuantizeLinear(Xd, s, z)
-  Yd = DequantizeLinear(Rq, s, z)
-  Y = Neg(Yd)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]").Output("Z", "float[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "int8", 0);
+  b.QDQ("X", act).Node("Z = Relu(Xd)").QDQ("Xd", act, "Yd").Node("Y = Neg(Yd)");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(OpSequence(g), "QuantizeLinear DequantizeLinear Relu Neg");
@@ -83,24 +74,15 @@ g (float[4] X) => (float[4] Y, float[4] Z)
 TEST(QdqCleanup, PairWithOtherScaleOrZeroPointStaysAndIsCountedAsRequantize) {
   // Rq: other scale; Sq: other zero point; Tq: other integer type (same
   // values). None is exact to remove.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X1, float[4] X2, float[4] X3) => (float[4] Y, float[4] Z, float[4] W)
-  <float s = {0.1}, float s2 = {0.2}, uint8 z = {0}, uint8 z2 = {1}, int8 zi = {0}> {
-  Xq = QuantizeLinear(X1, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Rq = QuantizeLinear(Xd, s2, z)
-  Y = DequantizeLinear(Rq, s2, z)
-  Aq = QuantizeLinear(X2, s, z2)
-  Ad = DequantizeLinear(Aq, s, z2)
-  Sq = QuantizeLinear(Ad, s, z)
-  Z = DequantizeLinear(Sq, s, z)
-  Bq = QuantizeLinear(X3, s, z)
-  Bd = DequantizeLinear(Bq, s, z)
-  Tq = QuantizeLinear(Bd, s, zi)
-  W = DequantizeLinear(Tq, s, zi)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X1", "float[4]").Input("X2", "float[4]").Input("X3", "float[4]");
+  b.Output("Y", "float[4]").Output("Z", "float[4]").Output("W", "float[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 0);
+  b.Constant("s2", "float", {0.2}).Constant("z2", "uint8", {1}).Constant("zi", "int8", {0});
+  b.QDQ("X1", act).QDQ("X1d", QParams("s2", "z"), "Y");
+  b.QDQ("X2", QParams("s", "z2")).QDQ("X2d", act, "Z");
+  b.QDQ("X3", act).QDQ("X3d", QParams("s", "zi"), "W");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   EXPECT_EQ(model->graph().num_nodes(), 12);
   EXPECT_EQ(Stat(report, "dq-q-pairs-removed"), 0);
@@ -110,17 +92,12 @@ g (float[4] X1, float[4] X2, float[4] X3) => (float[4] Y, float[4] Z, float[4] W
 
 TEST(QdqCleanup, RequantizeIsOnlyCountedWhenTheChainHasNoOtherUsers) {
   // Xd also feeds Z: the chain Xq -> Xd -> Rq is not a plain requantization.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y, float[4] Z)
-  <float s = {0.1}, float s2 = {0.2}, uint8 z = {0}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Z = Relu(Xd)
-  Rq = QuantizeLinear(Xd, s2, z)
-  Y = DequantizeLinear(Rq, s2, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]").Output("Z", "float[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 0);
+  b.Constant("s2", "float", {0.2});
+  b.QDQ("X", act).Node("Z = Relu(Xd)").QDQ("Xd", QParams("s2", "z"), "Y");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   EXPECT_EQ(Stat(report, "requantize-pairs-left"), 0);
   EXPECT_EQ(model->graph().num_nodes(), 5);
@@ -130,24 +107,19 @@ TEST(QdqCleanup, IdenticalPairsWithUnsafeScalesAreSkipped) {
   // A zero scale (0 / 0 in the Q), a scale so large that (x - z) * s
   // overflows, and a subnormal one (set below: the text parser rejects
   // 1e-40) break the round-trip argument.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y, float[4] Z, float[4] V)
-  <float zero = {0.0}, float huge = {1e38}, float tiny = {1.0}, uint8 z = {128}> {
-  Aq = QuantizeLinear(X, zero, z)
-  Ad = DequantizeLinear(Aq, zero, z)
-  Rq = QuantizeLinear(Ad, zero, z)
-  Y = DequantizeLinear(Rq, zero, z)
-  Bq = QuantizeLinear(X, huge, z)
-  Bd = DequantizeLinear(Bq, huge, z)
-  Sq = QuantizeLinear(Bd, huge, z)
-  Z = DequantizeLinear(Sq, huge, z)
-  Cq = QuantizeLinear(X, tiny, z)
-  Cd = DequantizeLinear(Cq, tiny, z)
-  Tq = QuantizeLinear(Cd, tiny, z)
-  V = DequantizeLinear(Tq, tiny, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]").Output("Z", "float[4]").Output("V", "float[4]");
+  b.Constant("zero", "float", {0.0}).Constant("huge", "float", {1e38}).Constant("tiny", "float", {1.0});
+  b.Constant("z", "uint8", {128});
+  // X -> Q -> DQ -> Q -> DQ -> `out`, all with `scale`.
+  const auto chain = [&b](const std::string& scale, const std::string& out) {
+    const QParams p(scale, "z");
+    b.Quantize("Xq_" + scale, "X", p).Dequantize("Xd_" + scale, "Xq_" + scale, p).QDQ("Xd_" + scale, p, out);
+  };
+  chain("zero", "Y");
+  chain("huge", "Z");
+  chain("tiny", "V");
+  auto model = b.Build();
   const float subnormal = 1e-40f;
   model->graph().FindValue("tiny")->mutable_initializer()->SetRawData(
       std::string(reinterpret_cast<const char*>(&subnormal), sizeof(subnormal)));
@@ -158,15 +130,11 @@ g (float[4] X) => (float[4] Y, float[4] Z, float[4] V)
 }
 
 TEST(QdqCleanup, GraphOutputOfARemovedPairKeepsItsName) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (uint8[4] Yq)
-  <float s = {0.1}, uint8 z = {128}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Yq = QuantizeLinear(Xd, s, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Yq", "uint8[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 128);
+  b.QDQ("X", act).Quantize("Yq", "Xd", act);
+  auto model = b.Build();
   Report report = Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(OpSequence(g), "QuantizeLinear");
@@ -177,14 +145,11 @@ g (float[4] X) => (uint8[4] Yq)
 }
 
 TEST(QdqCleanup, GraphOutputFedFromAGraphInputGetsAnIdentity) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (uint8[4] Xq) => (uint8[4] Yq)
-  <float s = {0.1}, uint8 z = {128}> {
-  Xd = DequantizeLinear(Xq, s, z)
-  Yq = QuantizeLinear(Xd, s, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("Xq", "uint8[4]").Output("Yq", "uint8[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 128);
+  b.Dequantize("Xd", "Xq", act).Quantize("Yq", "Xd", act);
+  auto model = b.Build();
   Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(OpSequence(g), "Identity");
@@ -259,18 +224,11 @@ g () => (float[2,2] Y)
 TEST(QdqCleanup, RulesRunToAFixedPoint) {
   // Xd2 merges into Xd; bypassing Rq then makes Yd read Xq: another
   // duplicate of Xd, merged in the next round of the same run.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y)
-  <float s = {0.1}, uint8 z = {128}> {
-  Xq = QuantizeLinear(X, s, z)
-  Xd = DequantizeLinear(Xq, s, z)
-  Xd2 = DequantizeLinear(Xq, s, z)
-  Rq = QuantizeLinear(Xd, s, z)
-  Yd = DequantizeLinear(Rq, s, z)
-  Y = Add(Yd, Xd2)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 128);
+  b.QDQ("X", act).Dequantize("Xd2", "Xq", act).QDQ("Xd", act, "Yd").Node("Y = Add(Yd, Xd2)");
+  auto model = b.Build();
   Report report = Cleanup(*model, "qdq-cleanup,qdq-cleanup");
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear DequantizeLinear Add");
   EXPECT_EQ(report.passes()[0].statistics.at("dq-q-pairs-removed"), 1);
@@ -283,15 +241,11 @@ TEST(QdqCleanup, QOfConstantBecomesInt8Initializer) {
   // x / 0.1 in float32: 2.5, -3.5, 3.5, 1.5, 0.5, 1000, -1000, 10; rounded
   // half to even and saturated to int8. (Dividing in double would give 3
   // for 0.35: 0.35f / 0.1f = 3.4999998882 in double, 3.5 in float.)
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[8] X) => (float[8] Y)
-  <float[8] W = {0.25, -0.35, 0.35, 0.15, 0.05, 100.0, -100.0, 1.0}, float s = {0.1}, int8 z = {0}> {
-  Wq = QuantizeLinear(W, s, z)
-  Wd = DequantizeLinear(Wq, s, z)
-  Y = Mul(X, Wd)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[8]").Output("Y", "float[8]");
+  b.Constant("W", "float[8]", {0.25, -0.35, 0.35, 0.15, 0.05, 100.0, -100.0, 1.0});
+  b.QDQ("W", b.PerTensor("s", 0.1, "z", "int8", 0)).Node("Y = Mul(X, Wd)");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(OpSequence(g), "DequantizeLinear Mul");
@@ -304,34 +258,32 @@ g (float[8] X) => (float[8] Y)
 }
 
 TEST(QdqCleanup, QOfConstantNodeWithUint8ZeroPoint) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y)
-  <float s = {0.1}, uint8 z = {128}> {
-  W = Constant <value = float[4] {0.25, 0.35, -100.0, 1.0}> ()
-  Wq = QuantizeLinear(W, s, z)
-  Wd = DequantizeLinear(Wq, s, z)
-  Y = Mul(X, Wd)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]");
+  const QParams act = b.PerTensor("s", 0.1, "z", "uint8", 128);
+  b.Constant("W", "float[4]", {0.25, 0.35, -100.0, 1.0}, QdqModelBuilder::Storage::kConstantNode);
+  b.QDQ("W", act).Node("Y = Mul(X, Wd)");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   EXPECT_EQ(OpSequence(model->graph()), "DequantizeLinear Mul");
   EXPECT_EQ(IntsOf(model->graph(), "Wq"), (std::vector<int64_t>{130, 132, 0, 138}));
   EXPECT_EQ(Stat(report, "constants-removed"), 1);  // the Constant node
 }
 
+// W [2,3] -> Q -> DQ per channel (int8) along `axis` -> Y = Mul(X, Wd).
+std::unique_ptr<ir::Model> PerChannelQOfConstant(const std::vector<double>& scales,
+                                                 const std::vector<int64_t>& zero_points, int64_t axis) {
+  QdqModelBuilder b;
+  b.Input("X", "float[2,3]").Output("Y", "float[2,3]");
+  b.Constant("W", "float[2,3]", {0.35, 1.0, -0.7, 0.35, 1.0, -0.7});
+  b.QDQ("W", b.PerChannel("s", scales, "z", "int8", zero_points, axis)).Node("Y = Mul(X, Wd)");
+  return b.Build();
+}
+
 TEST(QdqCleanup, QOfConstantPerChannelAxis0) {
   // Row 0: scale 0.1, zero point 0; row 1: scale 0.2, zero point 1
   // (0.35 / 0.2 = 1.75 -> 2, 1 / 0.2 = 5, -0.7 / 0.2 = -3.5 -> -4).
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[2,3] X) => (float[2,3] Y)
-  <float[2,3] W = {0.35, 1.0, -0.7, 0.35, 1.0, -0.7}, float[2] s = {0.1, 0.2}, int8[2] z = {0, 1}> {
-  Wq = QuantizeLinear <axis = 0> (W, s, z)
-  Wd = DequantizeLinear <axis = 0> (Wq, s, z)
-  Y = Mul(X, Wd)
-}
-)");
+  auto model = PerChannelQOfConstant({0.1, 0.2}, {0, 1}, /*axis=*/0);
   Cleanup(*model);
   EXPECT_EQ(IntsOf(model->graph(), "Wq"), (std::vector<int64_t>{4, 10, -7, 3, 6, -3}));
   EXPECT_EQ(model->graph().FindValue("Wq")->constant()->dims(), (std::vector<int64_t>{2, 3}));
@@ -339,15 +291,7 @@ g (float[2,3] X) => (float[2,3] Y)
 
 TEST(QdqCleanup, QOfConstantPerChannelAxis1) {
   // Columns: scales 0.1, 0.2, 0.5 (-0.7 / 0.5 = -1.4 -> -1).
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[2,3] X) => (float[2,3] Y)
-  <float[2,3] W = {0.35, 1.0, -0.7, 0.35, 1.0, -0.7}, float[3] s = {0.1, 0.2, 0.5}, int8[3] z = {0, 0, 0}> {
-  Wq = QuantizeLinear <axis = 1> (W, s, z)
-  Wd = DequantizeLinear <axis = 1> (Wq, s, z)
-  Y = Mul(X, Wd)
-}
-)");
+  auto model = PerChannelQOfConstant({0.1, 0.2, 0.5}, {0, 0, 0}, /*axis=*/1);
   Cleanup(*model);
   EXPECT_EQ(IntsOf(model->graph(), "Wq"), (std::vector<int64_t>{4, 5, -1, 4, 5, -1}));
 }
@@ -355,16 +299,12 @@ g (float[2,3] X) => (float[2,3] Y)
 TEST(QdqCleanup, QOfConstantInt4Blocked) {
   // Opset 21, int4, blocks of 2 along axis 1. The text parser knows no int4,
   // so the zero point is written as int8 and turned into int4 here.
-  auto model = Parse(R"(
-<ir_version: 10, opset_import: ["" : 21]>
-g (float[2,4] X) => (float[2,4] Y)
-  <float[2,4] W = {0.35, 0.05, 1.0, -0.7, 0.15, 0.25, -100.0, 0.45},
-   float[2,2] s = {0.1, 0.2, 0.1, 0.5}, int8[2,2] z = {0, 1, -1, 0}> {
-  Wq = QuantizeLinear <axis = 1, block_size = 2> (W, s, z)
-  Wd = DequantizeLinear <axis = 1, block_size = 2> (Wq, s, z)
-  Y = Mul(X, Wd)
-}
-)");
+  QdqModelBuilder b(/*opset=*/21, /*ir_version=*/10);
+  b.Input("X", "float[2,4]").Output("Y", "float[2,4]");
+  b.Constant("W", "float[2,4]", {0.35, 0.05, 1.0, -0.7, 0.15, 0.25, -100.0, 0.45});
+  b.Constant("s", "float[2,2]", {0.1, 0.2, 0.1, 0.5}).Constant("z", "int8[2,2]", {0, 1, -1, 0});
+  b.QDQ("W", QParams("s", "z").Axis(1).BlockSize(2)).Node("Y = Mul(X, Wd)");
+  auto model = b.Build();
   ir::Value* z = model->graph().FindValue("z");
   z->mutable_initializer()->Reset(ir::ElementType::kInt4, {2, 2},
                                   analysis::PackIntegers({0, 1, -1, 0}, ir::ElementType::kInt4));
@@ -384,15 +324,11 @@ g (float[2,4] X) => (float[2,4] Y)
 
 TEST(QdqCleanup, QOfConstantPerTensorUint4WithoutZeroPoint) {
   // Opset 21: no zero point, output_dtype uint4 (21): zero point 0, range [0, 15].
-  auto model = Parse(R"(
-<ir_version: 10, opset_import: ["" : 21]>
-g (float[3] X) => (float[3] Y)
-  <float[3] W = {0.35, 100.0, -1.0}, float s = {0.1}> {
-  Wq = QuantizeLinear <output_dtype = 21> (W, s)
-  Wd = DequantizeLinear(Wq, s)
-  Y = Mul(X, Wd)
-}
-)");
+  QdqModelBuilder b(/*opset=*/21, /*ir_version=*/10);
+  b.Input("X", "float[3]").Output("Y", "float[3]");
+  b.Constant("W", "float[3]", {0.35, 100.0, -1.0}).Constant("s", "float", {0.1});
+  b.QDQ("W", QParams("s").OutputDtype(21)).Node("Y = Mul(X, Wd)");
+  auto model = b.Build();
   Cleanup(*model);
   EXPECT_EQ(IntsOf(model->graph(), "Wq"), (std::vector<int64_t>{4, 15, 0}));
   EXPECT_EQ(model->graph().FindValue("Wq")->constant()->type(), ir::ElementType::kUint4);
@@ -401,21 +337,18 @@ g (float[3] X) => (float[3] Y)
 TEST(QdqCleanup, QOfConstantThatCannotBeReproducedIsSkipped) {
   // A zero scale (x / 0 is infinite or NaN), a non-constant scale and a
   // float8 output are left as they are.
-  auto model = Parse(R"(
-<ir_version: 10, opset_import: ["" : 21]>
-g (float[2] X, float S) => (float[2] Y, float[2] Z, float[2] V)
-  <float[2] W = {1.0, -1.0}, float zero = {0.0}, int8 z = {0}, float s = {0.1}> {
-  Aq = QuantizeLinear(W, zero, z)
-  Ad = DequantizeLinear(Aq, zero, z)
-  Y = Mul(X, Ad)
-  Bq = QuantizeLinear(W, S, z)
-  Bd = DequantizeLinear(Bq, S, z)
-  Z = Mul(X, Bd)
-  Cq = QuantizeLinear <output_dtype = 17> (W, s)
-  Cd = DequantizeLinear(Cq, s)
-  V = Mul(X, Cd)
-}
-)");
+  QdqModelBuilder b(/*opset=*/21, /*ir_version=*/10);
+  b.Input("X", "float[2]").Input("S", "float").Output("Y", "float[2]").Output("Z", "float[2]").Output("V", "float[2]");
+  b.Constant("W", "float[2]", {1.0, -1.0}).Constant("zero", "float", {0.0}).Constant("z", "int8", {0});
+  b.Constant("s", "float", {0.1});
+  // W -> Q -> DQ (named `name`q, `name`d) -> `out` = Mul(X, ..).
+  const auto site = [&b](const std::string& name, const QParams& p, const std::string& out) {
+    b.Quantize(name + "q", "W", p).Dequantize(name + "d", name + "q", p).Node(out + " = Mul(X, " + name + "d)");
+  };
+  site("A", QParams("zero", "z"), "Y");
+  site("B", QParams("S", "z"), "Z");  // S is a graph input
+  site("C", QParams("s").OutputDtype(17), "V");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   EXPECT_EQ(model->graph().num_nodes(), 9);
   EXPECT_EQ(Stat(report, "q-of-constant-folded"), 0);
@@ -424,13 +357,10 @@ g (float[2] X, float S) => (float[2] Y, float[2] Z, float[2] V)
 }
 
 TEST(QdqCleanup, QOfConstantAsGraphOutputKeepsTheName) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g () => (int8[2] Wq)
-  <float[2] W = {0.35, -0.35}, float s = {0.1}, int8 z = {0}> {
-  Wq = QuantizeLinear(W, s, z)
-}
-)");
+  QdqModelBuilder b;
+  b.Output("Wq", "int8[2]").Constant("W", "float[2]", {0.35, -0.35});
+  b.Quantize("Wq", "W", b.PerTensor("s", 0.1, "z", "int8", 0));
+  auto model = b.Build();
   Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(g.num_nodes(), 0);
@@ -443,16 +373,10 @@ g () => (int8[2] Wq)
 // ---- rule 5: dead Q/DQ ------------------------------------------------------
 
 TEST(QdqCleanup, DeadQdqPairsGoOtherDeadNodesStay) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[4] X) => (float[4] Y)
-  <float s = {0.1}, uint8 z = {128}> {
-  Y = Relu(X)
-  Dq = QuantizeLinear(X, s, z)
-  Dd = DequantizeLinear(Dq, s, z)
-  DeadNeg = Neg(X)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[4]").Output("Y", "float[4]");
+  b.Node("Y = Relu(X)").QDQ("X", b.PerTensor("s", 0.1, "z", "uint8", 128)).Node("DeadNeg = Neg(X)");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   EXPECT_EQ(OpSequence(model->graph()), "Relu Neg");  // Neg is dce's business
   EXPECT_EQ(Stat(report, "qdq-nodes-removed"), 2);
@@ -460,17 +384,13 @@ g (float[4] X) => (float[4] Y)
 }
 
 TEST(QdqCleanup, ModelWithoutRedundancyIsUnchanged) {
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,2,2] X) => (float[1,2,2,2] Y)
-  <float xs = {0.01}, uint8 xz = {128}, int8[2,1,1,1] Wq = {127, -127}, float[2] ws = {0.5, 0.25},
-   int8[2] wz = {0, 0}> {
-  Xq = QuantizeLinear(X, xs, xz)
-  Xd = DequantizeLinear(Xq, xs, xz)
-  W = DequantizeLinear <axis = 0> (Wq, ws, wz)
-  Y = Conv(Xd, W)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[1,1,2,2]").Output("Y", "float[1,2,2,2]");
+  const QParams weight = b.PerChannel("ws", {0.5, 0.25}, "wz", "int8", {0, 0}, /*axis=*/0);
+  b.QDQ("X", b.PerTensor("xs", 0.01, "xz", "uint8", 128))
+      .Weight("W", "int8[2,1,1,1]", {127, -127}, weight)
+      .Node("Y = Conv(Xd, W)");
+  auto model = b.Build();
   Report report = Cleanup(*model);
   EXPECT_FALSE(report.passes()[0].changed);
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear DequantizeLinear DequantizeLinear Conv");

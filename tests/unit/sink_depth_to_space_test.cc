@@ -6,12 +6,14 @@
 // off the blocks; and every case the pass must decline, with its statistic.
 // ONNX Runtime runs the rewritten models in tests/ort/sink_depth_to_space.sh.
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
+#include "tests/unit/qdq_model_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {
@@ -19,6 +21,8 @@ namespace {
 
 using testing::OpSequence;
 using testing::Parse;
+using testing::QdqModelBuilder;
+using testing::QParams;
 
 constexpr char kPass[] = "sink-depth-to-space";
 
@@ -221,34 +225,46 @@ g (float[1,8,2,3] X) => (float[1,1,4,6] Y)
 
 // ---- the QDQ form -----------------------------------------------------------
 
-// Xq [1, 8, 2, 3] -> DepthToSpace(2) -> DQ -> Conv1x1 (2 -> 3) -> Q -> DQ -> Y.
-std::string QdqSite(const std::string& constants, const std::string& w_attrs = "", const std::string& b_attrs = "",
-                    const std::string& mode = "DCR") {
-  return absl::StrReplaceAll(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (uint8[1,8,2,3] Xq) => (float[1,3,4,6] Y)
-  <float xs = {0.5}, uint8 xz = {128}, float ys = {0.75}, uint8 yz = {100}, CONSTANTS> {
-  Dq = DepthToSpace <blocksize = 2, mode = "MODE"> (Xq)
-  D = DequantizeLinear(Dq, xs, xz)
-  W = DequantizeLinear W_ATTRS (Wq, ws, wz)
-  B = DequantizeLinear B_ATTRS (Bq, bs, bz)
-  Z = Conv <kernel_shape = [1, 1]> (D, W, B)
-  Zq = QuantizeLinear(Z, ys, yz)
-  Y = DequantizeLinear(Zq, ys, yz)
-}
-)",
-                             {{"CONSTANTS", constants}, {"W_ATTRS", w_attrs}, {"B_ATTRS", b_attrs}, {"MODE", mode}});
+// Declares the 1x1 Conv's weight W [3,2,1,1] (stored as Wq, scale ws, zero
+// point wz) and bias B [3] (Bq, bs, bz) behind DequantizeLinear nodes.
+using ConvConstants = std::function<void(QdqModelBuilder&)>;
+
+constexpr char kConvWeights[] = "int8[3,2,1,1]";
+const std::vector<double> kWeightValues = {1, -2, 3, -4, 5, -6};
+const std::vector<double> kBiasValues = {10, -20, 30};
+
+void PerTensorInt8(QdqModelBuilder& b) {
+  b.Weight("W", kConvWeights, kWeightValues, b.PerTensor("ws", 0.25, "wz", "int8", 0))
+      .Weight("B", "int32[3]", kBiasValues, b.PerTensor("bs", 0.125, "bz", "int32", 0));
 }
 
-constexpr char kPerTensorInt8[] =
-    "int8[3,2,1,1] Wq = {1, -2, 3, -4, 5, -6}, float ws = {0.25}, int8 wz = {0}, "
-    "int32[3] Bq = {10, -20, 30}, float bs = {0.125}, int32 bz = {0}";
-constexpr char kPerChannelInt8[] =
-    "int8[3,2,1,1] Wq = {1, -2, 3, -4, 5, -6}, float[3] ws = {0.25, 0.5, 0.125}, int8[3] wz = {0, 0, 0}, "
-    "int32[3] Bq = {10, -20, 30}, float[3] bs = {0.125, 0.25, 0.0625}, int32[3] bz = {0, 0, 0}";
-constexpr char kPerTensorUint8[] =
-    "uint8[3,2,1,1] Wq = {1, 200, 3, 40, 5, 60}, float ws = {0.25}, uint8 wz = {7}, "
-    "int32[3] Bq = {10, -20, 30}, float bs = {0.125}, int32 bz = {0}";
+// Per output channel: W and B along axis 0.
+void PerChannelInt8(QdqModelBuilder& b) {
+  b.Weight("W", kConvWeights, kWeightValues, b.PerChannel("ws", {0.25, 0.5, 0.125}, "wz", "int8", {0, 0, 0}, 0))
+      .Weight("B", "int32[3]", kBiasValues, b.PerChannel("bs", {0.125, 0.25, 0.0625}, "bz", "int32", {0, 0, 0}, 0));
+}
+
+void PerTensorUint8(QdqModelBuilder& b) {
+  b.Weight("W", "uint8[3,2,1,1]", {1, 200, 3, 40, 5, 60}, b.PerTensor("ws", 0.25, "wz", "uint8", 7))
+      .Weight("B", "int32[3]", kBiasValues, b.PerTensor("bs", 0.125, "bz", "int32", 0));
+}
+
+// The Conv with its output quantized by `y` into Zq, and Y = DQ(Zq).
+void QuantizedConv(QdqModelBuilder& b, const QParams& y) {
+  b.Unit("Z = Conv <kernel_shape = [1, 1]> (D, W, B)", y, "Y");
+}
+
+// Xq [1, 8, 2, 3] -> DepthToSpace(2) -> DQ -> Conv1x1 (2 -> 3) -> Q -> DQ -> Y.
+QdqModelBuilder QdqSite(const ConvConstants& constants, const std::string& mode = "DCR", int64_t opset = 13) {
+  QdqModelBuilder b(opset);
+  b.Input("Xq", "uint8[1,8,2,3]").Output("Y", "float[1,3,4,6]");
+  const QParams x = b.PerTensor("xs", 0.5, "xz", "uint8", 128);
+  const QParams y = b.PerTensor("ys", 0.75, "yz", "uint8", 100);
+  b.Node(absl::StrCat("Dq = DepthToSpace <blocksize = 2, mode = \"", mode, "\"> (Xq)")).Dequantize("D", "Dq", x);
+  constants(b);
+  QuantizedConv(b, y);
+  return b;
+}
 
 // Checks the rewritten QDQ site: the op order, the names, and W' element by
 // element: row r of sub-pixel s and output channel o, column k of sub-pixel
@@ -300,7 +316,7 @@ void ExpectQdqRewrite(ir::Model& model, const std::string& mode, const std::vect
 }
 
 TEST(SinkDepthToSpace, QdqPerTensorInt8) {
-  auto model = Parse(QdqSite(kPerTensorInt8));
+  auto model = QdqSite(PerTensorInt8).Build();
   ExpectQdqRewrite(*model, "DCR", {0});
   // Per tensor: the scale and zero point are the old ones.
   const ir::Node* wdq = FirstNode(model->graph(), "Conv")->input(1)->producer();
@@ -309,14 +325,14 @@ TEST(SinkDepthToSpace, QdqPerTensorInt8) {
 }
 
 TEST(SinkDepthToSpace, QdqPerTensorUint8FillsTheZeroPoint) {
-  auto model = Parse(QdqSite(kPerTensorUint8, "", "", "CRD"));
+  auto model = QdqSite(PerTensorUint8, "CRD").Build();
   ExpectQdqRewrite(*model, "CRD", {7});
 }
 
 TEST(SinkDepthToSpace, QdqPerChannelSpreadsScalesWithTheRows) {
   for (const std::string mode : {"DCR", "CRD"}) {
     SCOPED_TRACE(mode);
-    auto model = Parse(QdqSite(kPerChannelInt8, "<axis = 0>", "<axis = 0>", mode));
+    auto model = QdqSite(PerChannelInt8, mode).Build();
     ExpectQdqRewrite(*model, mode, {0, 0, 0});
     const ir::Node* conv = FirstNode(model->graph(), "Conv");
     const ir::Node* wdq = conv->input(1)->producer();
@@ -337,19 +353,19 @@ TEST(SinkDepthToSpace, QdqPerChannelSpreadsScalesWithTheRows) {
 
 TEST(SinkDepthToSpace, QdqSharedWeightDequantizeStaysForItsOtherReader) {
   // W also feeds another Conv: that one still reads the old W and Wq.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (uint8[1,8,2,3] Xq, float[1,2,4,6] X2) => (uint8[1,3,4,6] Zq, float[1,3,4,6] Z2)
-  <float xs = {0.5}, uint8 xz = {128}, float ys = {0.75}, uint8 yz = {100},
-   int8[3,2,1,1] Wq = {1, -2, 3, -4, 5, -6}, float ws = {0.25}, int8 wz = {0}> {
-  Dq = DepthToSpace <blocksize = 2> (Xq)
-  D = DequantizeLinear(Dq, xs, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  Z = Conv(D, W)
-  Zq = QuantizeLinear(Z, ys, yz)
-  Z2 = Conv(X2, W)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("Xq", "uint8[1,8,2,3]").Input("X2", "float[1,2,4,6]");
+  b.Output("Zq", "uint8[1,3,4,6]").Output("Z2", "float[1,3,4,6]");
+  const QParams x = b.PerTensor("xs", 0.5, "xz", "uint8", 128);
+  const QParams y = b.PerTensor("ys", 0.75, "yz", "uint8", 100);
+  const QParams weight = b.PerTensor("ws", 0.25, "wz", "int8", 0);
+  b.Node("Dq = DepthToSpace <blocksize = 2> (Xq)")
+      .Dequantize("D", "Dq", x)
+      .Weight("W", kConvWeights, kWeightValues, weight)
+      .Node("Z = Conv(D, W)")
+      .Quantize("Zq", "Z", y)
+      .Node("Z2 = Conv(X2, W)");
+  auto model = b.Build();
   Report report = RunPass(*model, "sink-depth-to-space,dce");
   EXPECT_EQ(Stat(report, "sunk-qdq"), 1);
   EXPECT_EQ(OpSequence(model->graph()),
@@ -367,24 +383,17 @@ g (uint8[1,8,2,3] Xq, float[1,2,4,6] X2) => (uint8[1,3,4,6] Zq, float[1,3,4,6] Z
 TEST(SinkDepthToSpace, QdqThroughThePipelineAfterPropagateQdq) {
   // The det head as quantize writes it: the DQ sits above the DepthToSpace
   // until propagate-qdq sinks it and qdq-cleanup drops the Q/DQ pair.
-  auto model = Parse(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[1,8,2,3] X) => (float[1,3,4,6] Y)
-  <float xs = {0.5}, uint8 xz = {128}, float ys = {0.75}, uint8 yz = {100},
-   int8[3,2,1,1] Wq = {1, -2, 3, -4, 5, -6}, float ws = {0.25}, int8 wz = {0},
-   int32[3] Bq = {10, -20, 30}, float bs = {0.125}, int32 bz = {0}> {
-  Xq = QuantizeLinear(X, xs, xz)
-  Xd = DequantizeLinear(Xq, xs, xz)
-  Dd = DepthToSpace <blocksize = 2, mode = "DCR"> (Xd)
-  Dq = QuantizeLinear(Dd, xs, xz)
-  D = DequantizeLinear(Dq, xs, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  B = DequantizeLinear(Bq, bs, bz)
-  Z = Conv <kernel_shape = [1, 1]> (D, W, B)
-  Zq = QuantizeLinear(Z, ys, yz)
-  Y = DequantizeLinear(Zq, ys, yz)
-}
-)");
+  QdqModelBuilder b;
+  b.Input("X", "float[1,8,2,3]").Output("Y", "float[1,3,4,6]");
+  const QParams x = b.PerTensor("xs", 0.5, "xz", "uint8", 128);
+  const QParams y = b.PerTensor("ys", 0.75, "yz", "uint8", 100);
+  b.QDQ("X", x)
+      .Node(R"(Dd = DepthToSpace <blocksize = 2, mode = "DCR"> (Xd))")
+      .Quantize("Dq", "Dd", x)
+      .Dequantize("D", "Dq", x);
+  PerTensorInt8(b);
+  QuantizedConv(b, y);
+  auto model = b.Build();
   Report report = RunPass(*model, "qdq-cleanup,propagate-qdq,qdq-cleanup,sink-depth-to-space,fuse-qdq-units,dce");
   EXPECT_EQ(Stat(report, "sunk-qdq"), 1);
   EXPECT_EQ(OpSequence(model->graph()), "QuantizeLinear QLinearConv DepthToSpace DequantizeLinear");
@@ -393,10 +402,13 @@ g (float[1,8,2,3] X) => (float[1,3,4,6] Y)
 TEST(SinkDepthToSpace, FloatInputQuantizedOutputPutsTheDepthToSpaceAfterTheQ) {
   // A DepthToSpace on floats between a DQ and a QDQ Conv unit: the Conv
   // keeps its Q right after it (fuse-qdq-units can still fuse it).
-  auto model = Parse(absl::StrReplaceAll(QdqSite(kPerTensorInt8), {{"uint8[1,8,2,3] Xq", "float[1,8,2,3] Xf"},
-                                                                    {"Dq = DepthToSpace", "D = DepthToSpace"},
-                                                                    {"(Xq)", "(Xf)"},
-                                                                    {"  D = DequantizeLinear(Dq, xs, xz)\n", ""}}));
+  QdqModelBuilder b;
+  b.Input("Xf", "float[1,8,2,3]").Output("Y", "float[1,3,4,6]");
+  const QParams y = b.PerTensor("ys", 0.75, "yz", "uint8", 100);
+  b.Node(R"(D = DepthToSpace <blocksize = 2, mode = "DCR"> (Xf))");
+  PerTensorInt8(b);
+  QuantizedConv(b, y);
+  auto model = b.Build();
   ASSERT_NE(model, nullptr);
   ASSERT_EQ(OpSequence(model->graph()),
             "DepthToSpace DequantizeLinear DequantizeLinear Conv QuantizeLinear DequantizeLinear");
@@ -465,18 +477,17 @@ g (float[1,8,2,3] X, float[3] B) => (float Y) <float[3,2,1,1] W = {1, 2, 3, 4, 5
 )",
                  "declined-not-constant");
   // A DQ of an integer graph input.
-  ExpectDeclined(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (uint8[1,8,2,3] Xq, int8[3,2,1,1] Wq) => (uint8 Zq)
-  <float xs = {0.5}, uint8 xz = {128}, float ws = {0.25}, int8 wz = {0}, float ys = {0.75}, uint8 yz = {100}> {
-  Dq = DepthToSpace <blocksize = 2> (Xq)
-  D = DequantizeLinear(Dq, xs, xz)
-  W = DequantizeLinear(Wq, ws, wz)
-  Z = Conv(D, W)
-  Zq = QuantizeLinear(Z, ys, yz)
-}
-)",
-                 "declined-not-constant");
+  QdqModelBuilder b;
+  b.Input("Xq", "uint8[1,8,2,3]").Input("Wq", kConvWeights).Output("Zq", "uint8");
+  const QParams x = b.PerTensor("xs", 0.5, "xz", "uint8", 128);
+  const QParams weight = b.PerTensor("ws", 0.25, "wz", "int8", 0);
+  const QParams y = b.PerTensor("ys", 0.75, "yz", "uint8", 100);
+  b.Node("Dq = DepthToSpace <blocksize = 2> (Xq)")
+      .Dequantize("D", "Dq", x)
+      .Dequantize("W", "Wq", weight)
+      .Node("Z = Conv(D, W)")
+      .Quantize("Zq", "Z", y);
+  ExpectDeclined(b.Text(), "declined-not-constant");
 }
 
 TEST(SinkDepthToSpace, DeclinesWhenTheDepthToSpaceOutputHasOtherReaders) {
@@ -500,8 +511,7 @@ g (float[1,8,2,3] X) => (float Y, float R) <float[3,2,1,1] W = {1, 2, 3, 4, 5, 6
 )",
                  "declined-other-users");
   // The DQ after it is read twice.
-  ExpectDeclined(absl::StrReplaceAll(QdqSite(kPerTensorInt8), {{"(float[1,3,4,6] Y)", "(float[1,3,4,6] Y, float D)"}}),
-                 "declined-other-users");
+  ExpectDeclined(QdqSite(PerTensorInt8).Output("D", "float").Text(), "declined-other-users");
 }
 
 TEST(SinkDepthToSpace, DeclinesUnknownModes) {
@@ -510,17 +520,18 @@ TEST(SinkDepthToSpace, DeclinesUnknownModes) {
 }
 
 TEST(SinkDepthToSpace, DeclinesBlockWiseQuantization) {
-  std::string text = QdqSite(kPerTensorInt8, "<axis = 1, block_size = 2>");
-  text = absl::StrReplaceAll(text, {{R"("" : 13)", R"("" : 21)"},
-                                    {"float ws = {0.25}, int8 wz = {0}",
-                                     "float[3,1,1,1] ws = {0.25, 0.25, 0.25}, int8[3,1,1,1] wz = {0, 0, 0}"}});
-  ExpectDeclined(text, "declined-block-wise");
+  const auto block_wise = [](QdqModelBuilder& b) {
+    b.Constant("ws", "float[3,1,1,1]", {0.25, 0.25, 0.25}).Constant("wz", "int8[3,1,1,1]", {0, 0, 0});
+    b.Weight("W", kConvWeights, kWeightValues, QParams("ws", "wz").Axis(1).BlockSize(2))
+        .Weight("B", "int32[3]", kBiasValues, b.PerTensor("bs", 0.125, "bz", "int32", 0));
+  };
+  ExpectDeclined(QdqSite(block_wise, "DCR", /*opset=*/21).Text(), "declined-block-wise");
 }
 
 TEST(SinkDepthToSpace, DeclinesWeightTypesItDoesNotHandle) {
   // int4 weights (packed two per byte): set after parsing, as libonnx 1.12's
   // parser does not know int4.
-  auto model = Parse(QdqSite(kPerTensorInt8));
+  auto model = QdqSite(PerTensorInt8).Build();
   ASSERT_NE(model, nullptr);
   model->graph().FindValue("Wq")->mutable_initializer()->Reset(ir::ElementType::kInt4, {3, 2, 1, 1},
                                                                 std::string("\x21\x43\x65", 3));
@@ -534,21 +545,22 @@ TEST(SinkDepthToSpace, DeclinesWeightTypesItDoesNotHandle) {
 
 TEST(SinkDepthToSpace, DeclinesQuantizationItCannotMove) {
   // Weights per channel along axis 1.
-  ExpectDeclined(absl::StrReplaceAll(QdqSite(kPerChannelInt8, "<axis = 1>", "<axis = 0>"),
-                                     {{"float[3] ws = {0.25, 0.5, 0.125}, int8[3] wz = {0, 0, 0}",
-                                       "float[2] ws = {0.25, 0.5}, int8[2] wz = {0, 0}"}}),
-                 "declined-quantization");
+  const auto input_channels = [](QdqModelBuilder& b) {
+    b.Weight("W", kConvWeights, kWeightValues, b.PerChannel("ws", {0.25, 0.5}, "wz", "int8", {0, 0}, /*axis=*/1))
+        .Weight("B", "int32[3]", kBiasValues, b.PerChannel("bs", {0.125, 0.25, 0.0625}, "bz", "int32", {0, 0, 0}, 0));
+  };
+  ExpectDeclined(QdqSite(input_channels).Text(), "declined-quantization");
   // The Conv's output is also read by something other than its Q.
-  ExpectDeclined(absl::StrReplaceAll(QdqSite(kPerTensorInt8), {{"(float[1,3,4,6] Y)", "(float[1,3,4,6] Y, float Z)"}}),
-                 "declined-quantization");
+  ExpectDeclined(QdqSite(PerTensorInt8).Output("Z", "float").Text(), "declined-quantization");
   // A per-channel Q after the Conv (a DepthToSpace moves channels).
-  const std::string per_channel_q = absl::StrReplaceAll(
-      QdqSite(kPerTensorInt8),
-      {{"Zq = QuantizeLinear(Z, ys, yz)", "Zq = QuantizeLinear <axis = 1> (Z, ys3, yz3)"},
-       {"Y = DequantizeLinear(Zq, ys, yz)", "Y = DequantizeLinear <axis = 1> (Zq, ys3, yz3)"},
-       {"float ys = {0.75}", "float[3] ys3 = {0.75, 0.5, 0.25}, float ys = {0.75}"},
-       {"uint8 yz = {100}", "uint8[3] yz3 = {100, 100, 100}, uint8 yz = {100}"}});
-  ExpectDeclined(per_channel_q, "declined-quantization");
+  QdqModelBuilder b;
+  b.Input("Xq", "uint8[1,8,2,3]").Output("Y", "float[1,3,4,6]");
+  const QParams x = b.PerTensor("xs", 0.5, "xz", "uint8", 128);
+  const QParams y = b.PerChannel("ys3", {0.75, 0.5, 0.25}, "yz3", "uint8", {100, 100, 100}, /*axis=*/1);
+  b.Node(R"(Dq = DepthToSpace <blocksize = 2, mode = "DCR"> (Xq))").Dequantize("D", "Dq", x);
+  PerTensorInt8(b);
+  QuantizedConv(b, y);
+  ExpectDeclined(b.Text(), "declined-quantization");
 }
 
 TEST(SinkDepthToSpace, IgnoresDepthToSpaceWithoutAConvBehindIt) {
