@@ -51,13 +51,25 @@ class CalibrationError extends Error {
  * rank 2 and the other rank-3 tensors (MatMul/Gemm activations [.., T, K]).
  * Returns {axis, rule} or null for rank < 2.
  */
-const CHANNELS_FIRST_CONSUMERS = new Set(['Conv', 'ConvTranspose', 'BatchNormalization', 'InstanceNormalization',
-  'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'LRN', 'ConvInteger', 'QLinearConv']);
+// The ops that read NCHW data: `channels-first` in qopt's op-traits table
+// (ir/op_traits.def), asked of qopt-opt once (`--list-op-traits=json`).
+let channelsFirstOps = null;
+function channelsFirstConsumers() {
+  if (channelsFirstOps === null) {
+    const r = spawnSync(resolveQoptOpt(), ['--list-op-traits=json'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    if (r.error || r.status !== 0) {
+      throw new CalibrationError(`qopt-opt --list-op-traits=json failed: ${r.error ? r.error.message : r.stderr.trim()}`);
+    }
+    channelsFirstOps = new Set(JSON.parse(r.stdout).ops.filter((op) => op.traits.includes('channels-first'))
+      .map((op) => op.op));
+  }
+  return channelsFirstOps;
+}
 
 function channelAxis(rank, consumers = []) {
   if (rank >= 4) return { axis: 1, rule: 'channels-first' };
   if (rank === 3) {
-    if (consumers.some((c) => CHANNELS_FIRST_CONSUMERS.has(c))) return { axis: 1, rule: 'channels-first' };
+    if (consumers.some((c) => channelsFirstConsumers().has(c))) return { axis: 1, rule: 'channels-first' };
     return { axis: 2, rule: 'channels-last' };
   }
   if (rank === 2) return { axis: 1, rule: 'channels-last' };

@@ -12,9 +12,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "analysis/graph_dot.h"
 #include "analysis/html_report.h"
+#include "ir/op_traits.h"
 #include "ir/dot.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
@@ -27,6 +29,8 @@
 ABSL_FLAG(std::string, pass, "", "Pass pipeline, e.g. 'dce,canonicalize-constants{direction=to-nodes},op-count'");
 ABSL_FLAG(std::string, output, "", "Write the rewritten model here (atomically; never over the input)");
 ABSL_FLAG(bool, list_passes, false, "List the passes with their options and statistics, then exit");
+ABSL_FLAG(std::string, list_op_traits, "",
+          "Print the op-traits table (ir/op_traits.def) as 'text' or 'json' (for the Node tools), then exit");
 ABSL_FLAG(bool, verify_each, true, "Verify the IR after every pass (--noverify-each to skip)");
 ABSL_FLAG(bool, print_ir_after_all, false, "Print the IR (ONNX textual syntax) after every pass");
 ABSL_FLAG(bool, print_ir_before_all, false, "Print the IR before every pass");
@@ -143,6 +147,47 @@ int Usage() {
   return kExitOk;
 }
 
+// The op-traits table for people (one line an op) and for scripts.
+nlohmann::json OpTraitsJson() {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const qopt::ir::OpTraits& t : qopt::ir::AllOpTraits()) {
+    nlohmann::json traits = nlohmann::json::array();
+    for (qopt::ir::OpTrait flag : qopt::ir::AllOpTraitFlags()) {
+      if (t.Has(flag)) traits.push_back(std::string(qopt::ir::OpTraitName(flag)));
+    }
+    ops.push_back({{"domain", std::string(t.domain)},
+                   {"op", std::string(t.op_type)},
+                   {"traits", traits},
+                   {"eight_bit_since", t.eight_bit_since},
+                   {"weight_input", t.weight_input},
+                   {"bias_input", t.bias_input},
+                   {"channel_axis", t.channel_axis},
+                   {"kernels", {{"ort-cpu", std::string(t.ort_cpu)}, {"onnx-standard", std::string(t.onnx_standard)}}}});
+  }
+  return {{"schema", "qopt-op-traits/1"}, {"ops", ops}};
+}
+
+std::string OpTraitsText() {
+  std::string text;
+  const nlohmann::json table = OpTraitsJson();
+  for (const nlohmann::json& op : table["ops"]) {
+    std::vector<std::string> traits = op["traits"].get<std::vector<std::string>>();
+    absl::StrAppend(&text, op["domain"].get<std::string>().empty() ? "" : op["domain"].get<std::string>() + "::",
+                    op["op"].get<std::string>(), ": ", absl::StrJoin(traits, ", "));
+    if (op["eight_bit_since"] != 0) absl::StrAppend(&text, "; 8-bit from opset ", op["eight_bit_since"].get<int>());
+    if (op["weight_input"] != -1) {
+      absl::StrAppend(&text, "; weight input ", op["weight_input"].get<int>(), " (channel axis ",
+                      op["channel_axis"].get<int>(), ")");
+    }
+    if (op["bias_input"] != -1) absl::StrAppend(&text, "; bias input ", op["bias_input"].get<int>());
+    for (const auto& [target, kernel] : op["kernels"].items()) {
+      if (!kernel.get<std::string>().empty()) absl::StrAppend(&text, "; ", target, ": ", kernel.get<std::string>());
+    }
+    absl::StrAppend(&text, "\n");
+  }
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,6 +197,11 @@ int main(int argc, char** argv) {
 
   qopt::PassRegistry registry;
   qopt::RegisterBuiltinPasses(registry);
+  if (const std::string format = absl::GetFlag(FLAGS_list_op_traits); !format.empty()) {
+    if (format != "text" && format != "json") return Fail(kExitBadInput, "--list-op-traits must be text or json");
+    std::cout << (format == "json" ? OpTraitsJson().dump(1) + "\n" : OpTraitsText());
+    return kExitOk;
+  }
   if (absl::GetFlag(FLAGS_list_passes)) {
     std::cout << qopt::DescribePasses(registry);
     return kExitOk;
