@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "ir/op_traits.h"
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 namespace {

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <limits>
 
-#include "ir/op_traits.h"
 #include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 namespace {

@@ -53,6 +53,13 @@ bool HasWeightInput(const Node& node) {
 
 bool IsConvolution(const Node& node) { return HasWeightInput(node) && HasTrait(node, kChannelsFirst); }
 
+int64_t ConvolutionOutputChannels(const Node& conv, const std::vector<int64_t>& weight_dims) {
+  if (!IsConvolution(conv)) return 0;
+  const int axis = FindOpTraits(conv)->channel_axis;
+  if (static_cast<int>(weight_dims.size()) <= axis) return 0;
+  return axis == 0 ? weight_dims[0] : weight_dims[axis] * conv.GetInt("group").value_or(1);
+}
+
 const std::vector<OpTraits>& AllOpTraits() { return Table(); }
 
 std::vector<std::string> OpsWithTrait(OpTrait trait) {

@@ -72,6 +72,10 @@ bool HasTrait(const Node& node, OpTrait trait);
 // whether it is a convolution (a weight and channels-first data).
 bool HasWeightInput(const Node& node);
 bool IsConvolution(const Node& node);
+// The output channels of a convolution whose weight has `weight_dims`: the
+// dim on the table's channel axis, times `group` where that axis is 1
+// (ConvTranspose's weight is [C_in, C_out / group, ...]); 0 for other ops.
+int64_t ConvolutionOutputChannels(const Node& conv, const std::vector<int64_t>& weight_dims);
 // Every entry, in table order.
 const std::vector<OpTraits>& AllOpTraits();
 // Default-domain ops with the trait, in table order.

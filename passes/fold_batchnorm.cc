@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "ir/op_traits.h"
 #include "passes/builtin_passes.h"
 
 namespace qopt {
@@ -70,13 +71,13 @@ class FoldBatchNorm : public Pass {
     }
     ir::Value* conv_out = bn->input(0);
     ir::Node* conv = conv_out ? conv_out->producer() : nullptr;
-    if (conv == nullptr || !(conv->Is("Conv") || conv->Is("ConvTranspose"))) return false;
+    if (conv == nullptr || !ir::IsConvolution(*conv)) return false;
     if (conv_out->uses().size() != 1 || conv_out->is_graph_output()) return false;
     const ir::Tensor* w = conv->input(1) ? conv->input(1)->constant() : nullptr;
     if (w == nullptr || w->type() != ir::ElementType::kFloat || w->dims().size() < 2) return false;
-    const bool transpose = conv->Is("ConvTranspose");
+    const bool transpose = ir::FindOpTraits(*conv)->channel_axis == 1;  // [C_in, C_out / group, ...]
     const int64_t group = conv->GetInt("group").value_or(1);
-    const int64_t out_channels = transpose ? w->dims()[1] * group : w->dims()[0];
+    const int64_t out_channels = ir::ConvolutionOutputChannels(*conv, w->dims());
     if (group <= 0 || (transpose && w->dims()[0] % group != 0)) return false;
 
     auto scale = FloatConstant(bn->input(1), out_channels, "scale", *bn);

@@ -6,6 +6,7 @@
 // sees one unit instead of two. Exact up to float rounding (the bias is
 // added inside the conv instead of after it).
 #include "absl/strings/str_cat.h"
+#include "ir/op_traits.h"
 #include "passes/builtin_passes.h"
 
 namespace qopt {
@@ -35,13 +36,12 @@ class FoldBiasAdd : public Pass {
       ir::Value* conv_out = add.input(side);
       const ir::Value* c = add.input(1 - side);
       ir::Node* conv = conv_out ? conv_out->producer() : nullptr;
-      if (conv == nullptr || !(conv->Is("Conv") || conv->Is("ConvTranspose")) || c == nullptr) continue;
+      if (conv == nullptr || !ir::IsConvolution(*conv) || c == nullptr) continue;
       if (conv_out->uses().size() != 1 || conv_out->is_graph_output()) continue;
       const ir::Tensor* w = conv->input(1) ? conv->input(1)->constant() : nullptr;
       const ir::Tensor* ct = c->constant();
       if (w == nullptr || ct == nullptr || ct->type() != ir::ElementType::kFloat || w->dims().size() < 3) continue;
-      const int64_t group = conv->GetInt("group").value_or(1);
-      const int64_t out_channels = conv->Is("ConvTranspose") ? w->dims()[1] * group : w->dims()[0];
+      const int64_t out_channels = ir::ConvolutionOutputChannels(*conv, w->dims());
       const int64_t rank = static_cast<int64_t>(w->dims().size());  // the output's rank
       // Right-aligned broadcasting: the constant's channel dim must land on
       // output axis 1, every other dim be 1.
