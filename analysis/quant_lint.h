@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "analysis/report.h"
+#include "analysis/severity.h"
 #include "ir/model.h"
 
 namespace qopt::analysis {

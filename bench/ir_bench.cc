@@ -11,9 +11,10 @@
 #include <string>
 
 #include "ir/serialization.h"
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
-#include "passes/registry.h"
+#include "pass/pass_manager.h"
+#include "pass/pipeline.h"
+#include "pass/registry.h"
+#include "passes/builtin_passes.h"
 
 namespace {
 

@@ -3,7 +3,8 @@
 
 #include <memory>
 
-#include "passes/pass.h"
+#include "pass/pass.h"
+#include "pass/registry.h"
 
 namespace qopt {
 
@@ -12,5 +13,9 @@ namespace qopt {
 #include "passes/builtin_passes.def"
 #undef QOPT_PIPELINE
 #undef QOPT_PASS
+
+// Registers the built-in passes and named pipelines of builtin_passes.def
+// (the one list --list-passes and docs/passes.md come from).
+void RegisterBuiltinPasses(PassRegistry& registry);
 
 }  // namespace qopt

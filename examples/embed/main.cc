@@ -23,10 +23,11 @@
 #include "ir/node.h"
 #include "ir/serialization.h"
 #include "ir/value.h"
-#include "passes/pass.h"
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
-#include "passes/registry.h"
+#include "pass/pass.h"
+#include "pass/pass_manager.h"
+#include "pass/pipeline.h"
+#include "pass/registry.h"
+#include "passes/builtin_passes.h"
 
 namespace {
 

@@ -39,8 +39,8 @@ cmake --install "$build_dir" --prefix "$prefix" >"$scratch/install.log" 2>&1 || 
   echo "FAIL: cmake --install" >&2
   exit 1
 }
-for f in include/qopt/passes/pass.h include/qopt/passes/builtin_passes.def include/qopt/ir/graph.h \
-         include/qopt/analysis/report.h; do
+for f in include/qopt/pass/pass.h include/qopt/passes/builtin_passes.def include/qopt/ir/graph.h \
+         include/qopt/pass/report.h include/qopt/render/dot.h; do
   [ -f "$prefix/$f" ] || fail "not installed: $f"
 done
 config=$(find "$prefix" -name qoptConfig.cmake | head -n 1)

@@ -10,8 +10,8 @@
 #include <set>
 
 #include "gtest/gtest.h"
-#include "analysis/graph_dot.h"
-#include "ir/dot.h"
+#include "render/graph_dot.h"
+#include "render/dot.h"
 #include "ir/serialization.h"
 #include "tests/unit/test_util.h"
 

@@ -1,9 +1,9 @@
 // The first passes, run through the pass manager as qopt-opt runs them.
 #include "gtest/gtest.h"
 #include "ir/verifier.h"
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
-#include "passes/registry.h"
+#include "pass/pass_manager.h"
+#include "pass/pipeline.h"
+#include "pass/registry.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {

@@ -1,8 +1,9 @@
 // Pipeline text parsing, option typing and the registry.
-#include "passes/pipeline.h"
+#include "pass/pipeline.h"
 
 #include "gtest/gtest.h"
-#include "passes/registry.h"
+#include "pass/registry.h"
+#include "passes/builtin_passes.h"
 
 namespace qopt {
 namespace {

@@ -4,9 +4,10 @@
 
 #include "gtest/gtest.h"
 #include "ir/verifier.h"
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
-#include "passes/registry.h"
+#include "pass/pass_manager.h"
+#include "pass/pipeline.h"
+#include "pass/registry.h"
+#include "passes/builtin_passes.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {

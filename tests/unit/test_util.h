@@ -7,9 +7,11 @@
 #include "gtest/gtest.h"
 #include "ir/model.h"
 #include "ir/serialization.h"
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
-#include "passes/registry.h"
+#include "pass/pass_manager.h"
+#include "passes/qdq_census_instrumentation.h"
+#include "pass/pipeline.h"
+#include "pass/registry.h"
+#include "passes/builtin_passes.h"
 
 namespace qopt::testing {
 
@@ -35,6 +37,7 @@ inline absl::Status RunPipeline(ir::Model& model, const std::string& pipeline, R
   auto passes = BuildPipeline(pipeline, registry);
   if (!passes.ok()) return passes.status();
   PassManager manager;
+  manager.AddInstrumentation(CreateQdqCensusInstrumentation());
   for (auto& p : *passes) manager.AddPass(std::move(p));
   Report local;
   PassContext context{report ? report : &local};

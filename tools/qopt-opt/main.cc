@@ -14,17 +14,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "analysis/graph_dot.h"
-#include "analysis/html_report.h"
-#include "ir/dot.h"
+#include "render/graph_dot.h"
+#include "render/html_report.h"
+#include "render/dot.h"
 #include "ir/op_traits.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
 #include "onnx/checker.h"
-#include "passes/instrumentation.h"
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
-#include "passes/registry.h"
+#include "pass/instrumentation.h"
+#include "pass/pass_manager.h"
+#include "pass/pipeline.h"
+#include "pass/registry.h"
+#include "passes/builtin_passes.h"
+#include "passes/qdq_census_instrumentation.h"
 
 ABSL_FLAG(std::string, pass, "", "Pass pipeline, e.g. 'dce,canonicalize-constants{direction=to-nodes},op-count'");
 ABSL_FLAG(std::string, output, "", "Write the rewritten model here (atomically; never over the input)");
@@ -243,6 +245,7 @@ int main(int argc, char** argv) {
 
   // Build the pipeline before reading the model, so usage errors are cheap.
   qopt::PassManager manager;
+  manager.AddInstrumentation(qopt::CreateQdqCensusInstrumentation());
   const std::string pipeline = absl::GetFlag(FLAGS_pass);
   if (!pipeline.empty()) {
     auto passes = qopt::BuildPipeline(pipeline, registry);

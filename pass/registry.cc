@@ -1,9 +1,8 @@
-#include "passes/registry.h"
+#include "pass/registry.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ir/check.h"
-#include "passes/builtin_passes.h"
 
 namespace qopt {
 
@@ -44,15 +43,6 @@ absl::Status PassRegistry::RegisterPipeline(std::string name, std::string summar
 const PassRegistry::NamedPipeline* PassRegistry::FindPipeline(absl::string_view name) const {
   auto it = pipelines_.find(name);
   return it == pipelines_.end() ? nullptr : &it->second;
-}
-
-void RegisterBuiltinPasses(PassRegistry& registry) {
-#define QOPT_PASS(factory) QOPT_CHECK(registry.Register(factory).ok(), "built-in pass registered twice");
-#define QOPT_PIPELINE(name, summary, pipeline) \
-  QOPT_CHECK(registry.RegisterPipeline(name, summary, pipeline).ok(), "built-in pipeline registered twice");
-#include "passes/builtin_passes.def"
-#undef QOPT_PIPELINE
-#undef QOPT_PASS
 }
 
 std::string DescribePasses(const PassRegistry& registry) {

@@ -1,9 +1,8 @@
-#include "passes/pass_manager.h"
+#include "pass/pass_manager.h"
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "analysis/qdq_census.h"
 #include "ir/verifier.h"
 
 namespace qopt {
@@ -24,9 +23,6 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
   }
   for (const auto& pass : passes_) {
     for (auto& i : instrumentations_) i->BeforePass(*pass, model);
-    // One linear scan: what each pass did to the node and Q/DQ counts.
-    nlohmann::json census_before;
-    if (context.report != nullptr) census_before = analysis::CensusToJson(analysis::TakeQdqCensus(model.graph()));
     const absl::Time start = absl::Now();
     absl::StatusOr<bool> changed = pass->Run(model, context);
     const absl::Duration elapsed = absl::Now() - start;
@@ -47,8 +43,7 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
       run.changed = *changed;
       for (const Statistic* s : pass->statistics()) run.statistics[s->name()] = s->value();
       run.seconds = absl::ToDoubleSeconds(elapsed);
-      run.census_before = std::move(census_before);
-      run.census_after = analysis::CensusToJson(analysis::TakeQdqCensus(model.graph()));
+      for (auto& i : instrumentations_) i->RecordRun(*pass, model, run);
       context.report->AddPassRun(std::move(run));
     }
   }

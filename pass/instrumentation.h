@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "passes/pass_manager.h"
+#include "pass/pass_manager.h"
 
 namespace qopt {
 

@@ -1,4 +1,4 @@
-#include "analysis/graph_dot.h"
+#include "render/graph_dot.h"
 
 #include <functional>
 #include <map>

@@ -1,17 +1,8 @@
-#include "analysis/report.h"
+#include "pass/report.h"
 
 #include "absl/strings/str_cat.h"
 
 namespace qopt {
-
-absl::string_view SeverityName(Severity severity) {
-  switch (severity) {
-    case Severity::kInfo: return "info";
-    case Severity::kWarning: return "warning";
-    case Severity::kError: return "error";
-  }
-  return "info";
-}
 
 void Report::AddAnalysis(std::string name, nlohmann::json data, std::string text) {
   analyses_.push_back(Section{std::move(name), std::move(data), std::move(text)});

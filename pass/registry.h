@@ -1,5 +1,6 @@
 // The pass registry: pipeline names -> factories. Built-in passes come from
-// one list (passes/builtin_passes.def) through RegisterBuiltinPasses(); a
+// one list (passes/builtin_passes.def) through RegisterBuiltinPasses() in
+// passes/builtin_passes.h; a
 // program embedding qopt registers its own passes on the same registry.
 // There is no static-initialiser registration (the linker drops it from
 // static libraries).
@@ -13,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "passes/pass.h"
+#include "pass/pass.h"
 
 namespace qopt {
 
@@ -42,9 +43,6 @@ class PassRegistry {
   std::map<std::string, Factory, std::less<>> factories_;
   std::map<std::string, NamedPipeline, std::less<>> pipelines_;
 };
-
-// Registers the built-in passes (builtin_passes.def) and named pipelines.
-void RegisterBuiltinPasses(PassRegistry& registry);
 
 // --list-passes text: every pass with its summary and options.
 std::string DescribePasses(const PassRegistry& registry);

@@ -1,4 +1,4 @@
-#include "analysis/html_report.h"
+#include "render/html_report.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

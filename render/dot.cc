@@ -1,4 +1,4 @@
-#include "ir/dot.h"
+#include "render/dot.h"
 
 #include <graphviz/gvc.h>
 #include <sys/stat.h>

@@ -8,12 +8,11 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "analysis/severity.h"
 #include "nlohmann/json.hpp"
 
 namespace qopt {
 
-enum class Severity { kInfo, kWarning, kError };
-absl::string_view SeverityName(Severity severity);
 
 struct Finding {
   Severity severity = Severity::kInfo;
@@ -28,7 +27,9 @@ struct PassRun {
   bool changed = false;
   nlohmann::json statistics = nlohmann::json::object();
   double seconds = 0;
-  // analysis::CensusToJson of the main graph before and after the pass.
+  // The Q/DQ census (analysis::CensusToJson) of the main graph before and
+  // after the pass, when the pipeline runs with the census instrumentation
+  // (passes/qdq_census_instrumentation.h); null otherwise.
   nlohmann::json census_before;
   nlohmann::json census_after;
 };

@@ -1,4 +1,4 @@
-#include "passes/pipeline.h"
+#include "pass/pipeline.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"

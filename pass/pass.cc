@@ -1,4 +1,4 @@
-#include "passes/pass.h"
+#include "pass/pass.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "passes/instrumentation.h"
+#include "pass/instrumentation.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

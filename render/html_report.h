@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "analysis/report.h"
+#include "pass/report.h"
 
 namespace qopt {
 

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "analysis/node_units.h"
-#include "ir/dot.h"
+#include "render/dot.h"
 
 namespace qopt::analysis {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "passes/pass.h"
-#include "passes/registry.h"
+#include "pass/pass.h"
+#include "pass/registry.h"
 
 namespace qopt {
 

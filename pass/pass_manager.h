@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "passes/pass.h"
+#include "pass/pass.h"
 
 namespace qopt {
 
@@ -19,6 +19,9 @@ class PassInstrumentation {
   virtual void BeforePass(const Pass& /*pass*/, const ir::Model& /*model*/) {}
   virtual void AfterPass(const Pass& /*pass*/, const ir::Model& /*model*/, bool /*changed*/,
                          absl::Duration /*elapsed*/) {}
+  // Adds what the instrumentation measured to the pass's entry in the
+  // report (called after AfterPass, only when the pipeline has a report).
+  virtual void RecordRun(const Pass& /*pass*/, const ir::Model& /*model*/, PassRun& /*run*/) {}
   // Called once when the pipeline ends (successfully or not).
   virtual void AfterPipeline() {}
 };

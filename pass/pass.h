@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "analysis/report.h"
+#include "pass/report.h"
 #include "ir/model.h"
 
 namespace qopt {
