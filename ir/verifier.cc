@@ -4,14 +4,21 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ir/graph.h"
+#include "ir/op_types.h"
+#include "ir/serialization.h"
+#include "ir/shape_inference.h"
 
 namespace qopt::ir {
 namespace {
 
+std::string Where(const Graph& graph) {
+  return graph.parent_node() ? absl::StrCat(" (in a sub-graph of node ", graph.parent_node()->Describe(), ")") : "";
+}
+
 absl::Status Error(const Graph& graph, absl::string_view message) {
-  std::string where = graph.parent_node() ? absl::StrCat(" (in a sub-graph of node ", graph.parent_node()->Describe(), ")") : "";
-  return absl::FailedPreconditionError(absl::StrCat("verifier: ", message, where));
+  return absl::FailedPreconditionError(absl::StrCat("verifier: ", message, Where(graph)));
 }
 
 bool HasUse(const Value* v, const Use& use) {
@@ -19,6 +26,74 @@ bool HasUse(const Value* v, const Use& use) {
     if (u == use) return true;
   }
   return false;
+}
+
+// "'MaxPool_3' (MaxPool, opset 11)", "(com.microsoft::QLinearAdd #7, opset 1)".
+std::string DescribeAt(const Node& node, int64_t opset) {
+  std::string text = node.Describe();
+  text.insert(text.size() - 1, absl::StrCat(", opset ", opset));
+  return text;
+}
+
+// Every input and output whose element type is known is one the op accepts,
+// and the ones sharing a type constraint agree.
+void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>& out) {
+  const Model* model = graph.model();
+  for (const Node* node : graph.node_list()) {
+    for (const Graph* sub : node->subgraphs()) CollectElementTypeProblems(*sub, out);
+    if (model == nullptr) continue;
+    const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
+    if (!opset) continue;
+    const OpSignature* signature = FindOpSignature(node->domain(), node->op_type(), *opset);
+    if (signature == nullptr) continue;
+
+    struct Binding {
+      const std::string* constraint;
+      ElementType type;
+      bool is_input;
+      int index;
+    };
+    std::vector<Binding> bound;
+    auto value = [&](bool is_input, int index) { return is_input ? node->input(index) : node->output(index); };
+    auto where = [&](bool is_input, int index) {
+      return absl::StrCat(is_input ? "input " : "output ", index, " '", value(is_input, index)->name(), "'");
+    };
+    auto report = [&](bool is_input, int index, ElementType type, const std::string& text) {
+      // The key leaves out the node's number, which a rewrite that rebuilds
+      // an equal node changes.
+      out.push_back(VerifierProblem{
+          absl::StrCat("type|", node->domain(), "|", node->op_type(), "|", where(is_input, index), "|",
+                       ElementTypeName(type)),
+          absl::StrCat("verifier: node ", DescribeAt(*node, *opset), " ", where(is_input, index), ": ", text,
+                       Where(graph))});
+    };
+    auto check = [&](const FormalParam* param, bool is_input, int index) {
+      const Value* v = value(is_input, index);
+      if (v == nullptr || param == nullptr || param->accepted == 0) return;
+      const ElementType type = v->elem_type();
+      if (type == ElementType::kUndefined || !IsKnownElementType(type)) return;
+      if (!param->Accepts(type)) {
+        report(is_input, index, type,
+               absl::StrCat(ElementTypeName(type), " is not accepted (",
+                            param->constraint.empty() ? param->name : param->constraint, ": ", param->accepted_text,
+                            ")"));
+        return;
+      }
+      if (param->constraint.empty()) return;
+      for (const Binding& b : bound) {
+        if (*b.constraint != param->constraint) continue;
+        if (b.type != type) {
+          report(is_input, index, type,
+                 absl::StrCat(ElementTypeName(type), " differs from ", ElementTypeName(b.type), " of ",
+                              where(b.is_input, b.index), " (both ", param->constraint, ")"));
+        }
+        return;
+      }
+      bound.push_back(Binding{&param->constraint, type, is_input, index});
+    };
+    for (int i = 0; i < node->num_inputs(); ++i) check(signature->Input(i), true, i);
+    for (int i = 0; i < node->num_outputs(); ++i) check(signature->Output(i), false, i);
+  }
 }
 
 // `visible` holds the values of enclosing graphs defined before the node that
@@ -103,9 +178,83 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
   return absl::OkStatus();
 }
 
-}  // namespace
+// "int8[1,1,4]", "float[N,?]", "float[]" (a scalar), "float" (rank unknown).
+std::string TypeText(const onnx::TypeProto& type) {
+  const auto& tensor = type.tensor_type();
+  std::string text = ElementTypeName(static_cast<ElementType>(tensor.elem_type()));
+  if (!tensor.has_shape()) return text;
+  std::vector<std::string> dims;
+  for (const auto& d : tensor.shape().dim()) {
+    dims.push_back(d.has_dim_value() ? absl::StrCat(d.dim_value()) : d.has_dim_param() ? d.dim_param() : "?");
+  }
+  return absl::StrCat(text, "[", absl::StrJoin(dims, ","), "]");
+}
 
-absl::Status VerifyGraph(const Graph& graph) {
+// A definite contradiction between a declared and an inferred tensor type:
+// different element types, ranks, or known sizes of one dim.
+bool Contradicts(const onnx::TypeProto& declared, const onnx::TypeProto& inferred) {
+  if (!declared.has_tensor_type() || !inferred.has_tensor_type()) return false;
+  const auto& d = declared.tensor_type();
+  const auto& i = inferred.tensor_type();
+  if (d.elem_type() != 0 && i.elem_type() != 0 && d.elem_type() != i.elem_type()) return true;
+  if (!d.has_shape() || !i.has_shape()) return false;
+  if (d.shape().dim_size() != i.shape().dim_size()) return true;
+  for (int k = 0; k < d.shape().dim_size(); ++k) {
+    const auto& dd = d.shape().dim(k);
+    const auto& id = i.shape().dim(k);
+    if (dd.has_dim_value() && id.has_dim_value() && dd.dim_value() != id.dim_value()) return true;
+  }
+  return false;
+}
+
+// Declared types of node outputs and graph outputs against ONNX shape
+// inference run without them.
+void CollectShapeProblems(const Model& model, std::vector<VerifierProblem>& out) {
+  if (!WhyNoShapeInference(model).empty()) return;
+  // Inference sees only what defines values (inputs, initializers, nodes),
+  // not the declarations under test.
+  onnx::ModelProto proto = ExportModel(model, /*keep_external=*/true);
+  onnx::GraphProto* g = proto.mutable_graph();
+  g->clear_value_info();
+  for (onnx::ValueInfoProto& output : *g->mutable_output()) output.clear_type();
+  // Where libonnx gives up on the whole model there is nothing to judge.
+  if (!RunShapeInference(proto, /*data_propagation=*/false).ok()) return;
+  absl::flat_hash_map<std::string, const onnx::TypeProto*> inferred;
+  for (const auto* list : {&g->value_info(), &g->output()}) {
+    for (const onnx::ValueInfoProto& info : *list) {
+      if (info.has_type()) inferred[info.name()] = &info.type();
+    }
+  }
+  auto check = [&](const std::string& what, const Value* v, const onnx::TypeProto& declared) {
+    auto it = inferred.find(v->name());
+    if (it == inferred.end() || !Contradicts(declared, *it->second)) return;
+    const std::string declared_text = TypeText(declared);
+    const std::string inferred_text = TypeText(*it->second);
+    std::string producer = v->producer() ? absl::StrCat(" (output of node ", v->producer()->Describe(), ")") : "";
+    out.push_back(VerifierProblem{
+        absl::StrCat("shape|", what, "|", v->name(), "|", declared_text, "|", inferred_text),
+        absl::StrCat("verifier: ", what, " '", v->name(), "'", producer, " is declared ", declared_text,
+                     " but ONNX shape inference gives ", inferred_text)});
+  };
+  const Graph& graph = model.graph();
+  for (const Value* v : graph.values()) {
+    if (v->kind() == Value::Kind::kNodeOutput && v->has_type_info()) check("value", v, v->type_info().type());
+  }
+  for (int i = 0; i < static_cast<int>(graph.outputs().size()); ++i) {
+    check(absl::StrCat("graph output ", i), graph.outputs()[i], graph.output_info(i).type());
+  }
+}
+
+absl::Status FirstNotTolerated(const std::vector<VerifierProblem>& problems, const VerifyOptions& options) {
+  for (const VerifierProblem& p : problems) {
+    if (options.tolerated == nullptr || !options.tolerated->contains(p.key)) {
+      return absl::FailedPreconditionError(p.message);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyStructure(const Graph& graph) {
   absl::flat_hash_set<const Value*> visible;
   for (const Graph* g = graph.parent_graph(); g != nullptr; g = g->parent_graph()) {
     for (const Value* v : g->values()) visible.insert(v);
@@ -113,6 +262,32 @@ absl::Status VerifyGraph(const Graph& graph) {
   return VerifyScope(graph, std::move(visible));
 }
 
-absl::Status Verify(const Model& model) { return VerifyGraph(model.graph()); }
+}  // namespace
+
+std::vector<VerifierProblem> FindProblems(const Model& model, const VerifyOptions& options) {
+  std::vector<VerifierProblem> problems;
+  if (options.element_types) CollectElementTypeProblems(model.graph(), problems);
+  if (options.shapes) CollectShapeProblems(model, problems);
+  return problems;
+}
+
+absl::Status VerifyGraph(const Graph& graph, const VerifyOptions& options) {
+  if (absl::Status s = VerifyStructure(graph); !s.ok()) return s;
+  if (!options.element_types) return absl::OkStatus();
+  std::vector<VerifierProblem> problems;
+  CollectElementTypeProblems(graph, problems);
+  return FirstNotTolerated(problems, options);
+}
+
+absl::Status VerifyShapes(const Model& model) {
+  std::vector<VerifierProblem> problems;
+  CollectShapeProblems(model, problems);
+  return FirstNotTolerated(problems, VerifyOptions{});
+}
+
+absl::Status Verify(const Model& model, const VerifyOptions& options) {
+  if (absl::Status s = VerifyStructure(model.graph()); !s.ok()) return s;
+  return FirstNotTolerated(FindProblems(model, options), options);
+}
 
 }  // namespace qopt::ir

@@ -1,6 +1,10 @@
 #include "pass/pass_manager.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ir/verifier.h"
@@ -16,11 +20,21 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
   absl::Cleanup done = [&] {
     for (auto& i : instrumentations_) i->AfterPipeline();
   };
+  // Element-type and shape problems the input came with: an error when asked
+  // (qopt-opt asks), else tolerated, so that only what a pass breaks fails.
+  absl::flat_hash_set<std::string> input_problems;
   if (verify_each_) {
-    if (absl::Status s = ir::Verify(model); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("input model: ", s.message()));
-    }
+    ir::VerifyOptions structure_only;
+    structure_only.element_types = false;
+    structure_only.shapes = false;
+    absl::Status s = ir::Verify(model, structure_only);
+    std::vector<ir::VerifierProblem> problems;
+    if (s.ok()) problems = ir::FindProblems(model);
+    if (s.ok() && reject_invalid_input_ && !problems.empty()) s = absl::FailedPreconditionError(problems[0].message);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("input model: ", s.message()));
+    for (ir::VerifierProblem& p : problems) input_problems.insert(std::move(p.key));
   }
+  const Pass* last_changed = nullptr;
   for (const auto& pass : passes_) {
     for (auto& i : instrumentations_) i->BeforePass(*pass, model);
     const absl::Time start = absl::Now();
@@ -30,8 +44,16 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
     if (!changed.ok()) {
       return absl::Status(changed.status().code(), absl::StrCat("pass '", pass->name(), "': ", changed.status().message()));
     }
+    if (*changed) last_changed = pass.get();
     if (verify_each_) {
-      if (absl::Status s = ir::Verify(model); !s.ok()) {
+      // Structure and element types after every pass (well under a
+      // millisecond on the PaddleOCR models); the shape check (an export and
+      // a shape-inference run, milliseconds each) after a pass that changed
+      // the model only when asked, else once at the end.
+      ir::VerifyOptions options;
+      options.shapes = verify_shapes_each_ && *changed;
+      options.tolerated = &input_problems;
+      if (absl::Status s = ir::Verify(model, options); !s.ok()) {
         return absl::InternalError(absl::StrCat("after pass '", pass->name(), "': ", s.message()));
       }
     }
@@ -45,6 +67,16 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
       run.seconds = absl::ToDoubleSeconds(elapsed);
       for (auto& i : instrumentations_) i->RecordRun(*pass, model, run);
       context.report->AddPassRun(std::move(run));
+    }
+  }
+  if (verify_each_ && !verify_shapes_each_ && last_changed != nullptr) {
+    ir::VerifyOptions options;
+    options.element_types = false;
+    options.tolerated = &input_problems;
+    if (absl::Status s = ir::Verify(model, options); !s.ok()) {
+      return absl::InternalError(absl::StrCat("after the pipeline (its shape check; the last pass to change the model was '",
+                                              last_changed->name(), "', verify-shapes-each names the one at fault): ",
+                                              s.message()));
     }
   }
   return absl::OkStatus();

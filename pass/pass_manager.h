@@ -33,6 +33,16 @@ class PassManager {
     instrumentations_.push_back(std::move(instrumentation));
   }
   void set_verify_each(bool verify) { verify_each_ = verify; }
+  // With verification on, an input whose element types or declared shapes
+  // are invalid (ir/verifier.h) is an error; otherwise (the default) its
+  // problems are tolerated and only new ones after a pass fail, so analyses
+  // can still look at such models. Broken structure is always an error.
+  void set_reject_invalid_input(bool reject) { reject_invalid_input_ = reject; }
+  // The shape check (ONNX shape inference on an export of the model, a few
+  // milliseconds on the PaddleOCR models) runs on the input and once after
+  // the pipeline, if a pass changed the model; with this, after every pass
+  // that changed it, so an error names the pass that broke a shape.
+  void set_verify_shapes_each(bool each) { verify_shapes_each_ = each; }
   const std::vector<std::unique_ptr<Pass>>& passes() const { return passes_; }
 
   // Runs every pass in order, recording each in context.report (name,
@@ -44,6 +54,8 @@ class PassManager {
   std::vector<std::unique_ptr<Pass>> passes_;
   std::vector<std::unique_ptr<PassInstrumentation>> instrumentations_;
   bool verify_each_ = true;
+  bool reject_invalid_input_ = false;
+  bool verify_shapes_each_ = false;
 };
 
 }  // namespace qopt

@@ -13,37 +13,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "ir/serialization.h"
-#include "onnx/shape_inference/implementation.h"
+#include "ir/shape_inference.h"
 #include "passes/builtin_passes.h"
 #include "passes/shape_inference.h"
 
 namespace qopt {
 
-namespace {
-constexpr int64_t kLastIrVersionKnown = 8;
-constexpr int64_t kLastOpsetKnown = 17;
-}  // namespace
-
 absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bool include_outputs) {
   ShapeInferenceResult result;
-  const int64_t opset = model.OpsetVersion("").value_or(0);
-  if (model.ir_version() > kLastIrVersionKnown || opset > kLastOpsetKnown) {
+  if (std::string why = ir::WhyNoShapeInference(model); !why.empty()) {
     result.skipped = true;
-    result.skip_reason = absl::StrCat("IR version ", model.ir_version(), " / opset ", opset,
-                                      " is newer than libonnx 1.12 knows");
+    result.skip_reason = std::move(why);
     return result;
   }
-  RegisterContribShapeRules();
   onnx::ModelProto proto = ir::ExportModel(model, /*keep_external=*/true);
-  try {
-    onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,
-                                                                   /*data_prop=*/true));
-  } catch (const std::exception& e) {
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
-  }
+  if (absl::Status s = ir::RunShapeInference(proto, /*data_propagation=*/true); !s.ok()) return s;
   ir::Graph& graph = model.graph();
   auto annotate = [&](const onnx::ValueInfoProto& info) {
     ir::Value* v = graph.FindValue(info.name());

@@ -1,7 +1,8 @@
 // ONNX shape inference (libonnx) applied to the IR: values without a
 // declared type get the inferred one. Shared by the infer-shapes pass and by
 // passes that, like ONNX Runtime's quantizer, need element types to decide
-// what to rewrite.
+// what to rewrite. The libonnx core and the rules of ONNX Runtime's
+// com.microsoft ops are in ir/shape_inference.h (the verifier uses them too).
 #pragma once
 
 #include <cstdint>
@@ -29,12 +30,5 @@ absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bo
 // static shapes; the model itself is not changed. An unknown input name or a
 // malformed spec is an error.
 absl::StatusOr<std::unique_ptr<ir::Model>> CopyWithInputShapes(const ir::Model& model, const std::string& spec);
-
-// Registers with libonnx the type-and-shape rules of ONNX Runtime's
-// com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearSigmoid,
-// QLinearLeakyRelu, QLinearSoftmax, QLinear(Global)AveragePool,
-// QLinearConcat), so that inference continues through fused models. Called
-// by AnnotateInferredShapes; idempotent.
-void RegisterContribShapeRules();
 
 }  // namespace qopt

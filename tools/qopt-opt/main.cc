@@ -34,6 +34,9 @@ ABSL_FLAG(bool, list_passes, false, "List the passes with their options and stat
 ABSL_FLAG(std::string, list_op_traits, "",
           "Print the op-traits table (ir/op_traits.def) as 'text' or 'json' (for the Node tools), then exit");
 ABSL_FLAG(bool, verify_each, true, "Verify the IR after every pass (--noverify-each to skip)");
+ABSL_FLAG(bool, verify_shapes_each, false,
+          "Also check declared shapes against ONNX shape inference after every pass that changed the model "
+          "(by default: on the input and once after the pipeline)");
 ABSL_FLAG(bool, print_ir_after_all, false, "Print the IR (ONNX textual syntax) after every pass");
 ABSL_FLAG(bool, print_ir_before_all, false, "Print the IR before every pass");
 ABSL_FLAG(bool, print_ir_after_change, false, "Print the IR only after passes that changed it");
@@ -253,6 +256,10 @@ int main(int argc, char** argv) {
     for (auto& p : *passes) manager.AddPass(std::move(p));
   }
   manager.set_verify_each(absl::GetFlag(FLAGS_verify_each));
+  // A file ONNX Runtime would refuse (element types, contradicting shapes)
+  // is bad input, named before any pass runs.
+  manager.set_reject_invalid_input(true);
+  manager.set_verify_shapes_each(absl::GetFlag(FLAGS_verify_shapes_each));
   qopt::PrintIrOptions print;
   print.before = SplitNames(absl::GetFlag(FLAGS_print_ir_before));
   print.after = SplitNames(absl::GetFlag(FLAGS_print_ir_after));

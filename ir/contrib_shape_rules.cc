@@ -9,9 +9,9 @@
 
 #include "onnx/defs/schema.h"
 #include "onnx/defs/shape_inference.h"
-#include "passes/shape_inference.h"
+#include "ir/shape_inference.h"
 
-namespace qopt {
+namespace qopt::ir {
 namespace {
 
 using onnx::InferenceContext;
@@ -147,4 +147,4 @@ void RegisterContribShapeRules() {
   });
 }
 
-}  // namespace qopt
+}  // namespace qopt::ir

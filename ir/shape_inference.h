@@ -1,0 +1,38 @@
+// ONNX shape inference (libonnx 1.12) on exported models: the core the
+// verifier's shape check and the infer-shapes pass share, with the
+// type-and-shape rules of ONNX Runtime's com.microsoft QLinear* ops that
+// libonnx lacks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "ir/model.h"
+#include "onnx/onnx_pb.h"
+
+namespace qopt::ir {
+
+// The newest IR version and default-domain opset libonnx 1.12 knows; newer
+// models are not inferred (guessing from an older schema could give wrong
+// shapes).
+inline constexpr int64_t kLastIrVersionOfLibOnnx = 8;
+inline constexpr int64_t kLastOpsetOfLibOnnx = 17;
+
+// Why libonnx cannot infer shapes for `model` ("IR version 10 / opset 21 is
+// newer than libonnx 1.12 knows"); empty when it can.
+std::string WhyNoShapeInference(const Model& model);
+
+// Runs ONNX shape inference on `proto` in place (errors of single nodes
+// leave their outputs unknown; types are not checked). An exception from
+// libonnx becomes an error with its message on one line.
+absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
+
+// Registers with libonnx the type-and-shape rules of ONNX Runtime's
+// com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearSigmoid,
+// QLinearLeakyRelu, QLinearSoftmax, QLinear(Global)AveragePool,
+// QLinearConcat), so that inference continues through fused models. Called
+// by RunShapeInference; idempotent.
+void RegisterContribShapeRules();
+
+}  // namespace qopt::ir
