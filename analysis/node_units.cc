@@ -34,6 +34,42 @@ void WalkThroughQuantization(std::vector<const ir::Value*> values,
   }
 }
 
+NodeUnit MakeNodeUnit(const ir::Node& target) {
+  NodeUnit unit;
+  unit.target = &target;
+  for (const ir::Value* in : target.inputs()) {
+    const ir::Node* dq = DequantizeProducer(in);
+    unit.input_dq.push_back(dq);
+    unit.input_params.push_back(dq ? ReadQdqParams(*dq) : std::nullopt);
+    if (dq != nullptr || in == nullptr || in->constant() != nullptr) continue;
+    // Shapes, indices and axes are integer already; only float data counts.
+    if (IsFloat(in->elem_type()) || in->elem_type() == ir::ElementType::kUndefined) {
+      unit.float_inputs.push_back(in->name());
+    }
+  }
+  for (const ir::Value* out : target.outputs()) {
+    const ir::Node* q = nullptr;
+    bool float_use = out != nullptr && out->is_graph_output();
+    if (out != nullptr) {
+      for (const ir::Use& use : out->uses()) {
+        if (use.is_graph_output()) continue;
+        if (IsQuantizeLinear(*use.user) && out->uses().size() == 1) {
+          q = use.user;
+        } else {
+          float_use = true;
+        }
+      }
+    }
+    unit.output_q.push_back(q);
+    unit.output_params.push_back(q ? ReadQdqParams(*q) : std::nullopt);
+    if (out != nullptr && (float_use || q == nullptr) && out->has_uses() &&
+        (IsFloat(out->elem_type()) || out->elem_type() == ir::ElementType::kUndefined)) {
+      unit.float_outputs.push_back(out->name());
+    }
+  }
+  return unit;
+}
+
 std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   std::vector<NodeUnit> units;
   // Shape and constant arithmetic: values computed from Shape/Size outputs
@@ -56,37 +92,7 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
     // tensor data, so they are no unit either, nor is shape arithmetic.
     if (IsQuantizationBoundary(*node) || node->Is("Constant") || node->Is("Shape") || node->Is("Size")) continue;
     if (!node->outputs().empty() && shape_values.contains(node->output())) continue;
-    NodeUnit unit;
-    unit.target = node;
-    for (const ir::Value* in : node->inputs()) {
-      const ir::Node* dq = DequantizeProducer(in);
-      unit.input_dq.push_back(dq);
-      if (dq != nullptr || in == nullptr || in->constant() != nullptr) continue;
-      // Shapes, indices and axes are integer already; only float data counts.
-      if (IsFloat(in->elem_type()) || in->elem_type() == ir::ElementType::kUndefined) {
-        unit.float_inputs.push_back(in->name());
-      }
-    }
-    for (const ir::Value* out : node->outputs()) {
-      const ir::Node* q = nullptr;
-      bool float_use = out != nullptr && out->is_graph_output();
-      if (out != nullptr) {
-        for (const ir::Use& use : out->uses()) {
-          if (use.is_graph_output()) continue;
-          if (IsQuantizeLinear(*use.user) && out->uses().size() == 1) {
-            q = use.user;
-          } else {
-            float_use = true;
-          }
-        }
-      }
-      unit.output_q.push_back(q);
-      if (out != nullptr && (float_use || q == nullptr) && out->has_uses() &&
-          (IsFloat(out->elem_type()) || out->elem_type() == ir::ElementType::kUndefined)) {
-        unit.float_outputs.push_back(out->name());
-      }
-    }
-    units.push_back(std::move(unit));
+    units.push_back(MakeNodeUnit(*node));
   }
   return units;
 }

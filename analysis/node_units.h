@@ -6,10 +6,12 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "analysis/qdq_params.h"
 #include "ir/model.h"
 #include "ir/op_traits.h"
 
@@ -19,6 +21,12 @@ struct NodeUnit {
   const ir::Node* target = nullptr;
   std::vector<const ir::Node*> input_dq;   // per input: its DequantizeLinear, or null
   std::vector<const ir::Node*> output_q;   // per output: its only consumer if that is a QuantizeLinear, or null
+  // The parameters of input_dq[i] / output_q[o], parsed once when the unit
+  // is found (nullopt where there is no DQ / Q). Parameters that are not
+  // constants are a state of QdqParams (params_constant()) that never
+  // compares equal: read these instead of calling ReadQdqParams again.
+  std::vector<std::optional<QdqParams>> input_params;
+  std::vector<std::optional<QdqParams>> output_params;
   std::vector<std::string> float_inputs;   // float activations not from a DQ
   std::vector<std::string> float_outputs;  // outputs read in float (a non-Q consumer or a graph output)
   bool inputs_quantized() const { return float_inputs.empty(); }
@@ -34,6 +42,14 @@ struct NodeUnit {
     return false;
   }
   bool outputs_quantized() const { return float_outputs.empty(); }
+  // The parsed parameters of input i's DQ / output o's Q; null where there
+  // is none.
+  const QdqParams* input_qdq(size_t i) const {
+    return i < input_params.size() && input_params[i] ? &*input_params[i] : nullptr;
+  }
+  const QdqParams* output_qdq(size_t o) const {
+    return o < output_params.size() && output_params[o] ? &*output_params[o] : nullptr;
+  }
 };
 
 // Follows data forward from `values` through Q/DQ/DynamicQuantizeLinear nodes
@@ -43,6 +59,11 @@ struct NodeUnit {
 void WalkThroughQuantization(std::vector<const ir::Value*> values,
                              const std::function<void(const ir::Node&, int crossed)>& reached,
                              const std::function<void()>& graph_output = nullptr);
+
+// The unit around `target`: its DQs, its Qs and their parameters, whatever
+// the node is (FindNodeUnits decides which nodes are units). What a
+// selector calls on the node a rewrite is tried on.
+NodeUnit MakeNodeUnit(const ir::Node& target);
 
 // One unit per node that is not itself a Q/DQ/DynamicQuantizeLinear, nor a
 // node that reads no tensor data (Constant, Shape, Size).

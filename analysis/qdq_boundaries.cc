@@ -60,7 +60,7 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   }
   if (Verdict form = QuantizationFormReason(unit, target); !form.category.empty()) return form;
   if (integer_op && ir::HasWeightInput(node) && unit.input_dq.size() > 1 && unit.input_dq[1]) {
-    auto w = ReadQdqParams(*unit.input_dq[1]);
+    const QdqParams* w = unit.input_qdq(1);
     if (w && target.symmetric_int8_weights && w->quant_type == ir::ElementType::kInt8) {
       for (int64_t zp : w->zero_points) {
         if (zp != 0) {
@@ -85,10 +85,10 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
     const bool multi_input = node.inputs().size() > 1 && op == "Concat";
     for (size_t o = 0; o < unit.output_q.size(); ++o) {
       if (unit.output_q[o] == nullptr) continue;
-      auto out = ReadQdqParams(*unit.output_q[o]);
+      const QdqParams* out = unit.output_qdq(o);
       for (size_t i = 0; i < unit.input_dq.size(); ++i) {
         if (unit.input_dq[i] == nullptr) continue;
-        auto in = ReadQdqParams(*unit.input_dq[i]);
+        const QdqParams* in = unit.input_qdq(i);
         if (in && out && SameQuantization(*in, *out)) continue;
         if (multi_input) {
           return verdict(absl::StrCat("mixed scales on ", op),
@@ -110,15 +110,15 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
 // Q/DQ forms the target's kernels do not take: integer types other than its
 // own (int16, int4, float8 of opsets 19-21) and block-wise scales.
 Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target) {
-  std::vector<const ir::Node*> qdq(unit.input_dq.begin(), unit.input_dq.end());
-  qdq.insert(qdq.end(), unit.output_q.begin(), unit.output_q.end());
+  std::vector<const std::optional<QdqParams>*> qdq;
+  for (const auto& p : unit.input_params) qdq.push_back(&p);
+  for (const auto& p : unit.output_params) qdq.push_back(&p);
   const ir::OpTraits* traits = ir::FindOpTraits(*unit.target);
   const bool has_bias_input = traits != nullptr && traits->bias_input >= 0;
   for (size_t i = 0; i < qdq.size(); ++i) {
-    const ir::Node* n = qdq[i];
-    if (n == nullptr) continue;
-    auto p = ReadQdqParams(*n);
+    const std::optional<QdqParams>& p = *qdq[i];
     if (!p) continue;
+    const ir::Node* n = p->node;
     if (!p->params_constant()) {
       return {"quantization parameters computed at run time",
               absl::StrCat(n->Describe(), " reads a scale or zero point that is not a constant; integer kernels are "
@@ -251,7 +251,17 @@ std::vector<GraphOutputQuantization> GraphOutputSteps(const ir::Graph& graph) {
 
 std::string WhyNotInteger(const NodeUnit& unit, const TargetProfile& target) { return Reason(unit, target).detail; }
 
-BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& target) {
+ir::Target KernelColumn(const TargetProfile& target) {
+  return target.name == "onnx-standard" ? ir::Target::kOnnxStandard : ir::Target::kOrtCpu;
+}
+
+std::string NoRewriteYet(const std::string& op, const std::string& kernel, const TargetProfile& target) {
+  const std::string how = kernel == "=" ? std::string("on the integers as they are") : kernel;
+  return absl::StrCat(target.name, " runs ", op, " in integer (", how, "); qopt has no rewrite for it yet");
+}
+
+BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& target,
+                                 const std::set<std::string>* rewritable_kernels) {
   BoundaryReport r;
   r.target = target.name;
   std::vector<NodeUnit> units = FindNodeUnits(graph);
@@ -270,6 +280,14 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
     v.fusable = v.reason.empty();
     if (v.fusable) {
       ++r.fusable_units;
+      const ir::OpTraits* traits = unit.target->is_default_domain() ? ir::FindOpTraits(*unit.target) : nullptr;
+      if (rewritable_kernels != nullptr && traits != nullptr && unit.has_qdq()) {
+        const std::string kernel(traits->Kernel(KernelColumn(target)));
+        if (!kernel.empty() && !rewritable_kernels->contains(kernel)) {
+          v.no_rewrite = NoRewriteYet(v.op_type, kernel, target);
+          ++r.no_rewrite[v.no_rewrite];
+        }
+      }
     } else {
       ++r.reasons[verdict.category];
     }
@@ -371,6 +389,7 @@ nlohmann::json BoundariesToJson(const BoundaryReport& r) {
   j["transitions"] = {{"float_to_int", r.float_to_int}, {"int_to_float", r.int_to_float}};
   j["islands"] = {{"count", r.island_sizes.size()}, {"sizes", r.island_sizes}};
   j["reasons"] = r.reasons;
+  j["no_rewrite_yet"] = r.no_rewrite;
   j["units_left_float"] = nlohmann::json::array();
   for (const UnitVerdict& v : r.verdicts) {
     if (!v.fusable) j["units_left_float"].push_back({{"node", v.node}, {"op_type", v.op_type}, {"reason", v.reason}});
@@ -443,6 +462,9 @@ std::string FormatBoundaries(const BoundaryReport& r, int max_rows) {
       if (rows++ >= max_rows) break;
       absl::StrAppend(&out, absl::StrFormat("    %5d  %s\n", n, pattern));
     }
+  }
+  for (const auto& [what, n] : r.no_rewrite) {
+    absl::StrAppend(&out, absl::StrFormat("  run in integer, no rewrite yet (%d): %s\n", n, what));
   }
   if (!r.reasons.empty()) {
     absl::StrAppend(&out, "  why units stay float:\n");

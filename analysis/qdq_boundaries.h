@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "analysis/node_units.h"
+#include "ir/op_traits.h"
 #include "nlohmann/json.hpp"
 
 namespace qopt::analysis {
@@ -28,6 +29,9 @@ struct UnitVerdict {
   bool fusable = false;
   std::string reason;   // empty when fusable
   int island = -1;      // integer island id, for fusable units
+  // For a fusable QDQ unit whose target kernel qopt cannot rewrite yet (when
+  // AnalyzeBoundaries is given the kernels that have a rewrite): NoRewriteYet.
+  std::string no_rewrite;
 };
 
 struct RedundantPair {
@@ -65,6 +69,9 @@ struct BoundaryReport {
   int64_t int_to_float = 0;  // DequantizeLinear of an activation (not a stored weight)
   std::vector<int64_t> island_sizes;  // units per island, largest first
   std::map<std::string, int64_t> reasons;  // reason -> units
+  // Units the target runs in integer (counted in fusable_units) that qopt
+  // has no rewrite for: NoRewriteYet message -> units.
+  std::map<std::string, int64_t> no_rewrite;
   std::vector<UnitVerdict> verdicts;
   std::vector<FloatRegion> float_regions;
   std::vector<GraphOutputQuantization> graph_outputs;
@@ -79,7 +86,20 @@ struct BoundaryReport {
 // one check the boundary report and the fusion pass (fuse-qdq-units) share.
 std::string WhyNotInteger(const NodeUnit& unit, const TargetProfile& target);
 
-BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& target);
+// The kernel column of ir/op_traits.def that describes `target`.
+ir::Target KernelColumn(const TargetProfile& target);
+
+// "ort-cpu runs Gemm in integer (com.microsoft.QGemm); qopt has no rewrite
+// for it yet": what the boundary report and fuse-qdq-units both say about a
+// unit that runs in integer on the target but that no action rewrites.
+std::string NoRewriteYet(const std::string& op, const std::string& kernel, const TargetProfile& target);
+
+// With `rewritable_kernels` (the kernels qopt's fusion has an action for,
+// from the pass layer: FuseQdqUnitsKernels), fusable QDQ units whose kernel
+// is not among them are marked `no_rewrite` and counted in `no_rewrite`;
+// their verdict stays fusable (the target does run them in integer).
+BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& target,
+                                 const std::set<std::string>* rewritable_kernels = nullptr);
 nlohmann::json BoundariesToJson(const BoundaryReport& report);
 std::string FormatBoundaries(const BoundaryReport& report, int max_rows);
 

@@ -30,6 +30,8 @@ std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
     if (auto values = scale->constant()->ToDoubles(); values.ok()) {
       p.scales = *values;
       p.scale_constant = true;
+      p.scale_type = scale->constant()->type();
+      p.scale_dims = scale->constant()->dims();
     }
   }
   const ir::Value* zp = node.input(2);
@@ -53,14 +55,37 @@ std::optional<QdqParams> ReadQdqParams(const ir::Node& node) {
   return p;
 }
 
+namespace {
+
+// Zero points compared as the kernels read them: an absent zero point is
+// zero for every scale.
+bool SameZeroPoints(const QdqParams& a, const QdqParams& b) {
+  if (a.zero_points.empty() != b.zero_points.empty()) {
+    const QdqParams& absent = a.zero_points.empty() ? a : b;
+    const QdqParams& present = a.zero_points.empty() ? b : a;
+    // Only a zero point that is truly absent (not float8's, which has no
+    // integer values) reads as zeros.
+    if (absent.node == nullptr || absent.node->input(2) != nullptr) return false;
+    for (int64_t z : present.zero_points) {
+      if (z != 0) return false;
+    }
+    return true;
+  }
+  return a.zero_points == b.zero_points;
+}
+
+}  // namespace
+
 bool SameQuantization(const QdqParams& a, const QdqParams& b) {
   if (!a.params_constant() || !b.params_constant()) return false;
-  if (a.scales.size() != b.scales.size()) return false;
+  if (a.scales.size() != b.scales.size() || a.scale_type != b.scale_type) return false;
   for (size_t i = 0; i < a.scales.size(); ++i) {
     if (!(a.scales[i] == b.scales[i] || (std::isnan(a.scales[i]) && std::isnan(b.scales[i])))) return false;
   }
   if (a.per_channel() && a.axis != b.axis) return false;
-  return a.zero_points == b.zero_points && a.quant_type == b.quant_type;
+  if (a.block_size != b.block_size) return false;
+  if (a.block_size != 0 && (a.axis != b.axis || a.scale_dims != b.scale_dims)) return false;
+  return SameZeroPoints(a, b) && a.quant_type == b.quant_type;
 }
 
 const ir::Node* DequantizeProducer(const ir::Value* v) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,10 +30,22 @@ namespace qopt {
 
 class Pass;
 
+// Results a pass hands to later passes of the same run, typed. Passes share
+// results here (or through options), never by looking up each other's
+// report sections by name: the report is for people and tools, and its
+// layout may change.
+struct PassResults {
+  // Nodes that float-islands put in float on purpose (Node::Describe(), as
+  // the boundary analysis names units): fuse-qdq-units gives them "in a
+  // float island" as the reason they stay float.
+  std::set<std::string> float_island_nodes;
+};
+
 // What a pass may use besides the model: the report it adds findings and
-// analysis sections to.
+// analysis sections to, and the results earlier passes left for it.
 struct PassContext {
   Report* report = nullptr;
+  PassResults results = {};
 };
 
 class OptionBase {

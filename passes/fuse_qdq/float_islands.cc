@@ -187,9 +187,13 @@ class FloatIslands : public Pass {
         if (in_island_.contains(node)) TwoOpHardSwish(graph, *node);
       }
     }
+    // Every node now in an island, as the boundary analysis names units:
+    // fuse-qdq-units' summary gives them "in a float island" as their reason
+    // (context.results, the typed channel between passes).
+    for (const ir::Node* n : graph.nodes()) {
+      if (in_island_.contains(n)) context.results.float_island_nodes.insert(n->Describe());
+    }
     if (context.report != nullptr && (changed || not_isolated_.value() > 0)) {
-      // Every node now in an island, as the boundary analysis names units:
-      // fuse-qdq-units' summary gives them "in a float island" as their reason.
       nlohmann::json nodes = nlohmann::json::array();
       for (const ir::Node* n : graph.nodes()) {
         if (in_island_.contains(n)) nodes.push_back(n->Describe());

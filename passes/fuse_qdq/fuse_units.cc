@@ -4,7 +4,9 @@
 // with equal parameters is a Reshape of the integer tensor, and so on. The
 // selector is the boundary analysis' own verdict (WhyNotInteger), so the
 // report and the rewrite cannot disagree; the actions below are data, one
-// per op type, in the manner of ONNX Runtime's QDQ selector/action pairs.
+// per target kernel of ir/op_traits.def, in the manner of ONNX Runtime's QDQ
+// selector/action pairs, run by the greedy pattern driver (pass/pattern.h),
+// which also erases the nodes a fusion leaves dead.
 //
 // Numbers: each fused op is what ONNX Runtime itself runs when it fuses the
 // same unit at session start (graph optimization level >= basic); against
@@ -17,61 +19,58 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "analysis/qdq_census.h"
 #include "analysis/node_units.h"
 #include "analysis/qdq_boundaries.h"
 #include "analysis/qdq_params.h"
 #include "passes/builtin_passes.h"
+#include "passes/fuse_qdq/fuse_units.h"
 #include "passes/fuse_qdq/rewrite_util.h"
+#include "pass/pattern.h"
+#include "ir/op_traits.h"
 
 namespace qopt {
 namespace {
 
 using analysis::NodeUnit;
 using analysis::QdqParams;
-using analysis::ReadQdqParams;
 
 constexpr absl::string_view kMicrosoft = "com.microsoft";
 
 // What an action needs to build the fused node.
 struct FusionSite {
-  ir::Graph* graph;
+  PatternRewriter* rewriter;  // every edit goes through it
   const NodeUnit* unit;
   ir::Node* target;
-  std::string failure;  // why the action refused, as notifyMatchFailure
-  // New integer values and the name of the Q output they replace, which
-  // they take once the Q is gone (the integer tensor keeps its name).
-  std::vector<std::pair<ir::Value*, std::string>>* renames;
+  int64_t opset;  // the model's default-domain opset
 
   ir::Node* dq(int i) const { return const_cast<ir::Node*>(unit->input_dq[i]); }
   ir::Node* q(int i = 0) const { return const_cast<ir::Node*>(unit->output_q[i]); }
-  bool Fail(std::string reason) {
-    failure = std::move(reason);
-    return false;
-  }
+  // Their parameters, parsed once by FindNodeUnits; null where absent.
+  const QdqParams* dq_params(int i) const { return unit->input_qdq(static_cast<size_t>(i)); }
+  const QdqParams* q_params(int i = 0) const { return unit->output_qdq(static_cast<size_t>(i)); }
+  bool Fail(std::string reason) { return rewriter->NotifyMatchFailure(std::move(reason)); }
 };
-
-std::optional<QdqParams> Params(const ir::Node* n) { return n ? ReadQdqParams(*n) : std::nullopt; }
 
 // The zero point input of a Q/DQ, or a new zero of its integer type (ONNX
 // Runtime's QLinear kernels want it spelled out).
-ir::Value* ZeroPoint(ir::Graph& graph, const ir::Node& qdq, ir::ElementType type) {
+ir::Value* ZeroPoint(PatternRewriter& rewriter, const ir::Node& qdq, ir::ElementType type) {
   if (qdq.input(2) != nullptr) return qdq.input(2);
   ir::Tensor zero(type, {});
   zero.SetRawData(std::string(1, '\0'));
-  return graph.AddInitializer(absl::StrCat(qdq.name().empty() ? "qdq" : qdq.name(), "_zero_point"), std::move(zero));
+  return rewriter.AddInitializer(absl::StrCat(qdq.name().empty() ? "qdq" : qdq.name(), "_zero_point"), std::move(zero));
 }
 
-// (x_q, scale, zero point) of a DQ'd input: the triple QLinear ops take.
-std::vector<ir::Value*> Quantized(FusionSite& site, const ir::Node& dq) {
-  auto p = ReadQdqParams(dq);
-  return {dq.input(0), dq.input(1), ZeroPoint(*site.graph, dq, p->quant_type)};
+// (x_q, scale, zero point) of input i's DQ: the triple QLinear ops take.
+std::vector<ir::Value*> Quantized(FusionSite& site, int i) {
+  const ir::Node& dq = *site.dq(i);
+  return {dq.input(0), dq.input(1), ZeroPoint(*site.rewriter, dq, site.dq_params(i)->quant_type)};
 }
 
 std::vector<ir::Value*> OutputParams(FusionSite& site) {
-  auto p = ReadQdqParams(*site.q());
-  return {site.q()->input(1), ZeroPoint(*site.graph, *site.q(), p->quant_type)};
+  return {site.q()->input(1), ZeroPoint(*site.rewriter, *site.q(), site.q_params()->quant_type)};
 }
 
 void CopyAttributes(const ir::Node& from, ir::Node* to) {
@@ -84,20 +83,20 @@ void CopyAttributes(const ir::Node& from, ir::Node* to) {
 // then), and lets the Q's users read its output.
 ir::Node* Emit(FusionSite& site, absl::string_view op_type, absl::string_view domain,
                const std::vector<ir::Value*>& inputs) {
-  ir::Node* fused = site.graph->AddNode(op_type, inputs, 1, site.q(), domain, site.target->name());
-  auto type = ReadQdqParams(*site.q())->quant_type;
+  ir::Node* fused = site.rewriter->AddNode(op_type, inputs, 1, site.q(), domain, site.target->name());
+  const ir::ElementType type = site.q_params()->quant_type;
   fuse_qdq::SetIntegerType(fused->output(), type, site.target->output());
-  site.renames->emplace_back(fused->output(), site.q()->output()->name());
-  site.graph->ReplaceAllUsesWith(site.q()->output(), fused->output());
+  site.rewriter->RenameWhenFree(fused->output(), site.q()->output()->name());
+  site.rewriter->ReplaceAllUsesWith(site.q()->output(), fused->output());
   return fused;
 }
 
 // Every quantized input and the output share one 8-bit type (the contrib
 // kernels are typed by a single T).
 bool SameTypeEverywhere(FusionSite& site, int inputs) {
-  auto out = Params(site.q());
+  const QdqParams* out = site.q_params();
   for (int i = 0; i < inputs; ++i) {
-    auto in = Params(site.dq(i));
+    const QdqParams* in = site.dq_params(i);
     if (!in || !out || in->quant_type != out->quant_type) {
       return site.Fail("inputs and output are quantized to different integer types");
     }
@@ -105,10 +104,11 @@ bool SameTypeEverywhere(FusionSite& site, int inputs) {
   return true;
 }
 
-bool PerTensor(FusionSite& site, std::initializer_list<const ir::Node*> nodes) {
-  for (const ir::Node* n : nodes) {
-    auto p = Params(n);
-    if (!p || p->scales.size() != 1) return site.Fail(absl::StrCat(n ? n->Describe() : "", " is not per-tensor"));
+bool PerTensor(FusionSite& site, std::initializer_list<const QdqParams*> params) {
+  for (const QdqParams* p : params) {
+    if (!p || p->scales.size() != 1) {
+      return site.Fail(absl::StrCat(p && p->node ? p->node->Describe() : "", " is not per-tensor"));
+    }
   }
   return true;
 }
@@ -120,16 +120,16 @@ bool FuseConv(FusionSite& site) {
   ir::Node* w = site.dq(1);
   if (!x || !w || !site.q()) return site.Fail("Conv needs DQ on input and weight and a Q on the output");
   if (w->input(0) == nullptr || w->input(0)->constant() == nullptr) return site.Fail("the weight is not a constant");
-  auto xp = Params(x), wp = Params(w), yp = Params(site.q());
+  const QdqParams *xp = site.dq_params(0), *wp = site.dq_params(1), *yp = site.q_params();
   if (xp->scales.size() != 1 || yp->scales.size() != 1) return site.Fail("activation scales are not per-tensor");
   if (xp->quant_type != yp->quant_type) return site.Fail("input and output integer types differ");
-  std::vector<ir::Value*> inputs = Quantized(site, *x);
-  for (ir::Value* v : Quantized(site, *w)) inputs.push_back(v);
+  std::vector<ir::Value*> inputs = Quantized(site, 0);
+  for (ir::Value* v : Quantized(site, 1)) inputs.push_back(v);
   for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
   if (site.target->input(2) != nullptr) {
     // The int32 bias is taken as it is: its scale must be input x weight scale.
     ir::Node* b = site.dq(2);
-    auto bp = Params(b);
+    const QdqParams* bp = site.dq_params(2);
     if (!bp || bp->quant_type != ir::ElementType::kInt32 || b->input(0)->constant() == nullptr) {
       return site.Fail("the bias is not an int32 constant behind a DequantizeLinear");
     }
@@ -153,7 +153,7 @@ bool FuseMatMul(FusionSite& site) {
   ir::Node* a = site.dq(0);
   ir::Node* b = site.dq(1);
   if (!a || !b || !site.q()) return site.Fail("MatMul needs DQ on both inputs and a Q on the output");
-  auto ap = Params(a), bp = Params(b), yp = Params(site.q());
+  const QdqParams *ap = site.dq_params(0), *bp = site.dq_params(1), *yp = site.q_params();
   if (ap->scales.size() != 1 || yp->scales.size() != 1) return site.Fail("activation scales are not per-tensor");
   if (ap->quant_type != yp->quant_type) return site.Fail("input and output integer types differ");
   if (bp->per_channel()) {
@@ -163,8 +163,8 @@ bool FuseMatMul(FusionSite& site) {
       return site.Fail("per-channel MatMul weights are not per column of a 2-D constant");
     }
   }
-  std::vector<ir::Value*> inputs = Quantized(site, *a);
-  for (ir::Value* v : Quantized(site, *b)) inputs.push_back(v);
+  std::vector<ir::Value*> inputs = Quantized(site, 0);
+  for (ir::Value* v : Quantized(site, 1)) inputs.push_back(v);
   for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
   Emit(site, "QLinearMatMul", "", inputs);
   return true;
@@ -174,9 +174,11 @@ bool FuseMatMul(FusionSite& site) {
 // B_zp, C_scale, C_zp.
 bool FuseBinary(FusionSite& site, absl::string_view fused_op) {
   if (!site.dq(0) || !site.dq(1) || !site.q()) return site.Fail("both inputs need a DQ and the output a Q");
-  if (!PerTensor(site, {site.dq(0), site.dq(1), site.q()}) || !SameTypeEverywhere(site, 2)) return false;
-  std::vector<ir::Value*> inputs = Quantized(site, *site.dq(0));
-  for (ir::Value* v : Quantized(site, *site.dq(1))) inputs.push_back(v);
+  if (!PerTensor(site, {site.dq_params(0), site.dq_params(1), site.q_params()}) || !SameTypeEverywhere(site, 2)) {
+    return false;
+  }
+  std::vector<ir::Value*> inputs = Quantized(site, 0);
+  for (ir::Value* v : Quantized(site, 1)) inputs.push_back(v);
   for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
   Emit(site, fused_op, kMicrosoft, inputs);
   return true;
@@ -189,8 +191,8 @@ ir::Node* FuseUnary(FusionSite& site, absl::string_view fused_op) {
     site.Fail("the input needs a DQ and the output a Q");
     return nullptr;
   }
-  if (!PerTensor(site, {site.dq(0), site.q()}) || !SameTypeEverywhere(site, 1)) return nullptr;
-  std::vector<ir::Value*> inputs = Quantized(site, *site.dq(0));
+  if (!PerTensor(site, {site.dq_params(0), site.q_params()}) || !SameTypeEverywhere(site, 1)) return nullptr;
+  std::vector<ir::Value*> inputs = Quantized(site, 0);
   for (ir::Value* v : OutputParams(site)) inputs.push_back(v);
   ir::Node* fused = Emit(site, fused_op, kMicrosoft, inputs);
   CopyAttributes(*site.target, fused);
@@ -206,7 +208,8 @@ bool FusePool(FusionSite& site, absl::string_view fused_op) {
 
 // QLinearSoftmax needs the opset of the Softmax it replaces (the meaning of
 // `axis` changed in opset 13: coerced 2-D before, one axis after).
-bool FuseSoftmax(FusionSite& site, int64_t opset) {
+bool FuseSoftmax(FusionSite& site) {
+  const int64_t opset = site.opset;
   ir::Node* fused = FuseUnary(site, "QLinearSoftmax");
   if (fused == nullptr) return false;
   if (!fused->GetInt("axis")) fused->SetInt("axis", opset < 13 ? 1 : -1);
@@ -217,19 +220,19 @@ bool FuseSoftmax(FusionSite& site, int64_t opset) {
 bool FuseConcat(FusionSite& site) {
   if (!site.q()) return site.Fail("the output needs a Q");
   const int n = site.target->num_inputs();
-  std::vector<const ir::Node*> all;
+  std::vector<const QdqParams*> all;
   for (int i = 0; i < n; ++i) {
     if (!site.dq(i)) return site.Fail(absl::StrCat("input ", i, " has no DQ"));
-    all.push_back(site.dq(i));
+    all.push_back(site.dq_params(i));
   }
-  all.push_back(site.q());
-  for (const ir::Node* node : all) {
-    if (!PerTensor(site, {node})) return false;
+  all.push_back(site.q_params());
+  for (const QdqParams* p : all) {
+    if (!PerTensor(site, {p})) return false;
   }
   if (!SameTypeEverywhere(site, n)) return false;
   std::vector<ir::Value*> inputs = OutputParams(site);
   for (int i = 0; i < n; ++i) {
-    for (ir::Value* v : Quantized(site, *site.dq(i))) inputs.push_back(v);
+    for (ir::Value* v : Quantized(site, i)) inputs.push_back(v);
   }
   ir::Node* fused = Emit(site, "QLinearConcat", kMicrosoft, inputs);
   CopyAttributes(*site.target, fused);
@@ -244,18 +247,51 @@ bool FusePassthrough(FusionSite& site) {
   for (size_t i = 0; i < site.unit->output_q.size(); ++i) {
     if (!site.q(static_cast<int>(i))) return site.Fail(absl::StrCat("output ", i, " has no Q"));
   }
-  const ir::ElementType type = Params(dq)->quant_type;
-  site.target->SetInput(0, dq->input(0));
+  const ir::ElementType type = site.dq_params(0)->quant_type;
+  site.rewriter->SetInput(*site.target, 0, dq->input(0));
   for (size_t i = 0; i < site.unit->output_q.size(); ++i) {
     ir::Value* out = site.target->output(static_cast<int>(i));
     fuse_qdq::SetIntegerType(out, type, out);
-    site.renames->emplace_back(out, site.q(static_cast<int>(i))->output()->name());
-    site.graph->ReplaceAllUsesWith(site.q(static_cast<int>(i))->output(), out);
+    site.rewriter->RenameWhenFree(out, site.q(static_cast<int>(i))->output()->name());
+    site.rewriter->ReplaceAllUsesWith(site.q(static_cast<int>(i))->output(), out);
   }
   return true;
 }
 
+// ---- the registry: target kernel -> action ----------------------------------
+
+// The actions, keyed by the kernel ir/op_traits.def names for the unit's op
+// on the target ("=" for data movement on the integers as they are). A
+// kernel the table lists without an entry here is one the target runs in
+// integer and qopt cannot rewrite yet; qdq-boundaries says so too
+// (FuseQdqUnitsKernels).
+using UnitAction = bool (*)(FusionSite&);
+
+const std::map<std::string, UnitAction, std::less<>>& UnitActions() {
+  static const auto* actions = new std::map<std::string, UnitAction, std::less<>>{
+      {"=", FusePassthrough},
+      {"QLinearConv", FuseConv},
+      {"QLinearMatMul", FuseMatMul},
+      {"com.microsoft.QLinearAdd", [](FusionSite& s) { return FuseBinary(s, "QLinearAdd"); }},
+      {"com.microsoft.QLinearMul", [](FusionSite& s) { return FuseBinary(s, "QLinearMul"); }},
+      {"com.microsoft.QLinearSigmoid", [](FusionSite& s) { return FuseUnary(s, "QLinearSigmoid") != nullptr; }},
+      {"com.microsoft.QLinearLeakyRelu", [](FusionSite& s) { return FuseUnary(s, "QLinearLeakyRelu") != nullptr; }},
+      {"com.microsoft.QLinearAveragePool", [](FusionSite& s) { return FusePool(s, "QLinearAveragePool"); }},
+      {"com.microsoft.QLinearGlobalAveragePool",
+       [](FusionSite& s) { return FusePool(s, "QLinearGlobalAveragePool"); }},
+      {"com.microsoft.QLinearSoftmax", FuseSoftmax},
+      {"com.microsoft.QLinearConcat", FuseConcat},
+  };
+  return *actions;
+}
+
 }  // namespace
+
+std::set<std::string> FuseQdqUnitsKernels() {
+  std::set<std::string> kernels;
+  for (const auto& [kernel, action] : UnitActions()) kernels.insert(kernel);
+  return kernels;
+}
 
 class FuseQdqUnits : public Pass {
  public:
@@ -271,83 +307,58 @@ class FuseQdqUnits : public Pass {
     ir::Graph& graph = model.graph();
     const int64_t opset = model.OpsetVersion("").value_or(13);
     const absl::flat_hash_set<std::string> keep_float = absl::StrSplit(keep_float_.value(), ',', absl::SkipEmpty());
-    bool changed = false;
+    // Which nodes are units (not Q/DQ, not shape arithmetic) is decided on
+    // the graph as it comes; the fused nodes are not.
+    absl::flat_hash_set<const ir::Node*> units;
+    for (const NodeUnit& unit : analysis::FindNodeUnits(graph)) units.insert(unit.target);
+    absl::flat_hash_set<const ir::Node*> kept_float;
     bool uses_microsoft = false;
-    std::map<std::string, int64_t> fused_by_op;
+
+    // One pattern per op the target's column of the op table gives a kernel:
+    // the selector is the boundary analysis' verdict (WhyNotInteger), the
+    // action the registry's entry for the kernel.
+    PatternSet patterns;
+    const ir::Target target = analysis::KernelColumn(*profile);
+    for (const ir::OpTraits& traits : ir::AllOpTraits()) {
+      const absl::string_view kernel = traits.Kernel(target);
+      if (!traits.domain.empty() || kernel.empty()) continue;
+      const std::string op(traits.op_type);
+      auto action = UnitActions().find(kernel);
+      const UnitAction act = action == UnitActions().end() ? nullptr : action->second;
+      const std::string no_rewrite = analysis::NoRewriteYet(op, std::string(kernel), *profile);
+      const bool microsoft = absl::StartsWith(kernel, "com.microsoft.");
+      patterns.Add({op, {op}, [&, op, act, no_rewrite, microsoft](ir::Node& root, PatternRewriter& rewriter) {
+                      if (!units.contains(&root)) return false;
+                      const NodeUnit unit = analysis::MakeNodeUnit(root);
+                      if (!analysis::WhyNotInteger(unit, *profile).empty()) return false;  // the report says why
+                      // Already on integers (no Q/DQ around it): nothing to fuse.
+                      if (!unit.has_qdq()) return false;
+                      if (keep_float.contains(op)) {
+                        kept_float.insert(&root);
+                        return rewriter.NotifyMatchFailure(absl::StrCat(op, " kept float (keep-float)"));
+                      }
+                      if (act == nullptr) return rewriter.NotifyMatchFailure(no_rewrite);
+                      FusionSite site{&rewriter, &unit, &root, opset};
+                      if (!act(site)) return false;
+                      uses_microsoft |= microsoft;
+                      return true;
+                    }});
+    }
+    const DriverResult result = ApplyPatternsGreedily(graph, patterns);
+    if (!ReportDriverResult(result, *this, context).empty()) ++not_converged_;
+    std::map<std::string, int64_t> fused_by_op = result.rewrites_by_pattern;
+    fused_ += result.rewrites;
     std::map<std::string, int64_t> not_fused;
-    absl::flat_hash_set<const ir::Node*> replaced;  // fused targets, their Qs and DQs
-    std::vector<std::pair<ir::Value*, std::string>> renames;
-    for (const NodeUnit& unit : analysis::FindNodeUnits(graph)) {
-      ir::Node* target = const_cast<ir::Node*>(unit.target);
-      if (target->is_erased()) continue;
-      const std::string& op = target->op_type();
-      if (!target->is_default_domain()) continue;  // already integer, or not ours
-      if (!analysis::WhyNotInteger(unit, *profile).empty()) continue;
-      // Already on integers (no Q/DQ around it): nothing to fuse.
-      if (!unit.has_qdq()) continue;
-      if (keep_float.contains(op)) {
-        ++not_fused[absl::StrCat(op, " kept float (keep-float)")];
-        continue;
-      }
-      FusionSite site{&graph, &unit, target, "", &renames};
-      bool ok = false;
-      bool microsoft = false;
-      if (op == "Conv") {
-        ok = FuseConv(site);
-      } else if (op == "MatMul") {
-        ok = FuseMatMul(site);
-      } else if (profile->passthrough_ops.contains(op)) {
-        ok = FusePassthrough(site);
-      } else if (op == "Add" || op == "Mul") {
-        ok = FuseBinary(site, op == "Add" ? "QLinearAdd" : "QLinearMul");
-        microsoft = true;
-      } else if (op == "Sigmoid" || op == "LeakyRelu") {
-        ok = FuseUnary(site, absl::StrCat("QLinear", op)) != nullptr;
-        microsoft = true;
-      } else if (op == "GlobalAveragePool" || op == "AveragePool") {
-        ok = FusePool(site, absl::StrCat("QLinear", op));
-        microsoft = true;
-      } else if (op == "Softmax") {
-        ok = FuseSoftmax(site, opset);
-        microsoft = true;
-      } else if (op == "Concat") {
-        ok = FuseConcat(site);
-        microsoft = true;
-      } else {
-        site.failure = absl::StrCat("qopt has no fusion for ", op, " yet");
-      }
-      if (ok) {
-        replaced.insert(unit.target);
-        replaced.insert(unit.input_dq.begin(), unit.input_dq.end());
-        replaced.insert(unit.output_q.begin(), unit.output_q.end());
-        ++fused_by_op[op];
-        ++fused_;
-        uses_microsoft |= microsoft;
-        changed = true;
-      } else {
-        ++not_fused[site.failure];
-        ++refused_;
-      }
-    }
-    // The old ops, their output Qs and the DQs nobody reads any more, last
-    // first so that each frees the next.
-    std::vector<ir::Node*> nodes = graph.node_list();
-    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-      ir::Node* node = *it;
-      if (!replaced.contains(node)) continue;
-      bool dead = true;
-      for (const ir::Value* out : node->outputs()) dead &= out == nullptr || !out->has_uses();
-      if (dead) graph.EraseNode(node);
-    }
-    for (auto& [value, name] : renames) {
-      if (!value->is_graph_output() && graph.FindValue(name) == nullptr) graph.RenameValue(value, name);
+    for (const auto& [node, why] : result.failures) {
+      ++not_fused[why];
+      if (!kept_float.contains(node)) ++refused_;
     }
     if (uses_microsoft && !model.OpsetVersion(kMicrosoft)) model.SetOpsetVersion(kMicrosoft, 1);
     if (context.report) {
       nlohmann::json summary = Summary(*profile, graph, context, fused_by_op, not_fused);
       context.report->AddAnalysis("fuse-qdq-units", summary, SummaryText(summary));
     }
-    return changed;
+    return result.changed;
   }
 
  private:
@@ -372,7 +383,7 @@ class FuseQdqUnits : public Pass {
     j["after"] = after;
     j["fused_by_op"] = fused_by_op;
     j["not_fused"] = not_fused;
-    j["left_float"] = LeftFloat(boundaries, *context.report);
+    j["left_float"] = LeftFloat(boundaries, context.results);
     std::map<std::string, int64_t> patterns;
     for (const analysis::FloatRegion& region : boundaries.float_regions) ++patterns[region.pattern];
     j["float_region_patterns"] = patterns;
@@ -380,19 +391,16 @@ class FuseQdqUnits : public Pass {
   }
 
   // The boundary analysis' reasons per unit left float, except that a unit
-  // float-islands put in float on purpose (its report section lists them)
-  // says so instead of the reason its float input gives.
-  static std::map<std::string, int64_t> LeftFloat(const analysis::BoundaryReport& boundaries, const Report& report) {
-    absl::flat_hash_set<std::string> in_islands;
-    for (const Report::Section& section : report.analyses()) {
-      if (section.name != "float-islands" || !section.data.contains("nodes")) continue;
-      for (const nlohmann::json& node : section.data["nodes"]) in_islands.insert(node.get<std::string>());
-    }
+  // float-islands put in float on purpose (context.results) says so instead
+  // of the reason its float input gives.
+  static std::map<std::string, int64_t> LeftFloat(const analysis::BoundaryReport& boundaries,
+                                                  const PassResults& results) {
     std::map<std::string, int64_t> reasons;
     for (const analysis::UnitVerdict& unit : boundaries.verdicts) {
       if (unit.fusable) continue;
-      ++reasons[in_islands.contains(unit.node) ? absl::StrCat(unit.op_type, ": in a float island (float-islands)")
-                                               : unit.reason];
+      ++reasons[results.float_island_nodes.contains(unit.node)
+                    ? absl::StrCat(unit.op_type, ": in a float island (float-islands)")
+                    : unit.reason];
     }
     return reasons;
   }
@@ -426,7 +434,9 @@ class FuseQdqUnits : public Pass {
                                   "kernel is slower, e.g. Resize)",
                                   ""};
   Statistic fused_{this, "units-fused", "Node units turned into integer ops"};
-  Statistic refused_{this, "units-refused", "Units the target runs in integer that an action could not rewrite"};
+  Statistic refused_{this, "units-refused",
+                     "Units the target runs in integer that an action could not rewrite (or that no action handles)"};
+  Statistic not_converged_{this, "driver-not-converged", "1 when the rewrite driver stopped before a fixed point"};
 };
 
 std::unique_ptr<Pass> CreateFuseQdqUnitsPass() { return std::make_unique<FuseQdqUnits>(); }

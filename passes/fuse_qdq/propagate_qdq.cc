@@ -24,6 +24,7 @@
 #include "ir/op_traits.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/rewrite_util.h"
+#include "pass/pattern.h"
 
 namespace qopt {
 namespace {
@@ -59,27 +60,31 @@ class PropagateQdq : public Pass {
     return "Move per-tensor DQ down and Q up through data movement and MaxPool so that they meet or reach a fusable op";
   }
 
-  absl::StatusOr<bool> Run(ir::Model& model, PassContext&) override {
-    ir::Graph& graph = model.graph();
+  absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     const absl::flat_hash_set<std::string> keep_float = absl::StrSplit(keep_float_.value(), ',', absl::SkipEmpty());
-    bool changed = false;
-    for (int round = 0; round < 64; ++round) {
-      bool progress = false;
-      for (ir::Node* node : graph.nodes()) {
-        if (!Commutes(*node) || keep_float.contains(node->op_type())) continue;
-        progress |= TrySink(graph, *node) || TryHoist(graph, *node);
-      }
-      if (!progress) break;
-      changed = true;
-    }
-    return changed;
+    // Two patterns on the ops through which Q/DQ commute (the op table's
+    // `Commutes`), sink first; the greedy driver runs them to a fixed point
+    // and erases the Q/DQ each move leaves dead.
+    const std::vector<std::string> ops = ir::OpsWithTrait(ir::kCommutes);
+    auto applies = [&](const ir::Node& node) { return Commutes(node) && !keep_float.contains(node.op_type()); };
+    PatternSet patterns;
+    patterns.Add({"sink-dq", ops, [&](ir::Node& node, PatternRewriter& rewriter) {
+                    return applies(node) && TrySink(rewriter, node);
+                  }});
+    patterns.Add({"hoist-q", ops, [&](ir::Node& node, PatternRewriter& rewriter) {
+                    return applies(node) && TryHoist(rewriter, node);
+                  }});
+    const DriverResult result = ApplyPatternsGreedily(model.graph(), patterns);
+    if (!ReportDriverResult(result, *this, context).empty()) ++not_converged_;
+    return result.changed;
   }
 
  private:
   // Every data input comes from a per-tensor DQ with one user (this op), all
   // with the same parameters: the op reads the integers and one DQ follows
   // each output.
-  bool TrySink(ir::Graph& graph, ir::Node& op) {
+  bool TrySink(PatternRewriter& rewriter, ir::Node& op) {
+    ir::Graph& graph = rewriter.graph();
     std::vector<ir::Node*> dqs;
     for (int i : DataInputs(op)) {
       ir::Value* in = op.input(i);
@@ -99,27 +104,26 @@ class PropagateQdq : public Pass {
     if (used_outputs > static_cast<int>(dqs.size())) return false;  // a Split would need a DQ per output
     const ir::ElementType type = ReadQdqParams(*dqs[0])->quant_type;
     std::vector<int> data = DataInputs(op);
-    for (size_t k = 0; k < data.size(); ++k) op.SetInput(data[k], dqs[k]->input(0));
+    for (size_t k = 0; k < data.size(); ++k) rewriter.SetInput(op, data[k], dqs[k]->input(0));
     ir::Node* insert_before = graph.NextNode(&op);
     for (ir::Value* out : op.outputs()) {
       if (out == nullptr || !out->has_uses()) continue;
-      ir::Node* dq = graph.AddNode("DequantizeLinear", {out, dqs[0]->input(1), dqs[0]->input(2)}, 1, insert_before,
+      ir::Node* dq = rewriter.AddNode("DequantizeLinear", {out, dqs[0]->input(1), dqs[0]->input(2)}, 1, insert_before,
                                    dqs[0]->domain(), absl::StrCat(out->name(), "_DequantizeLinear"));
       dq->output()->set_type_info(out->type_info());
       // Users of the op's output read the new DQ; the op's output is integer.
       for (const ir::Use& use : std::vector<ir::Use>(out->uses())) {
-        if (use.user != dq) use.user->SetInput(use.index, dq->output());
+        if (use.user != dq) rewriter.SetInput(*use.user, use.index, dq->output());
       }
       fuse_qdq::SetIntegerType(out, type, out);
     }
-    for (ir::Node* dq : dqs) graph.EraseNode(dq);
     ++sunk_;
     return true;
   }
 
   // The op's only output is read only by a per-tensor Q: quantize the op's
   // data input instead and let the op move integers.
-  bool TryHoist(ir::Graph& graph, ir::Node& op) {
+  bool TryHoist(PatternRewriter& rewriter, ir::Node& op) {
     if (op.num_outputs() != 1 || op.Is("Concat")) return false;
     ir::Value* out = op.output();
     if (out == nullptr || out->is_graph_output() || out->uses().size() != 1) return false;
@@ -129,14 +133,13 @@ class PropagateQdq : public Pass {
     if (in == nullptr || in->constant() != nullptr) return false;
     // Only where it helps: the input comes from a DQ (the pair can cancel).
     if (in->producer() == nullptr || !IsDequantizeLinear(*in->producer())) return false;
-    ir::Node* hoisted = graph.AddNode("QuantizeLinear", {in, q->input(1), q->input(2)}, 1, &op, q->domain(),
+    ir::Node* hoisted = rewriter.AddNode("QuantizeLinear", {in, q->input(1), q->input(2)}, 1, &op, q->domain(),
                                       q->name());
     for (const ir::Attribute& a : q->attributes()) hoisted->mutable_attributes().emplace_back(ir::Attribute(a.proto()));
-    op.SetInput(0, hoisted->output());
+    rewriter.SetInput(op, 0, hoisted->output());
     const ir::ElementType type = ReadQdqParams(*q)->quant_type;
     fuse_qdq::SetIntegerType(out, type, out);
-    graph.ReplaceAllUsesWith(q->output(), out);
-    graph.EraseNode(q);
+    rewriter.ReplaceAllUsesWith(q->output(), out);  // the driver erases the dead Q
     ++hoisted_;
     return true;
   }
@@ -145,6 +148,7 @@ class PropagateQdq : public Pass {
                                   ""};
   Statistic sunk_{this, "dq-sunk", "DequantizeLinear moved below an op"};
   Statistic hoisted_{this, "q-hoisted", "QuantizeLinear moved above an op"};
+  Statistic not_converged_{this, "driver-not-converged", "1 when the rewrite driver stopped before a fixed point"};
 };
 
 }  // namespace

@@ -60,11 +60,11 @@ bool IsHandledIntegerType(ir::ElementType type) {
 // read only when it is fully known: constant float32 scales, a constant (or
 // absent, meaning zero) zero point, a handled integer type, and no attribute
 // beyond the ones opsets 10-21 define. Otherwise nullopt and the node is not
-// touched: a rule never guesses.
+// touched: a rule never guesses. Whether two nodes compute the same is
+// analysis::SameQuantization, the comparison every pass shares.
 struct ExactParams {
-  analysis::QdqParams params;       // scales, zero points (zeros when absent), type, axis, block_size
-  std::vector<float> scales;        // the float32 values, as the kernels use them
-  std::vector<int64_t> scale_dims;  // per tensor: [] or [1]; per axis: [C]; blocked: the input's rank
+  analysis::QdqParams params;  // scales, zero points (zeros when absent), type, axis, block_size, scale dims
+  std::vector<float> scales;   // the float32 values, as the kernels use them
 };
 
 std::optional<ExactParams> ReadExactParams(const ir::Node& node) {
@@ -74,11 +74,7 @@ std::optional<ExactParams> ReadExactParams(const ir::Node& node) {
   }
   std::optional<analysis::QdqParams> p = analysis::ReadQdqParams(node);
   if (!p || !IsHandledIntegerType(p->quant_type)) return std::nullopt;
-  const ir::Value* scale = node.input(1);
-  const ir::Tensor* scale_tensor = scale ? scale->constant() : nullptr;
-  if (scale_tensor == nullptr || scale_tensor->type() != ir::ElementType::kFloat || p->scales.empty()) {
-    return std::nullopt;
-  }
+  if (p->scale_type != ir::ElementType::kFloat || p->scales.empty()) return std::nullopt;
   const ir::Value* zp = node.input(2);
   if (zp == nullptr) {
     p->zero_points.assign(p->scales.size(), 0);
@@ -88,18 +84,7 @@ std::optional<ExactParams> ReadExactParams(const ir::Node& node) {
   ExactParams out;
   out.params = *std::move(p);
   for (double s : out.params.scales) out.scales.push_back(static_cast<float>(s));  // exact: read from float32
-  out.scale_dims = scale_tensor->dims();
   return out;
-}
-
-// Whether two Q/DQ nodes apply the same function to the same input:
-// SameQuantization plus what it does not compare (block size, the layout of
-// blocked scales, the scale's element type, which is the float side's type).
-bool Identical(const ExactParams& a, const ExactParams& b) {
-  if (!analysis::SameQuantization(a.params, b.params)) return false;
-  if (a.params.block_size != b.params.block_size) return false;
-  if (a.params.block_size != 0 && (a.scale_dims != b.scale_dims || a.params.axis != b.params.axis)) return false;
-  return true;
 }
 
 // Output use count, graph outputs included.
@@ -197,7 +182,7 @@ class QdqCleanup : public Pass {
       if (dq == nullptr || !IsDequantizeLinear(*dq) || dq->input(0) == nullptr) continue;
       auto qp = ReadExactParams(*q);
       auto dp = ReadExactParams(*dq);
-      if (!qp || !dp || !Identical(*qp, *dp)) continue;
+      if (!qp || !dp || !analysis::SameQuantization(qp->params, dp->params)) continue;
       if (!RoundTripIsExact(qp->scales)) {
         CountSkip(q, identical_skipped_);
         continue;
@@ -239,7 +224,7 @@ class QdqCleanup : public Pass {
       if (q1 == nullptr || !IsQuantizeLinear(*q1) || !OnlyUserIs(q1_out, dq1)) continue;
       auto a = ReadExactParams(*dq1);
       auto b = ReadExactParams(*q2);
-      if (a && b && Identical(*a, *b)) continue;  // rule 1's case (skipped there for a reason)
+      if (a && b && analysis::SameQuantization(a->params, b->params)) continue;  // rule 1's case (skipped there for a reason)
       ++requantize_left_;
     }
   }
@@ -267,7 +252,7 @@ class QdqCleanup : public Pass {
       ir::Node* same = nullptr;
       for (ir::Node* k : seen) {
         auto kp = ReadExactParams(*k);
-        if (kp && Identical(*kp, *params)) {
+        if (kp && analysis::SameQuantization(kp->params, params->params)) {
           same = k;
           break;
         }
@@ -350,12 +335,12 @@ class QdqCleanup : public Pass {
       K = dims[axis];
       for (int64_t d = axis + 1; d < rank; ++d) N *= dims[d];
       if (p.block_size == 0) {
-        if (params->scale_dims.size() != 1 || static_cast<int64_t>(count) != K) return std::nullopt;
+        if (p.scale_dims.size() != 1 || static_cast<int64_t>(count) != K) return std::nullopt;
       } else {
-        if (p.block_size < 0 || static_cast<int64_t>(params->scale_dims.size()) != rank) return std::nullopt;
+        if (p.block_size < 0 || static_cast<int64_t>(p.scale_dims.size()) != rank) return std::nullopt;
         for (int64_t d = 0; d < rank; ++d) {
           const int64_t want = d == axis ? (K + p.block_size - 1) / p.block_size : dims[d];
-          if (params->scale_dims[d] != want) return std::nullopt;
+          if (p.scale_dims[d] != want) return std::nullopt;
         }
       }
     }

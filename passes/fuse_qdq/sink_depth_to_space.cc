@@ -214,13 +214,16 @@ class SinkDepthToSpace : public Pass {
            "integer arithmetic)";
   }
 
-  absl::StatusOr<bool> Run(ir::Model& model, PassContext&) override {
+  absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     ir::Graph& graph = model.graph();
     bool changed = false;
     // A DepthToSpace moved below one Conv may meet the next one. The sites
-    // declined in the last round (every DepthToSpace left) are counted.
+    // declined in the last round (every DepthToSpace left) are counted. A
+    // last round that still moved something means the limit cut the work
+    // short: counted and reported, never silent.
     std::vector<Decline> declined;
-    for (int round = 0; round < 16; ++round) {
+    constexpr int kMaxRounds = 16;
+    for (int round = 0; round < kMaxRounds; ++round) {
       bool progress = false;
       declined.clear();
       for (ir::Node* node : graph.nodes()) {
@@ -236,6 +239,14 @@ class SinkDepthToSpace : public Pass {
       }
       if (!progress) break;
       changed = true;
+      if (round == kMaxRounds - 1) {
+        ++not_converged_;
+        if (context.report != nullptr) {
+          context.report->AddFinding({Severity::kWarning, std::string(name()), "",
+                                      absl::StrCat("stopped after ", kMaxRounds,
+                                                   " rounds that each moved a DepthToSpace; more sites may be left")});
+        }
+      }
     }
     for (Decline why : declined) Count(why);
     return changed;
@@ -528,6 +539,7 @@ class SinkDepthToSpace : public Pass {
   Statistic declined_quantization_{this, "declined-quantization",
                                    "QDQ sites with per-axis activation Q/DQ, no single per-tensor Q after the Conv, "
                                    "or per-channel weight/bias parameters along another axis than 0"};
+  Statistic not_converged_{this, "rounds-exhausted", "1 when the last of the 16 rounds still moved a DepthToSpace"};
 };
 
 }  // namespace
