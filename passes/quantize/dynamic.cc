@@ -16,7 +16,7 @@ struct QuantizedWeight {
 class DynamicQuantizer {
  public:
   DynamicQuantizer(ir::Model& model, const DynamicOptions& options, DynamicStats* stats)
-      : model_(model), graph_(model.graph()), options_(options), stats_(stats) {}
+      : graph_(model.graph()), options_(options), stats_(stats) {}
 
   absl::Status Run() {
     for (ir::Node* node : graph_.nodes()) {
@@ -184,7 +184,6 @@ class DynamicQuantizer {
     return absl::OkStatus();
   }
 
-  ir::Model& model_;
   ir::Graph& graph_;
   const DynamicOptions& options_;
   DynamicStats* stats_;

@@ -27,7 +27,11 @@ absl::StatusOr<std::map<std::string, TensorOverride>> LoadOverrides(const std::s
     return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not a JSON object of tensor overrides"));
   }
   std::map<std::string, TensorOverride> out;
-  for (const auto& [tensor, raw] : doc.items()) {
+  for (const auto& item : doc.items()) {
+    // Not a structured binding: `bad` captures the name, which clang before
+    // 16 rejects for a binding.
+    const std::string& tensor = item.key();
+    const nlohmann::json& raw = item.value();
     const nlohmann::json& entry = raw.is_array() && raw.size() == 1 ? raw[0] : raw;
     auto bad = [&](const std::string& key, const std::string& why) {
       return absl::InvalidArgumentError(absl::StrCat("'", path, "': tensor '", tensor, "': ", key, " ", why));
