@@ -43,8 +43,8 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   }
   if (passthrough && !ir::TakesEightBitData(node, ir::DefaultOpset(node))) {
     std::string what = absl::StrCat(op, ": no 8-bit data at this opset");
-    return verdict(what, absl::StrCat(op, " takes 8-bit data only from opset ", ir::FindOpTraits(node)->eight_bit_since,
-                                      " (the model's is ", ir::DefaultOpset(node), ")"));
+    return verdict(what, absl::StrCat(op, " takes no 8-bit data at opset ", ir::DefaultOpset(node),
+                                      " (a newer opset of it may)"));
   }
   if (!unit.inputs_quantized()) {
     return verdict(absl::StrCat(op, ": a float input (no DequantizeLinear)"),

@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "ir/graph.h"
 #include "ir/model.h"
+#include "ir/op_types.h"
 
 namespace qopt::ir {
 namespace {
@@ -17,8 +18,8 @@ constexpr uint32_t Compute = kCompute, IntegerKernel = kIntegerKernel, Quantizat
 
 const std::vector<OpTraits>& Table() {
   static const auto* table = new std::vector<OpTraits>{
-#define QOPT_OP(domain, op, traits, eight_bit_since, weight, bias, axis, ort_cpu, onnx_standard) \
-  OpTraits{domain, #op, static_cast<uint32_t>(traits), eight_bit_since, weight, bias, axis, ort_cpu, onnx_standard},
+#define QOPT_OP(domain, op, traits, weight, bias, axis, ort_cpu, onnx_standard) \
+  OpTraits{domain, #op, static_cast<uint32_t>(traits), weight, bias, axis, ort_cpu, onnx_standard},
 #include "ir/op_traits.def"
 #undef QOPT_OP
   };
@@ -120,10 +121,11 @@ bool CommutesWithPerTensorQuantization(const Node& node) {
 }
 
 bool TakesEightBitData(const Node& node, int64_t opset) {
-  const OpTraits* t = FindOpTraits(node);
-  if (t == nullptr || t->eight_bit_since == 0) return false;
-  // com.microsoft ops have their own opset numbering: all of them take it.
-  return !t->domain.empty() || opset >= t->eight_bit_since;
+  // The op's signature at that opset (ir/op_types.h); unknown is a no.
+  for (ElementType type : {ElementType::kUint8, ElementType::kInt8}) {
+    if (!AcceptsElementType(node.domain(), node.op_type(), opset, 0, type).value_or(false)) return false;
+  }
+  return true;
 }
 
 int64_t DefaultOpset(const Node& node) {

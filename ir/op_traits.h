@@ -2,9 +2,9 @@
 // ir/op_traits.def (as MLIR's op traits and LLVM's .def files): op families
 // (data movement, element-wise, ...), algebraic facts (monotone, positively
 // homogeneous, commutes with per-tensor quantization), weight and bias
-// inputs with their channel axis, the first opset whose schema takes 8-bit
-// data, and per deployment target the integer kernel a QDQ unit of the op
-// becomes. Analyses, rewrites, target profiles and the Node tools (through
+// inputs with their channel axis, and per deployment target the integer
+// kernel a QDQ unit of the op becomes. Which element types an op takes at
+// an opset is ir/op_types.h's (the ONNX schemas plus a table). Analyses, rewrites, target profiles and the Node tools (through
 // `qopt-opt --list-op-traits`) all ask here; a second hand-written list of
 // op names would sooner or later disagree with this one.
 #pragma once
@@ -49,7 +49,6 @@ struct OpTraits {
   absl::string_view domain;  // "" for the default domain
   absl::string_view op_type;
   uint32_t traits = 0;
-  int eight_bit_since = 0;  // first opset whose schema takes int8/uint8 data on input 0; 0: never
   int weight_input = -1;
   int bias_input = -1;
   int channel_axis = 0;     // of the weight: the output channels
@@ -90,8 +89,9 @@ std::vector<OpTrait> AllOpTraitFlags();
 // mode, MaxPool only while its Indices output is unused.
 bool CommutesWithPerTensorQuantization(const Node& node);
 
-// Whether the op's schema at `opset` takes 8-bit integer data on its data
-// input (MaxPool only from opset 12, Pad from 11, ...); false when unknown.
+// Whether the op's signature at `opset` takes int8 and uint8 data on its
+// data input (MaxPool only from opset 12, Pad from 11, ...; ir/op_types.h);
+// false when unknown.
 bool TakesEightBitData(const Node& node, int64_t opset);
 
 // The default-domain opset of the model `node` belongs to (0 when unknown).

@@ -163,7 +163,6 @@ nlohmann::json OpTraitsJson() {
     ops.push_back({{"domain", std::string(t.domain)},
                    {"op", std::string(t.op_type)},
                    {"traits", traits},
-                   {"eight_bit_since", t.eight_bit_since},
                    {"weight_input", t.weight_input},
                    {"bias_input", t.bias_input},
                    {"channel_axis", t.channel_axis},
@@ -179,7 +178,6 @@ std::string OpTraitsText() {
     std::vector<std::string> traits = op["traits"].get<std::vector<std::string>>();
     absl::StrAppend(&text, op["domain"].get<std::string>().empty() ? "" : op["domain"].get<std::string>() + "::",
                     op["op"].get<std::string>(), ": ", absl::StrJoin(traits, ", "));
-    if (op["eight_bit_since"] != 0) absl::StrAppend(&text, "; 8-bit from opset ", op["eight_bit_since"].get<int>());
     if (op["weight_input"] != -1) {
       absl::StrAppend(&text, "; weight input ", op["weight_input"].get<int>(), " (channel axis ",
                       op["channel_axis"].get<int>(), ")");
