@@ -78,7 +78,7 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   // boundaries.
   absl::flat_hash_set<const ir::Value*> shape_values;
   for (const ir::Node* node : graph.node_list()) {
-    bool from_shapes = node->Is("Shape") || node->Is("Size");
+    bool from_shapes = ir::HasTrait(*node, ir::kShapeOnly);
     if (!from_shapes && !node->inputs().empty() && !IsQuantizationBoundary(*node)) {
       from_shapes = true;
       for (const ir::Value* in : node->inputs()) {
@@ -90,7 +90,9 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   for (const ir::Node* node : graph.node_list()) {
     // Q/DQ are the boundaries themselves; Constant, Shape and Size read no
     // tensor data, so they are no unit either, nor is shape arithmetic.
-    if (IsQuantizationBoundary(*node) || node->Is("Constant") || node->Is("Shape") || node->Is("Size")) continue;
+    if (IsQuantizationBoundary(*node) || ir::HasTrait(*node, ir::kConstantOp) || ir::HasTrait(*node, ir::kShapeOnly)) {
+      continue;
+    }
     if (!node->outputs().empty() && shape_values.contains(node->output())) continue;
     units.push_back(MakeNodeUnit(*node));
   }

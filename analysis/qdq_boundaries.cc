@@ -251,10 +251,6 @@ std::vector<GraphOutputQuantization> GraphOutputSteps(const ir::Graph& graph) {
 
 std::string WhyNotInteger(const NodeUnit& unit, const TargetProfile& target) { return Reason(unit, target).detail; }
 
-ir::Target KernelColumn(const TargetProfile& target) {
-  return target.name == "onnx-standard" ? ir::Target::kOnnxStandard : ir::Target::kOrtCpu;
-}
-
 std::string NoRewriteYet(const std::string& op, const std::string& kernel, const TargetProfile& target) {
   const std::string how = kernel == "=" ? std::string("on the integers as they are") : kernel;
   return absl::StrCat(target.name, " runs ", op, " in integer (", how, "); qopt has no rewrite for it yet");
@@ -282,7 +278,7 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
       ++r.fusable_units;
       const ir::OpTraits* traits = unit.target->is_default_domain() ? ir::FindOpTraits(*unit.target) : nullptr;
       if (rewritable_kernels != nullptr && traits != nullptr && unit.has_qdq()) {
-        const std::string kernel(traits->Kernel(KernelColumn(target)));
+        const std::string kernel(traits->Kernel(target.kernels));
         if (!kernel.empty() && !rewritable_kernels->contains(kernel)) {
           v.no_rewrite = NoRewriteYet(v.op_type, kernel, target);
           ++r.no_rewrite[v.no_rewrite];

@@ -86,9 +86,6 @@ struct BoundaryReport {
 // one check the boundary report and the fusion pass (fuse-qdq-units) share.
 std::string WhyNotInteger(const NodeUnit& unit, const TargetProfile& target);
 
-// The kernel column of ir/op_traits.def that describes `target`.
-ir::Target KernelColumn(const TargetProfile& target);
-
 // "ort-cpu runs Gemm in integer (com.microsoft.QGemm); qopt has no rewrite
 // for it yet": what the boundary report and fuse-qdq-units both say about a
 // unit that runs in integer on the target but that no action rewrites.

@@ -152,33 +152,8 @@ class GreedyPatternDriver {
     rewriter_.maybe_dead_.clear();
   }
 
-  static bool IsDead(const ir::Node& node) {
-    for (const ir::Value* out : node.outputs()) {
-      if (out != nullptr && out->has_uses()) return false;
-    }
-    return true;
-  }
-
-  // Erases the candidates that are dead, and the Q/DQ nodes only they read,
-  // until nothing more dies: the one place dead Q/DQ nodes go.
   void EraseDead(std::vector<ir::Node*> candidates) {
-    bool progress = true;
-    while (progress) {
-      progress = false;
-      for (size_t i = 0; i < candidates.size(); ++i) {
-        ir::Node* node = candidates[i];
-        if (node->is_erased() || node->graph() != &graph_ || !IsDead(*node)) continue;
-        std::vector<ir::Node*> producers;
-        for (ir::Value* in : node->inputs()) {
-          ir::Node* p = in ? in->producer() : nullptr;
-          if (p != nullptr && analysis::IsQuantizationBoundary(*p)) producers.push_back(p);
-        }
-        graph_.EraseNode(node);
-        ++result_.nodes_erased;
-        candidates.insert(candidates.end(), producers.begin(), producers.end());
-        progress = true;
-      }
-    }
+    result_.nodes_erased += EraseDeadQdq(graph_, std::move(candidates));
   }
 
   ir::Graph& graph_;
@@ -190,6 +165,34 @@ class GreedyPatternDriver {
   absl::flat_hash_map<const ir::Node*, std::string> failures_;
   DriverResult result_;
 };
+
+int64_t EraseDeadQdq(ir::Graph& graph, std::vector<ir::Node*> candidates) {
+  auto dead = [](const ir::Node& node) {
+    for (const ir::Value* out : node.outputs()) {
+      if (out != nullptr && out->has_uses()) return false;
+    }
+    return true;
+  };
+  int64_t erased = 0;
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      ir::Node* node = candidates[i];
+      if (node->is_erased() || node->graph() != &graph || !dead(*node)) continue;
+      std::vector<ir::Node*> producers;
+      for (ir::Value* in : node->inputs()) {
+        ir::Node* p = in ? in->producer() : nullptr;
+        if (p != nullptr && analysis::IsQuantizationBoundary(*p)) producers.push_back(p);
+      }
+      graph.EraseNode(node);
+      ++erased;
+      candidates.insert(candidates.end(), producers.begin(), producers.end());
+      progress = true;
+    }
+  }
+  return erased;
+}
 
 DriverResult ApplyPatternsGreedily(ir::Graph& graph, const PatternSet& patterns, const DriverConfig& config) {
   return GreedyPatternDriver(graph, patterns, config).Run();

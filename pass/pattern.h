@@ -120,6 +120,13 @@ struct DriverResult {
 // nodes, users of a value that changed) is visited again.
 DriverResult ApplyPatternsGreedily(ir::Graph& graph, const PatternSet& patterns, const DriverConfig& config = {});
 
+// Erases the `candidates` that are dead (no output read, none a graph
+// output), and then the Q/DQ nodes only erased nodes read, until nothing
+// more dies; returns how many nodes went. The one place dead Q/DQ nodes go:
+// the driver calls it after every rewrite, passes that edit the graph
+// directly (float-islands) call it with their own candidates.
+int64_t EraseDeadQdq(ir::Graph& graph, std::vector<ir::Node*> candidates);
+
 // A warning finding naming `pass` when the driver did not converge; and
 // returns the message (empty when it converged), for passes without a report.
 std::string ReportDriverResult(const DriverResult& result, const Pass& pass, PassContext& context);

@@ -47,6 +47,7 @@
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
 #include "ir/op_traits.h"
+#include "pass/pattern.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/rewrite_util.h"
 #include "re2/re2.h"
@@ -524,18 +525,14 @@ class FloatIslands : public Pass {
     return text;
   }
 
-  // Q and DQ nodes (and the Q of a graph input) nobody reads any more.
+  // Q and DQ nodes (and the Q of a graph input) nobody reads any more,
+  // except those nothing read before the pass (not the pass's to erase).
   void EraseDeadQdq(ir::Graph& graph) {
-    for (bool erased = true; erased;) {
-      erased = false;
-      for (ir::Node* n : graph.nodes()) {
-        if ((IsQuantizeLinear(*n) || IsDequantizeLinear(*n)) && !n->output()->has_uses() &&
-            !n->output()->is_graph_output() && !dead_before_.contains(n)) {
-          graph.EraseNode(n);
-          erased = true;
-        }
-      }
+    std::vector<ir::Node*> candidates;
+    for (ir::Node* n : graph.nodes()) {
+      if ((IsQuantizeLinear(*n) || IsDequantizeLinear(*n)) && !dead_before_.contains(n)) candidates.push_back(n);
     }
+    qopt::EraseDeadQdq(graph, std::move(candidates));
   }
 
   absl::flat_hash_set<const ir::Node*> in_island_;

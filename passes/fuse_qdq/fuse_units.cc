@@ -318,7 +318,7 @@ class FuseQdqUnits : public Pass {
     // the selector is the boundary analysis' verdict (WhyNotInteger), the
     // action the registry's entry for the kernel.
     PatternSet patterns;
-    const ir::Target target = analysis::KernelColumn(*profile);
+    const ir::Target target = profile->kernels;
     for (const ir::OpTraits& traits : ir::AllOpTraits()) {
       const absl::string_view kernel = traits.Kernel(target);
       if (!traits.domain.empty() || kernel.empty()) continue;
