@@ -153,7 +153,7 @@ class GreedyPatternDriver {
   }
 
   void EraseDead(std::vector<ir::Node*> candidates) {
-    result_.nodes_erased += EraseDeadQdq(graph_, std::move(candidates));
+    result_.nodes_erased += EraseDeadQdq(std::move(candidates)).nodes;
   }
 
   ir::Graph& graph_;
@@ -166,28 +166,40 @@ class GreedyPatternDriver {
   DriverResult result_;
 };
 
-int64_t EraseDeadQdq(ir::Graph& graph, std::vector<ir::Node*> candidates) {
+DeadNodesErased EraseDeadQdq(std::vector<ir::Node*> candidates, bool with_constants) {
   auto dead = [](const ir::Node& node) {
     for (const ir::Value* out : node.outputs()) {
       if (out != nullptr && out->has_uses()) return false;
     }
     return true;
   };
-  int64_t erased = 0;
+  auto followed = [&](const ir::Node& producer) {
+    return analysis::IsQuantizationBoundary(producer) || (with_constants && producer.Is("Constant"));
+  };
+  DeadNodesErased erased;
   bool progress = true;
   while (progress) {
     progress = false;
     for (size_t i = 0; i < candidates.size(); ++i) {
       ir::Node* node = candidates[i];
-      if (node->is_erased() || node->graph() != &graph || !dead(*node)) continue;
-      std::vector<ir::Node*> producers;
-      for (ir::Value* in : node->inputs()) {
-        ir::Node* p = in ? in->producer() : nullptr;
-        if (p != nullptr && analysis::IsQuantizationBoundary(*p)) producers.push_back(p);
+      if (node->is_erased() || !dead(*node)) continue;
+      std::vector<ir::Value*> inputs;
+      for (ir::Value* v : node->inputs()) {
+        if (v != nullptr && std::find(inputs.begin(), inputs.end(), v) == inputs.end()) inputs.push_back(v);
       }
-      graph.EraseNode(node);
-      ++erased;
-      candidates.insert(candidates.end(), producers.begin(), producers.end());
+      if (analysis::IsQuantizeLinear(*node) || analysis::IsDequantizeLinear(*node)) ++erased.qdq;
+      if (node->Is("Constant")) ++erased.constants;
+      node->graph()->EraseNode(node);
+      ++erased.nodes;
+      for (ir::Value* v : inputs) {
+        if (v->has_uses()) continue;
+        if (with_constants && v->kind() == ir::Value::Kind::kInitializer) {
+          v->graph()->EraseValue(v);
+          ++erased.constants;
+        } else if (ir::Node* p = v->producer(); p != nullptr && followed(*p)) {
+          candidates.push_back(p);
+        }
+      }
       progress = true;
     }
   }

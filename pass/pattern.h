@@ -121,11 +121,18 @@ struct DriverResult {
 DriverResult ApplyPatternsGreedily(ir::Graph& graph, const PatternSet& patterns, const DriverConfig& config = {});
 
 // Erases the `candidates` that are dead (no output read, none a graph
-// output), and then the Q/DQ nodes only erased nodes read, until nothing
-// more dies; returns how many nodes went. The one place dead Q/DQ nodes go:
-// the driver calls it after every rewrite, passes that edit the graph
-// directly (float-islands) call it with their own candidates.
-int64_t EraseDeadQdq(ir::Graph& graph, std::vector<ir::Node*> candidates);
+// output), and then the Q/DQ nodes only erased nodes read — with
+// `with_constants` also such Constant nodes and initializers — until
+// nothing more dies. The one place dead Q/DQ nodes go: the driver calls it
+// after every rewrite; passes that edit the graph directly (qdq-cleanup,
+// float-islands) call it with their own candidates. Graph inputs stay; a
+// producer in an enclosing graph (a sub-graph reads outer values) goes too.
+struct DeadNodesErased {
+  int64_t nodes = 0;
+  int64_t qdq = 0;        // QuantizeLinear/DequantizeLinear among them
+  int64_t constants = 0;  // Constant nodes and initializers
+};
+DeadNodesErased EraseDeadQdq(std::vector<ir::Node*> candidates, bool with_constants = false);
 
 // A warning finding naming `pass` when the driver did not converge; and
 // returns the message (empty when it converged), for passes without a report.

@@ -532,7 +532,7 @@ class FloatIslands : public Pass {
     for (ir::Node* n : graph.nodes()) {
       if ((IsQuantizeLinear(*n) || IsDequantizeLinear(*n)) && !dead_before_.contains(n)) candidates.push_back(n);
     }
-    qopt::EraseDeadQdq(graph, std::move(candidates));
+    qopt::EraseDeadQdq(std::move(candidates));
   }
 
   absl::flat_hash_set<const ir::Node*> in_island_;

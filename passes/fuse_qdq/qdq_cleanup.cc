@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
+#include "pass/pattern.h"
 #include "passes/builtin_passes.h"
 
 namespace qopt {
@@ -132,35 +133,13 @@ class QdqCleanup : public Pass {
     return changed;
   }
 
-  // Erases `node` (none of its outputs used), then whatever only it kept
+  // Erases `root` (none of its outputs used), then whatever only it kept
   // alive among Q/DQ nodes, Constant nodes and initializers, so the pass
   // leaves nothing dangling behind its own rewrites. Graph inputs stay.
   void EraseWithDeadInputs(ir::Node* root) {
-    std::vector<ir::Node*> work = {root};
-    absl::flat_hash_set<ir::Value*> erased;  // initializers erased by this call
-    while (!work.empty()) {
-      ir::Node* node = work.back();
-      work.pop_back();
-      if (node->is_erased()) continue;
-      std::vector<ir::Value*> inputs;
-      for (ir::Value* v : node->inputs()) {
-        if (v != nullptr && std::find(inputs.begin(), inputs.end(), v) == inputs.end()) inputs.push_back(v);
-      }
-      if (IsQdq(*node)) ++qdq_removed_;
-      if (node->Is("Constant")) ++constants_removed_;
-      node->graph()->EraseNode(node);
-      for (ir::Value* v : inputs) {
-        if (v->has_uses() || erased.contains(v)) continue;
-        if (v->kind() == ir::Value::Kind::kInitializer) {
-          v->graph()->EraseValue(v);
-          erased.insert(v);
-          ++constants_removed_;
-        } else if (ir::Node* producer = v->producer();
-                   producer != nullptr && IsDead(*producer) && (IsQdq(*producer) || producer->Is("Constant"))) {
-          work.push_back(producer);
-        }
-      }
-    }
+    const DeadNodesErased erased = EraseDeadQdq({root}, /*with_constants=*/true);
+    qdq_removed_ += erased.qdq;
+    constants_removed_ += erased.constants;
   }
 
   // Rule 1, dq-q-identical. Xq -> DequantizeLinear(s, z) -> QuantizeLinear(s,
