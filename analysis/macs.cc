@@ -1,6 +1,7 @@
 #include "analysis/macs.h"
 
 #include "analysis/qdq_params.h"
+#include "ir/op_traits.h"
 
 namespace qopt::analysis {
 namespace {
@@ -49,7 +50,8 @@ MacCounts CountMacs(const ir::Graph& graph, const TargetProfile& target) {
     const bool matmul = op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul" ||
                         op == "MatMulIntegerToFloat";
     const bool gemm = op == "Gemm" || op == "QGemm";
-    const bool deconv = op == "ConvTranspose";
+    // A convolution whose weight is [C_in, C_out / group, ...] (the table's channel axis 1).
+    const bool deconv = ir::IsConvolution(*node) && ir::FindOpTraits(*node)->channel_axis == 1;
     if (!(conv || matmul || gemm || deconv)) continue;
     const int weight_index = op == "QLinearConv" || op == "QLinearMatMul" || op == "QGemm" ? 3 : 1;
     const std::vector<int64_t> y = StaticDims(node->output());
