@@ -146,7 +146,9 @@ TEST(FuseQdq, PipelineSummaryCountsFromThePipelineStart) {
 // DQ(s 0.25) -> HardSigmoid(alpha 0.2, beta 0.5) -> Q(s 0.25, zero point 0)
 // with an input of `type` and zero point `zp`.
 std::unique_ptr<ir::Model> HardSigmoidSite(const std::string& type, int64_t zp) {
-  QdqModelBuilder b;
+  // 16-bit Q/DQ exist from opset 21 (and need IR version 10).
+  const bool wide = type == "uint16" || type == "int16";
+  QdqModelBuilder b(wide ? 21 : 13, wide ? 10 : 8);
   b.Input("X", "float[4]").Output("Y", "float[4]");
   const QParams in = b.PerTensor("s", 0.25, "z", type, zp);
   b.Constant("zo", "uint8", {0});

@@ -233,7 +233,7 @@ TEST(ConvTransposeToConv, NonOverlappingKernelBecomesConvAndDepthToSpace) {
   // W[c_in=1, c_out=2, 2, 2]: W'[(i*2 + j)*2 + o, 0] = W[0, o, i, j].
   auto model = Parse(R"(
 <ir_version: 8, opset_import: ["" : 13]>
-g (float[1,1,3,3] X) => (float[1,2,6,6] Y, float[1,2,5,5] Z)
+g (float[1,1,3,3] X) => (float[1,2,6,6] Y, float[1,2,4,4] Z)
   <float[1,2,2,2] W = {1, 2, 3, 4, 5, 6, 7, 8}, float[2] B = {0.5, -0.5}> {
   T = ConvTranspose <kernel_shape = [2, 2], strides = [2, 2]> (X, W, B)
   Y = Relu(T)

@@ -136,7 +136,7 @@ std::string FloatSite(const std::string& d2s_attrs, const std::string& conv_attr
                       const std::string& w = "float[3,2,1,1] W = {1, -2, 3, 4, -5, 6}") {
   return absl::StrReplaceAll(R"(
 <ir_version: 8, opset_import: ["" : 13]>
-g (float[X_DIMS] X) => (float Y) <W_DECL, float[3] B = {0.5, -1, 2}> {
+g (float[X_DIMS] X) => (float[n,c,h,w] Y) <W_DECL, float[3] B = {0.5, -1, 2}> {
   D = DepthToSpace <D2S_ATTRS> (X)
   Y = Conv CONV_ATTRS (D, W, B)
 }
