@@ -75,7 +75,7 @@ MacCounts CountMacs(const ir::Graph& graph, const TargetProfile& target) {
     m.total += macs;
     m.by_op[op] += macs;
     const bool quantized_unit = DequantizeProducer(node->input(0)) && DequantizeProducer(node->input(weight_index)) &&
-                                node->is_default_domain() && target.integer_ops.contains(op);
+                                target.HasIntegerKernel(*node);
     if (IsIntegerOp(*node) || quantized_unit) m.integer += macs;
   }
   return m;

@@ -106,17 +106,6 @@ const std::set<ir::ElementType>& EightBitTypes() {
   return *types;
 }
 
-// The ops a target runs with an integer kernel, and those it runs on the
-// integers as they are: the target's column of ir/op_traits.def.
-std::set<std::string> IntegerOps(ir::Target target) {
-  std::vector<std::string> ops = ir::OpsWithKernel(target, "*");
-  return {ops.begin(), ops.end()};
-}
-std::set<std::string> PassthroughOps(ir::Target target) {
-  std::vector<std::string> ops = ir::OpsWithKernel(target, "=");
-  return {ops.begin(), ops.end()};
-}
-
 }  // namespace
 
 const TargetProfile* FindTargetProfile(const std::string& name) {
@@ -125,25 +114,27 @@ const TargetProfile* FindTargetProfile(const std::string& name) {
       "ONNX Runtime's CPU execution provider: QLinearConv, QLinearMatMul, QGemm and the com.microsoft "
       "QLinear* element-wise, pooling and concat kernels",
       ir::Target::kOrtCpu,
-      IntegerOps(ir::Target::kOrtCpu),
-      PassthroughOps(ir::Target::kOrtCpu),
       EightBitTypes(),
       /*symmetric_int8_weights=*/true,
   };
   static const auto* onnx_standard = new TargetProfile{
       "onnx-standard",
       "Only the integer ops of the ONNX standard: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger",
-      ir::Target::kOnnxStandard,
-      IntegerOps(ir::Target::kOnnxStandard),
       // Standard Concat runs on uint8/int8 tensors as they are, but only
-      // when all of them share one scale and zero point.
-      PassthroughOps(ir::Target::kOnnxStandard),
+      // when all of them share one scale and zero point (its "=" there).
+      ir::Target::kOnnxStandard,
       EightBitTypes(),
       /*symmetric_int8_weights=*/false,
   };
   if (name == "ort-cpu") return ort_cpu;
   if (name == "onnx-standard") return onnx_standard;
   return nullptr;
+}
+
+absl::string_view TargetProfile::KernelFor(const ir::Node& node) const {
+  if (!node.is_default_domain()) return "";
+  const ir::OpTraits* traits = ir::FindOpTraits(node);
+  return traits == nullptr ? "" : traits->Kernel(kernels);
 }
 
 std::vector<std::string> TargetProfileNames() { return {"ort-cpu", "onnx-standard"}; }

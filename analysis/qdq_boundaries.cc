@@ -35,8 +35,8 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
     return {};
   }
   auto verdict = [](std::string category, std::string detail) { return Verdict{category, detail}; };
-  const bool integer_op = node.is_default_domain() && target.integer_ops.contains(op);
-  const bool passthrough = node.is_default_domain() && target.passthrough_ops.contains(op);
+  const bool integer_op = target.HasIntegerKernel(node);
+  const bool passthrough = target.RunsOnIntegers(node);
   if (!integer_op && !passthrough) {
     std::string what = absl::StrCat("no integer kernel for ", op, " on ", target.name);
     return verdict(what, what);
@@ -276,9 +276,8 @@ BoundaryReport AnalyzeBoundaries(const ir::Graph& graph, const TargetProfile& ta
     v.fusable = v.reason.empty();
     if (v.fusable) {
       ++r.fusable_units;
-      const ir::OpTraits* traits = unit.target->is_default_domain() ? ir::FindOpTraits(*unit.target) : nullptr;
-      if (rewritable_kernels != nullptr && traits != nullptr && unit.has_qdq()) {
-        const std::string kernel(traits->Kernel(target.kernels));
+      if (rewritable_kernels != nullptr && unit.has_qdq()) {
+        const std::string kernel(target.KernelFor(*unit.target));
         if (!kernel.empty() && !rewritable_kernels->contains(kernel)) {
           v.no_rewrite = NoRewriteYet(v.op_type, kernel, target);
           ++r.no_rewrite[v.no_rewrite];

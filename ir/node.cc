@@ -151,4 +151,11 @@ std::string Node::Describe() const {
   return absl::StrCat("(", op, " #", creation_index_, ")");
 }
 
+bool Node::outputs_unused() const {
+  for (const Value* out : outputs_) {
+    if (out != nullptr && out->has_uses()) return false;
+  }
+  return true;
+}
+
 }  // namespace qopt::ir

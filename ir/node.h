@@ -103,6 +103,9 @@ class Node {
   onnx::NodeProto* mutable_proto_shell() { return &proto_shell_; }
 
   bool is_erased() const { return erased_; }
+  // Nothing reads any of its outputs (a graph output counts as a read): the
+  // node computes nothing anyone sees.
+  bool outputs_unused() const;
 
   // "'name' (Conv)" or "(Conv #12)" for unnamed nodes: for error messages.
   std::string Describe() const;

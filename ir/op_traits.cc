@@ -71,16 +71,6 @@ std::vector<std::string> OpsWithTrait(OpTrait trait) {
   return ops;
 }
 
-std::vector<std::string> OpsWithKernel(Target target, absl::string_view kernel) {
-  std::vector<std::string> ops;
-  for (const OpTraits& t : Table()) {
-    const absl::string_view k = t.Kernel(target);
-    if (!t.domain.empty() || k.empty()) continue;
-    if (kernel == "*" ? k != "=" : k == kernel) ops.emplace_back(t.op_type);
-  }
-  return ops;
-}
-
 absl::string_view OpTraitName(OpTrait trait) {
   switch (trait) {
     case kCompute: return "compute";

@@ -79,9 +79,6 @@ int64_t ConvolutionOutputChannels(const Node& conv, const std::vector<int64_t>& 
 const std::vector<OpTraits>& AllOpTraits();
 // Default-domain ops with the trait, in table order.
 std::vector<std::string> OpsWithTrait(OpTrait trait);
-// Default-domain ops whose `target` column is `kernel` ("=" for the ops the
-// target runs on integers as they are; "*" for any kernel but those).
-std::vector<std::string> OpsWithKernel(Target target, absl::string_view kernel);
 absl::string_view OpTraitName(OpTrait trait);
 std::vector<OpTrait> AllOpTraitFlags();
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
+#include "ir/op_traits.h"
 
 namespace qopt {
 
@@ -167,14 +168,8 @@ class GreedyPatternDriver {
 };
 
 DeadNodesErased EraseDeadQdq(std::vector<ir::Node*> candidates, bool with_constants) {
-  auto dead = [](const ir::Node& node) {
-    for (const ir::Value* out : node.outputs()) {
-      if (out != nullptr && out->has_uses()) return false;
-    }
-    return true;
-  };
   auto followed = [&](const ir::Node& producer) {
-    return analysis::IsQuantizationBoundary(producer) || (with_constants && producer.Is("Constant"));
+    return analysis::IsQuantizationBoundary(producer) || (with_constants && ir::HasTrait(producer, ir::kConstantOp));
   };
   DeadNodesErased erased;
   bool progress = true;
@@ -182,13 +177,13 @@ DeadNodesErased EraseDeadQdq(std::vector<ir::Node*> candidates, bool with_consta
     progress = false;
     for (size_t i = 0; i < candidates.size(); ++i) {
       ir::Node* node = candidates[i];
-      if (node->is_erased() || !dead(*node)) continue;
+      if (node->is_erased() || !node->outputs_unused()) continue;
       std::vector<ir::Value*> inputs;
       for (ir::Value* v : node->inputs()) {
         if (v != nullptr && std::find(inputs.begin(), inputs.end(), v) == inputs.end()) inputs.push_back(v);
       }
       if (analysis::IsQuantizeLinear(*node) || analysis::IsDequantizeLinear(*node)) ++erased.qdq;
-      if (node->Is("Constant")) ++erased.constants;
+      if (ir::HasTrait(*node, ir::kConstantOp)) ++erased.constants;
       node->graph()->EraseNode(node);
       ++erased.nodes;
       for (ir::Value* v : inputs) {

@@ -19,20 +19,13 @@ class DeadCodeElimination : public Pass {
   }
 
  private:
-  static bool IsDead(const ir::Node* node) {
-    for (const ir::Value* out : node->outputs()) {
-      if (out != nullptr && out->has_uses()) return false;
-    }
-    return true;
-  }
-
   void Sweep(ir::Graph& graph) {
     // Reverse order: erasing a consumer first frees its producers' outputs,
     // so a dead chain goes in one sweep.
     std::vector<ir::Node*> nodes = graph.node_list();
     for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
       ir::Node* node = *it;
-      if (IsDead(node)) {
+      if (node->outputs_unused()) {
         graph.EraseNode(node);
         ++nodes_removed_;
       } else {

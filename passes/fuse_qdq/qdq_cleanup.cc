@@ -93,13 +93,6 @@ bool OnlyUserIs(const ir::Value* v, const ir::Node* user) {
   return v != nullptr && v->uses().size() == 1 && v->uses()[0].user == user;
 }
 
-bool IsDead(const ir::Node& node) {
-  for (const ir::Value* out : node.outputs()) {
-    if (out != nullptr && out->has_uses()) return false;
-  }
-  return true;
-}
-
 class QdqCleanup : public Pass {
  public:
   absl::string_view name() const override { return "qdq-cleanup"; }
@@ -354,7 +347,7 @@ class QdqCleanup : public Pass {
     std::vector<ir::Node*> nodes = graph.node_list();
     for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
       ir::Node* node = *it;
-      if (node->is_erased() || !IsQdq(*node) || !IsDead(*node)) continue;
+      if (node->is_erased() || !IsQdq(*node) || !node->outputs_unused()) continue;
       EraseWithDeadInputs(node);
       changed = true;
     }
