@@ -10,6 +10,7 @@
 #include <string>
 
 #include "analysis/node_units.h"
+#include "analysis/target_profile.h"
 #include "ir/model.h"
 #include "nlohmann/json.hpp"
 

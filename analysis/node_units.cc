@@ -99,44 +99,4 @@ std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph) {
   return units;
 }
 
-namespace {
-
-const std::set<ir::ElementType>& EightBitTypes() {
-  static const auto* types = new std::set<ir::ElementType>{ir::ElementType::kUint8, ir::ElementType::kInt8};
-  return *types;
-}
-
-}  // namespace
-
-const TargetProfile* FindTargetProfile(const std::string& name) {
-  static const auto* ort_cpu = new TargetProfile{
-      "ort-cpu",
-      "ONNX Runtime's CPU execution provider: QLinearConv, QLinearMatMul, QGemm and the com.microsoft "
-      "QLinear* element-wise, pooling and concat kernels",
-      ir::Target::kOrtCpu,
-      EightBitTypes(),
-      /*symmetric_int8_weights=*/true,
-  };
-  static const auto* onnx_standard = new TargetProfile{
-      "onnx-standard",
-      "Only the integer ops of the ONNX standard: QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger",
-      // Standard Concat runs on uint8/int8 tensors as they are, but only
-      // when all of them share one scale and zero point (its "=" there).
-      ir::Target::kOnnxStandard,
-      EightBitTypes(),
-      /*symmetric_int8_weights=*/false,
-  };
-  if (name == "ort-cpu") return ort_cpu;
-  if (name == "onnx-standard") return onnx_standard;
-  return nullptr;
-}
-
-absl::string_view TargetProfile::KernelFor(const ir::Node& node) const {
-  if (!node.is_default_domain()) return "";
-  const ir::OpTraits* traits = ir::FindOpTraits(node);
-  return traits == nullptr ? "" : traits->Kernel(kernels);
-}
-
-std::vector<std::string> TargetProfileNames() { return {"ort-cpu", "onnx-standard"}; }
-
 }  // namespace qopt::analysis

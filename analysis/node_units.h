@@ -69,35 +69,4 @@ NodeUnit MakeNodeUnit(const ir::Node& target);
 // node that reads no tensor data (Constant, Shape, Size).
 std::vector<NodeUnit> FindNodeUnits(const ir::Graph& graph);
 
-// What a deployment target runs in integer: data, not code.
-struct TargetProfile {
-  std::string name;
-  std::string description;
-  // Its column in ir/op_traits.def: which ops have an integer kernel
-  // (QLinearConv, QGemm, ...) and which run on the integer data as it is,
-  // Q/DQ dropped ("="), which needs every input and the output to share one
-  // scale and zero point: Reshape, Transpose, ... and, where the target has
-  // no QLinearConcat, Concat ("mixed scales on Concat").
-  ir::Target kernels;
-  // Integer types of Q/DQ the kernels take (uint8/int8 on both targets;
-  // int16, int4 and float8 Q/DQ of opset 19-21 stay float there).
-  std::set<ir::ElementType> integer_types;
-  bool symmetric_int8_weights = false;    // int8 weights must have zero point 0
-  bool conv_per_channel_axis0_only = true;
-  bool block_wise_weights = false;        // QuantizeLinear/DequantizeLinear block_size > 0
-
-  // The node's kernel on this target ("" for none, "=" for the op on the
-  // integers as they are); only default-domain ops have one.
-  absl::string_view KernelFor(const ir::Node& node) const;
-  bool HasIntegerKernel(const ir::Node& node) const {
-    const absl::string_view k = KernelFor(node);
-    return !k.empty() && k != "=";
-  }
-  bool RunsOnIntegers(const ir::Node& node) const { return KernelFor(node) == "="; }
-};
-
-// "ort-cpu" or "onnx-standard"; null for an unknown name.
-const TargetProfile* FindTargetProfile(const std::string& name);
-std::vector<std::string> TargetProfileNames();
-
 }  // namespace qopt::analysis

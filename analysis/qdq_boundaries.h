@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "analysis/node_units.h"
+#include "analysis/target_profile.h"
 #include "ir/op_traits.h"
 #include "nlohmann/json.hpp"
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "analysis/node_units.h"
+#include "analysis/target_profile.h"
 #include "render/dot.h"
 
 namespace qopt::analysis {

@@ -17,19 +17,20 @@
 
 #include "absl/container/flat_hash_set.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
-#include "analysis/qdq_census.h"
 #include "analysis/node_units.h"
 #include "analysis/qdq_boundaries.h"
+#include "analysis/qdq_census.h"
 #include "analysis/qdq_params.h"
+#include "analysis/target_profile.h"
+#include "ir/op_traits.h"
+#include "pass/pattern.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/fuse_units.h"
 #include "passes/fuse_qdq/rewrite_util.h"
-#include "pass/pattern.h"
-#include "ir/op_traits.h"
 
 namespace qopt {
 namespace {
