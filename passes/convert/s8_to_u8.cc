@@ -121,6 +121,7 @@ class S8ToU8 : public Pass {
     parent_.clear();
     blocker_.clear();
     u8_copies_.clear();
+    replaced_.clear();
     u8_zero_ = s8_zero_ = one_ = nullptr;
     skipped_reason_.clear();
     kept_.clear();
@@ -328,6 +329,7 @@ class S8ToU8 : public Pass {
       if (is_output) ConvertGraphOutput(graph, v);
       ++converted_values_;
     }
+    EraseReplacedConstants(graph);
     for (const auto& [root, why] : blocker_) kept_.push_back({root->name(), why});
     std::sort(kept_.begin(), kept_.end());
     kept_regions_ += static_cast<int64_t>(kept_.size());
@@ -353,6 +355,20 @@ class S8ToU8 : public Pass {
     ShiftZeroPoint(graph, pad, 2);  // the pad value moves as a zero point does; absent is int8 0
   }
 
+  // The int8 constants whose shifted copies took their place, where nothing
+  // reads them any more: the file should not carry both.
+  void EraseReplacedConstants(ir::Graph& graph) {
+    for (ir::Value* v : replaced_) {
+      if (v->has_uses() || v->is_graph_output()) continue;
+      if (v->kind() == ir::Value::Kind::kInitializer) {
+        graph.EraseValue(v);
+      } else if (ir::Node* constant = v->producer(); constant != nullptr && constant->Is("Constant")) {
+        graph.EraseNode(constant);
+      }
+    }
+    replaced_.clear();
+  }
+
   // A uint8 initializer holding the int8 constant `v` + 128; one per source.
   ir::Value* ShiftedCopy(ir::Graph& graph, ir::Value* v) {
     auto it = u8_copies_.find(v);
@@ -367,6 +383,7 @@ class S8ToU8 : public Pass {
     shifted.SetRawData(std::move(bytes));
     ir::Value* copy = graph.AddInitializer(absl::StrCat(v->name(), "_u8"), std::move(shifted));
     u8_copies_[v] = copy;
+    replaced_.push_back(v);
     return copy;
   }
 
@@ -387,6 +404,7 @@ class S8ToU8 : public Pass {
     }
     ir::Tensor copy(type, t->dims());
     copy.SetRawData(std::move(bytes));
+    replaced_.push_back(table);
     return graph.AddInitializer(absl::StrCat(table->name(), rotate ? "_rotated" : "_u8"), std::move(copy));
   }
 
@@ -412,8 +430,11 @@ class S8ToU8 : public Pass {
   void ConvertGraphInput(ir::Graph& graph, ir::Value* x) {
     std::vector<ir::Use> uses = x->uses();
     ir::Node* first = graph.FirstNode();
-    ir::Node* dq = graph.AddNode("DequantizeLinear", {x, One(graph), S8Zero(graph)}, 1, first);
-    ir::Node* q = graph.AddNode("QuantizeLinear", {dq->output(), One(graph), U8Zero(graph)}, 1, first);
+    ir::Model& model = *graph.model();
+    ir::Node* dq = graph.AddNodeWithOutputNames("DequantizeLinear", {x, One(graph), S8Zero(graph)},
+                                                {model.UniqueName(absl::StrCat(x->name(), "_s8_float"))}, first);
+    ir::Node* q = graph.AddNodeWithOutputNames("QuantizeLinear", {dq->output(), One(graph), U8Zero(graph)},
+                                               {model.UniqueName(absl::StrCat(x->name(), "_u8"))}, first);
     SetType(dq->output(), ElementType::kFloat);
     SetType(q->output(), ElementType::kUint8);
     for (const ir::Use& use : uses) {
@@ -428,8 +449,11 @@ class S8ToU8 : public Pass {
   // Q(1, 0), int8 again, under the output's name.
   void ConvertGraphOutput(ir::Graph& graph, ir::Value* v) {
     if (v->kind() == ir::Value::Kind::kGraphInput) return;  // passed through unchanged
-    ir::Node* dq = graph.AddNode("DequantizeLinear", {v, One(graph), U8Zero(graph)}, 1);
-    ir::Node* q = graph.AddNode("QuantizeLinear", {dq->output(), One(graph), S8Zero(graph)}, 1);
+    ir::Model& model = *graph.model();
+    ir::Node* dq = graph.AddNodeWithOutputNames("DequantizeLinear", {v, One(graph), U8Zero(graph)},
+                                                {model.UniqueName(absl::StrCat(v->name(), "_u8_float"))});
+    ir::Node* q = graph.AddNodeWithOutputNames("QuantizeLinear", {dq->output(), One(graph), S8Zero(graph)},
+                                               {model.UniqueName(absl::StrCat(v->name(), "_s8"))});
     SetType(dq->output(), ElementType::kFloat);
     fuse_qdq::SetTensorType(q->output(), ElementType::kInt8, v->shape());
     const std::string name = v->name();
@@ -474,6 +498,7 @@ class S8ToU8 : public Pass {
   absl::flat_hash_map<const ir::Value*, const ir::Value*> parent_;
   absl::flat_hash_map<const ir::Value*, std::string> blocker_;  // by region root
   absl::flat_hash_map<const ir::Value*, ir::Value*> u8_copies_;
+  std::vector<ir::Value*> replaced_;
   ir::Value* u8_zero_ = nullptr;
   ir::Value* s8_zero_ = nullptr;
   ir::Value* one_ = nullptr;

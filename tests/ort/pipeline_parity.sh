@@ -11,6 +11,8 @@
 # table says so. Prints one table row per model/variant (tools/ort/parity.js).
 #
 # Usage: pipeline_parity.sh [QOPT_OPT [SOURCE_DIR]] --pipeline=PIPELINE [options]
+#   --in-pipeline=P                 make IN by applying pipeline P to the quantized file first
+#                                   (e.g. s8-to-u8: then fuse-qdq is held to ORT's run of the converted file)
 #   --models=det,rec,cls            (default: all three)
 #   --variants=u8s8,per-channel,s8s8  quantized variants to start from (default: these; also dynamic)
 #   --steps=N                       allowed difference in quantization steps (default 1)
@@ -32,6 +34,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ort_test_init "$@"
 
 pipeline=
+in_pipeline=
 models=det,rec,cls
 variants=u8s8,per-channel,s8s8
 expect_failure=0
@@ -40,6 +43,7 @@ parity_args=()
 for arg in "${ort_args[@]}"; do
   case $arg in
     --pipeline=*) pipeline=${arg#*=} ;;
+    --in-pipeline=*) in_pipeline=${arg#*=} ;;
     --models=*) models=${arg#*=} ;;
     --variants=*) variants=${arg#*=} ;;
     --steps=*|--seeds=*|--opt-levels=*|--atol=*|--rtol=*|--out-opt-level=*|--in-opt-level=*) parity_args+=("$arg") ;;
@@ -63,7 +67,7 @@ done
 if [[ -n $keep ]]; then mkdir -p "$keep"; fi
 
 parity=(node "$src/tools/ort/parity.js" --qopt-opt="$qopt")
-echo "pipeline '$pipeline' on quantized PaddleOCR models; qopt-opt $qopt"
+echo "pipeline '$pipeline' on quantized PaddleOCR models${in_pipeline:+ after '$in_pipeline'}; qopt-opt $qopt"
 "${parity[@]}" --header
 passed=0 failed=0 errors=0
 for name in "${model_list[@]}"; do
@@ -81,6 +85,14 @@ for name in "${model_list[@]}"; do
       echo "ERROR: $label: $(head -n 1 "$work/step.log")"
       errors=$((errors + 1))
       continue
+    fi
+    if [[ -n $in_pipeline ]]; then
+      if ! "$qopt" "$in" --pass="$in_pipeline" --report=none -o "$in.pre.onnx" >"$work/step.log" 2>&1; then
+        echo "ERROR: $label: qopt-opt --pass='$in_pipeline' failed: $(grep -m1 . "$work/step.log")"
+        errors=$((errors + 1))
+        continue
+      fi
+      mv "$in.pre.onnx" "$in"
     fi
     if ! "$qopt" "$in" --pass="$pipeline" --report=none -o "$out" >"$work/step.log" 2>&1; then
       echo "ERROR: $label: qopt-opt --pass='$pipeline' failed: $(grep -m1 . "$work/step.log")"
