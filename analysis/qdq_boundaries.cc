@@ -23,6 +23,36 @@ struct Verdict {
 
 Verdict QuantizationFormReason(const NodeUnit& unit, const TargetProfile& target);
 
+// What only units becoming an integer kernel (QLinearConv, QLinearAdd, ...)
+// need, beyond the Q/DQ form: float32 scales (every QLinear op's scale
+// inputs are tensor(float); opset 19 Q/DQ may carry float16 or bfloat16
+// ones) and an activation type the runtime fuses (the profile's measured
+// fact: ONNX Runtime on x86 leaves int8-activation units as Q/DQ).
+Verdict IntegerKernelReason(const NodeUnit& unit, const TargetProfile& target) {
+  auto check_scale = [&](const QdqParams* p) -> Verdict {
+    if (p == nullptr || p->scale_type == ir::ElementType::kUndefined || p->scale_type == ir::ElementType::kFloat) {
+      return {};
+    }
+    const std::string type = ir::ElementTypeName(p->scale_type);
+    return {absl::StrCat(type, " scales"),
+            absl::StrCat(p->node->Describe(), " has a ", type, " scale; integer kernels take float32 scales")};
+  };
+  for (size_t i = 0; i < unit.input_params.size(); ++i) {
+    if (Verdict v = check_scale(unit.input_qdq(i)); !v.category.empty()) return v;
+  }
+  for (size_t o = 0; o < unit.output_params.size(); ++o) {
+    if (Verdict v = check_scale(unit.output_qdq(o)); !v.category.empty()) return v;
+  }
+  const QdqParams* activation = unit.input_qdq(0);
+  if (activation == nullptr) activation = unit.output_qdq(0);
+  if (activation == nullptr || !ir::IsInteger(activation->quant_type)) return {};
+  const std::string why = target.WhyActivationNotFused(*unit.target, activation->quant_type);
+  if (why.empty()) return {};
+  const std::string type = ir::ElementTypeName(activation->quant_type);
+  return {absl::StrCat(type, " activations: not fused by ORT on this target"),
+          absl::StrCat(type, " activations: not fused by ORT on this target: ", why)};
+}
+
 // Why a unit does not run in integer on `target`; empty when it does.
 Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
   const ir::Node& node = *unit.target;
@@ -59,6 +89,9 @@ Verdict Reason(const NodeUnit& unit, const TargetProfile& target) {
                    absl::StrCat("output '", unit.float_outputs[0], "' is read in float"));
   }
   if (Verdict form = QuantizationFormReason(unit, target); !form.category.empty()) return form;
+  if (integer_op) {
+    if (Verdict v = IntegerKernelReason(unit, target); !v.category.empty()) return v;
+  }
   if (integer_op && ir::HasWeightInput(node) && unit.input_dq.size() > 1 && unit.input_dq[1]) {
     const QdqParams* w = unit.input_qdq(1);
     if (w && target.symmetric_int8_weights && w->quant_type == ir::ElementType::kInt8) {

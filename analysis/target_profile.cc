@@ -1,5 +1,6 @@
 #include "analysis/target_profile.h"
 
+#include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
 
 namespace qopt::analysis {
@@ -46,6 +47,9 @@ TargetProfile* OrtCpu() {
   // ONNX Runtime 1.30's optimizer on x86 fuses QDQ units with uint8
   // activations only: its optimized s8s8 PaddleOCR detector keeps 670 Q/DQ.
   p->fused_activation_types = {ir::ElementType::kUint8};
+  p->unfused_activation_note =
+      "ONNX Runtime 1.30's CPU optimizer on x86 fuses QDQ units with uint8 activations only (its optimized "
+      "s8s8 PaddleOCR detector keeps its Q/DQ; s8-to-u8 makes them uint8, exactly)";
   return p;
 }
 
@@ -92,6 +96,15 @@ const KernelMeasurement* TargetProfile::MeasurementFor(const ir::Node& node, ir:
     if (m.unit_class == unit_class && m.activation == activation) return &m;
   }
   return nullptr;
+}
+
+std::string TargetProfile::WhyActivationNotFused(const ir::Node& node, ir::ElementType activation) const {
+  const KernelMeasurement* m = MeasurementFor(node, activation);
+  if (m != nullptr && m->fused_by_runtime) return "";
+  if (m == nullptr && FusesActivation(activation)) return "";
+  if (m != nullptr && !m->note.empty()) return m->note;
+  if (!unfused_activation_note.empty()) return unfused_activation_note;
+  return absl::StrCat(name, " does not fuse units with ", ir::ElementTypeName(activation), " activations");
 }
 
 }  // namespace qopt::analysis

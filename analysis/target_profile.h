@@ -72,6 +72,9 @@ struct TargetProfile {
   // 8-bit activations is left as Q/DQ by the runtime; s8-to-u8 turns int8
   // activations into uint8 exactly where uint8 is listed here and int8 is not.
   std::set<ir::ElementType> fused_activation_types;
+  // Why units with other activation types are not fused, as measured
+  // (qdq-boundaries quotes it).
+  std::string unfused_activation_note;
   LinearCost quantize;    // one QuantizeLinear, per element
   LinearCost dequantize;  // one DequantizeLinear, per element
   std::vector<KernelMeasurement> measurements;
@@ -97,6 +100,9 @@ struct TargetProfile {
   // The measurement of `node`'s class with this activation type; null if
   // the profile has none.
   const KernelMeasurement* MeasurementFor(const ir::Node& node, ir::ElementType activation) const;
+  // Why the runtime does not fuse `node`'s unit with `activation` (the
+  // measurement's note, else the profile's); empty when it does.
+  std::string WhyActivationNotFused(const ir::Node& node, ir::ElementType activation) const;
 };
 
 // A built-in profile ("ort-cpu", "onnx-standard") by name; null otherwise.

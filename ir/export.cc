@@ -120,6 +120,11 @@ void Exporter::ExportGraph(const Graph& graph, onnx::GraphProto* proto) {
     if (v->has_info_ && v->kind() != Value::Kind::kGraphInput) entries.push_back({v->info_rank_, order++, &v->info_});
   }
   for (size_t i = 0; i < graph.orphan_value_infos_.size(); ++i) {
+    // An entry naming a value of this graph is a second entry for it (files
+    // list some tensors twice) or a graph input's: the value's own type is
+    // the one passes keep true, and a stale copy (float where a rewrite made
+    // uint8) is a file ONNX Runtime refuses.
+    if (graph.FindValue(graph.orphan_value_infos_[i].name()) != nullptr) continue;
     int64_t rank = i < graph.orphan_ranks_.size() ? graph.orphan_ranks_[i] : INT64_MAX;
     entries.push_back({rank, order++, &graph.orphan_value_infos_[i]});
   }

@@ -133,6 +133,19 @@ class PropagateQdq : public Pass {
     if (in == nullptr || in->constant() != nullptr) return false;
     // Only where it helps: the input comes from a DQ (the pair can cancel).
     if (in->producer() == nullptr || !IsDequantizeLinear(*in->producer())) return false;
+    // The Q moves above the op, and its scale and zero point must be
+    // defined there. Files from other tools (Vitis AI) make them Constant
+    // nodes right before the Q; such a node reads nothing, so it can move
+    // to the front of the graph. A parameter computed by any other node
+    // keeps the Q where it is.
+    std::vector<ir::Node*> constant_params;
+    for (int i = 1; i < q->num_inputs(); ++i) {
+      ir::Node* producer = q->input(i) ? q->input(i)->producer() : nullptr;
+      if (producer == nullptr) continue;
+      if (producer->num_inputs() != 0 || !producer->subgraphs().empty()) return false;
+      constant_params.push_back(producer);
+    }
+    for (ir::Node* producer : constant_params) rewriter.graph().MoveBefore(producer, rewriter.graph().FirstNode());
     ir::Node* hoisted = rewriter.AddNode("QuantizeLinear", {in, q->input(1), q->input(2)}, 1, &op, q->domain(),
                                       q->name());
     for (const ir::Attribute& a : q->attributes()) hoisted->mutable_attributes().emplace_back(ir::Attribute(a.proto()));

@@ -122,6 +122,19 @@ TEST_P(QuantizedRealModel, OpCountBoundariesAndExactQdqCounts) {
   // the Div) boundaries are named. The Mul of both blocks is quantized in
   // ORT's layout (its inputs and output get Q/DQ), so it is an integer unit;
   // the float regions name it as the op the boundary leads into.
+  const auto& reasons = b["reasons"];
+  std::set<std::string> left_float_ops;
+  for (const auto& unit : b["units_left_float"]) left_float_ops.insert(unit["op_type"].get<std::string>());
+  if (options.find("activation=s8") != std::string::npos) {
+    // int8 activations: ONNX Runtime on x86 fuses none of these units (the
+    // ort-cpu profile's measured fact), so every Conv stays Q/DQ, and says why.
+    EXPECT_TRUE(reasons.contains("int8 activations: not fused by ORT on this target")) << reasons.dump();
+    EXPECT_TRUE(left_float_ops.contains("Conv"));
+    EXPECT_TRUE(left_float_ops.contains("HardSigmoid"));
+    fs::remove(calib);
+    fs::remove(fp32);
+    return;
+  }
   auto region_exits_to = [&](const std::string& op, const std::string& next) {
     for (const auto& region : b["float_regions"]) {
       const auto& ops = region["ops"];
@@ -134,11 +147,8 @@ TEST_P(QuantizedRealModel, OpCountBoundariesAndExactQdqCounts) {
   };
   EXPECT_TRUE(region_exits_to("HardSigmoid", "Mul")) << b["float_region_patterns"].dump();
   EXPECT_TRUE(region_exits_to("Div", "Mul")) << b["float_region_patterns"].dump();
-  const auto& reasons = b["reasons"];
   EXPECT_TRUE(reasons.contains("no integer kernel for HardSigmoid on ort-cpu")) << reasons.dump();
   EXPECT_TRUE(reasons.contains("no integer kernel for Div on ort-cpu")) << reasons.dump();
-  std::set<std::string> left_float_ops;
-  for (const auto& unit : b["units_left_float"]) left_float_ops.insert(unit["op_type"].get<std::string>());
   EXPECT_TRUE(left_float_ops.contains("HardSigmoid"));
   EXPECT_TRUE(left_float_ops.contains("Div"));
   EXPECT_FALSE(left_float_ops.contains("Conv")) << "every Conv is quantized";

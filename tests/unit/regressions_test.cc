@@ -3,6 +3,7 @@
 // tests/ort/regressions/.
 #include "analysis/qdq_params.h"
 #include "gtest/gtest.h"
+#include "ir/verifier.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {
@@ -153,6 +154,44 @@ TEST(Regressions, MaxPoolTakesEightBitDataOnlyFromOpset12) {
   ASSERT_NE(current, nullptr);
   RunExpectingSuccess(*current, "propagate-qdq");
   EXPECT_EQ(OpSequence(current->graph()), "QuantizeLinear MaxPool DequantizeLinear QuantizeLinear DequantizeLinear");
+}
+
+// Issue #12: a QDQ file with float16 scales (opset 19 Q/DQ may carry them,
+// and DQ then makes float16). com.microsoft.QLinearAdd, like every QLinear
+// op, takes float32 scales: fusing the Add made a file ONNX Runtime refuses.
+// libonnx 1.12's parser has no float16 literals, so the scale is made
+// float16 here.
+TEST(Regressions, Float16ScalesKeepTheUnitQdq) {
+  auto model = Parse(R"(
+<ir_version: 9, opset_import: ["" : 19]>
+g (float16[1,8] A, float16[1,8] B) => (float16[1,8] Y) <float s32 = {0.05}, uint8 z = {128}> {
+  Aq = QuantizeLinear(A, s32, z)
+  Ad = DequantizeLinear(Aq, s32, z)
+  Bq = QuantizeLinear(B, s32, z)
+  Bd = DequantizeLinear(Bq, s32, z)
+  S = Add(Ad, Bd)
+  Sq = QuantizeLinear(S, s32, z)
+  Y = DequantizeLinear(Sq, s32, z)
+}
+)");
+  ASSERT_NE(model, nullptr);
+  ir::Graph& g = model->graph();
+  ir::Tensor half(ir::ElementType::kFloat16, {});
+  half.SetRawData(std::string("\x66\x2a", 2));  // 0x2a66: 0.05 in IEEE half
+  g.ReplaceAllUsesWith(g.FindValue("s32"), g.AddInitializer("s", std::move(half)));
+  for (const char* name : {"Ad", "Bd", "S"}) {
+    ir::Value* v = g.FindValue(name);
+    onnx::ValueInfoProto info;
+    info.mutable_type()->mutable_tensor_type()->set_elem_type(static_cast<int32_t>(ir::ElementType::kFloat16));
+    v->set_type_info(info);
+  }
+  ASSERT_TRUE(ir::Verify(*model).ok()) << ir::Verify(*model);
+  EXPECT_EQ(BoundaryReasons(*model)["float16 scales"], 1);
+  RunExpectingSuccess(*model, "fuse-qdq");
+  EXPECT_EQ(OpSequence(g),
+            "QuantizeLinear DequantizeLinear QuantizeLinear DequantizeLinear Add QuantizeLinear "
+            "DequantizeLinear");
+  EXPECT_TRUE(ir::Verify(*model).ok()) << ir::Verify(*model);
 }
 
 }  // namespace
