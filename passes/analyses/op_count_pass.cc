@@ -42,7 +42,9 @@ class OpCountPass : public Pass {
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     analysis::OpCounts counts = analysis::CountOps(model.graph());
     nlohmann::json data = analysis::OpCountsToJson(counts);
-    auto macs = CountMacsWithShapes(model, input_shape_.value(), *analysis::FindTargetProfile(target_.value()));
+    absl::StatusOr<const analysis::TargetProfile*> profile = analysis::ResolveTargetProfile(target_.value());
+    if (!profile.ok()) return profile.status();
+    auto macs = CountMacsWithShapes(model, input_shape_.value(), **profile);
     if (!macs.ok()) return macs.status();
     data["macs"] = analysis::MacsToJson(*macs);
     std::string text;
@@ -63,8 +65,10 @@ class OpCountPass : public Pass {
 
  private:
   Option<std::string> compare_{this, "compare", "Another .onnx file to print side by side, with the ratio", ""};
-  Option<std::string> target_{this, "target", "Target profile deciding which MACs run in integer", "ort-cpu",
-                              {"ort-cpu", "onnx-standard"}};
+  Option<std::string> target_{this, "target",
+                              "Target profile deciding which MACs run in integer: ort-cpu, onnx-standard, or a "
+                              "profile file (qopt-target/1 JSON, docs/targets.md)",
+                              "ort-cpu"};
   Option<std::string> input_shape_{this, "input-shape",
                                    "Fix symbolic input dims for the MAC count, e.g. x:1x3x224x224[,y:...]", ""};
 };

@@ -17,11 +17,9 @@ class QdqBoundaries : public Pass {
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
-    const analysis::TargetProfile* profile = analysis::FindTargetProfile(target_.value());
-    if (profile == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "' (",
-                                                     absl::StrJoin(analysis::TargetProfileNames(), ", "), ")"));
-    }
+    absl::StatusOr<const analysis::TargetProfile*> resolved = analysis::ResolveTargetProfile(target_.value());
+    if (!resolved.ok()) return resolved.status();
+    const analysis::TargetProfile* profile = *resolved;
     // With input-shape=, the analysis runs on a copy whose shapes are static,
     // so that the bytes of the boundary ops can be counted.
     std::unique_ptr<ir::Model> copy;
@@ -54,7 +52,9 @@ class QdqBoundaries : public Pass {
   }
 
  private:
-  Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
+  Option<std::string> target_{
+      this, "target", "Target profile: ort-cpu, onnx-standard, or a profile file (qopt-target/1 JSON, docs/targets.md)",
+      "ort-cpu"};
   Option<std::string> input_shape_{this, "input-shape",
                                    "Fix symbolic input dims (on a copy) to count boundary bytes, e.g. x:1x3x224x224", ""};
   Option<int64_t> max_rows_{this, "max-rows", "Reasons listed in the text table", 12};

@@ -100,8 +100,9 @@ class S8ToU8 : public Pass {
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
-    const analysis::TargetProfile* profile = analysis::FindTargetProfile(target_.value());
-    if (profile == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "'"));
+    absl::StatusOr<const analysis::TargetProfile*> resolved = analysis::ResolveTargetProfile(target_.value());
+    if (!resolved.ok()) return resolved.status();
+    const analysis::TargetProfile* profile = *resolved;
     Reset();
     ir::Graph& graph = model.graph();
     FindRegions(graph);

@@ -303,8 +303,18 @@ class FuseQdqUnits : public Pass {
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     if (context.report) census_at_start_ = analysis::TakeQdqCensus(model.graph());
-    const analysis::TargetProfile* profile = analysis::FindTargetProfile(target_.value());
-    if (profile == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown target '", target_.value(), "'"));
+    absl::StatusOr<const analysis::TargetProfile*> resolved = analysis::ResolveTargetProfile(target_.value());
+    if (!resolved.ok()) return resolved.status();
+    // activations=all: fuse every 8-bit activation type the kernels take,
+    // whatever the runtime's optimizer does (the QOperator layout ONNX
+    // Runtime's quantizer writes with int8 activations).
+    analysis::TargetProfile every_type;
+    if (activations_.value() == "all") {
+      every_type = **resolved;
+      every_type.fused_activation_types = every_type.integer_types;
+      for (analysis::KernelMeasurement& m : every_type.measurements) m.fused_by_runtime = true;
+    }
+    const analysis::TargetProfile* profile = activations_.value() == "all" ? &every_type : *resolved;
     ir::Graph& graph = model.graph();
     const int64_t opset = model.OpsetVersion("").value_or(13);
     const absl::flat_hash_set<std::string> keep_float = absl::StrSplit(keep_float_.value(), ',', absl::SkipEmpty());
@@ -429,7 +439,15 @@ class FuseQdqUnits : public Pass {
   }
 
   analysis::QdqCensus census_at_start_;
-  Option<std::string> target_{this, "target", "Target profile", "ort-cpu", {"ort-cpu", "onnx-standard"}};
+  Option<std::string> target_{
+      this, "target", "Target profile: ort-cpu, onnx-standard, or a profile file (qopt-target/1 JSON, docs/targets.md)",
+      "ort-cpu"};
+  Option<std::string> activations_{this,
+                                   "activations",
+                                   "profile: fuse units only with activation types the target's runtime fuses; all: "
+                                   "every 8-bit type (writes QOperator files as ONNX Runtime's quantizer does)",
+                                   "profile",
+                                   {"profile", "all"}};
   Option<std::string> keep_float_{this, "keep-float",
                                   "Comma-separated op types to leave as float QDQ units (where the target's integer "
                                   "kernel is slower, e.g. Resize)",

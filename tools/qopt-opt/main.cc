@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, output, "", "Write the rewritten model here (atomically; 
 ABSL_FLAG(bool, list_passes, false, "List the passes with their options and statistics, then exit");
 ABSL_FLAG(std::string, list_op_traits, "",
           "Print the op-traits table (ir/op_traits.def) as 'text' or 'json' (for the Node tools), then exit");
+ABSL_FLAG(std::string, print_target, "",
+          "Print a target profile (built-in name or profile file) as qopt-target/1 JSON, then exit: the start of "
+          "a profile of your own (docs/targets.md)");
 ABSL_FLAG(bool, verify_each, true, "Verify the IR after every pass (--noverify-each to skip)");
 ABSL_FLAG(bool, verify_shapes_each, false,
           "Also check declared shapes against ONNX shape inference after every pass that changed the model "
@@ -203,6 +206,12 @@ int main(int argc, char** argv) {
   if (const std::string format = absl::GetFlag(FLAGS_list_op_traits); !format.empty()) {
     if (format != "text" && format != "json") return Fail(kExitBadInput, "--list-op-traits must be text or json");
     std::cout << (format == "json" ? OpTraitsJson().dump(1) + "\n" : OpTraitsText());
+    return kExitOk;
+  }
+  if (const std::string target = absl::GetFlag(FLAGS_print_target); !target.empty()) {
+    absl::StatusOr<const qopt::analysis::TargetProfile*> profile = qopt::analysis::ResolveTargetProfile(target);
+    if (!profile.ok()) return Fail(kExitBadInput, profile.status().message());
+    std::cout << qopt::analysis::TargetProfileToJson(**profile).dump(2) << "\n";
     return kExitOk;
   }
   if (absl::GetFlag(FLAGS_list_passes)) {
