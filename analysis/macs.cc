@@ -42,35 +42,50 @@ bool IsIntegerOp(const ir::Node& node) {
 
 }  // namespace
 
+int64_t NodeMacs(const ir::Node& node) {
+  const std::string& op = node.op_type();
+  const bool conv = op == "Conv" || op == "ConvInteger" || op == "QLinearConv";
+  const bool matmul = op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul" || op == "MatMulIntegerToFloat";
+  const bool gemm = op == "Gemm" || op == "QGemm";
+  // A convolution whose weight is [C_in, C_out / group, ...] (the table's channel axis 1).
+  const bool deconv = ir::IsConvolution(node) && ir::FindOpTraits(node)->channel_axis == 1;
+  if (!(conv || matmul || gemm || deconv)) return -1;
+  const int weight_index = MacWeightInput(node);
+  const std::vector<int64_t> y = StaticDims(node.output());
+  const std::vector<int64_t> w = WeightDims(node.input(weight_index));
+  const std::vector<int64_t> a = StaticDims(node.input(0));
+  if (conv && !y.empty() && w.size() >= 2 && w[0] > 0) return Product(y) * (Product(w) / w[0]);
+  if (deconv && !a.empty() && w.size() >= 2 && a.size() >= 2 && a[1] > 0) return Product(a) * (Product(w) / a[1]);
+  if (matmul && !y.empty() && !a.empty()) return Product(y) * a.back();
+  if (gemm && !y.empty() && a.size() == 2) return Product(y) * (node.GetInt("transA").value_or(0) ? a[0] : a[1]);
+  return -1;
+}
+
+int MacWeightInput(const ir::Node& node) {
+  const std::string& op = node.op_type();
+  return op == "QLinearConv" || op == "QLinearMatMul" || op == "QGemm" ? 3 : 1;
+}
+
+int64_t StaticElements(const ir::Value* v) {
+  const std::vector<int64_t> dims = StaticDims(v);
+  return dims.empty() ? -1 : Product(dims);
+}
+
 MacCounts CountMacs(const ir::Graph& graph, const TargetProfile& target) {
   MacCounts m;
   for (const ir::Node* node : graph.node_list()) {
     const std::string& op = node->op_type();
-    const bool conv = op == "Conv" || op == "ConvInteger" || op == "QLinearConv";
-    const bool matmul = op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul" ||
-                        op == "MatMulIntegerToFloat";
-    const bool gemm = op == "Gemm" || op == "QGemm";
-    // A convolution whose weight is [C_in, C_out / group, ...] (the table's channel axis 1).
-    const bool deconv = ir::IsConvolution(*node) && ir::FindOpTraits(*node)->channel_axis == 1;
-    if (!(conv || matmul || gemm || deconv)) continue;
-    const int weight_index = op == "QLinearConv" || op == "QLinearMatMul" || op == "QGemm" ? 3 : 1;
-    const std::vector<int64_t> y = StaticDims(node->output());
-    const std::vector<int64_t> w = WeightDims(node->input(weight_index));
-    const std::vector<int64_t> a = StaticDims(node->input(0));
-    int64_t macs = -1;
-    if (conv && !y.empty() && w.size() >= 2 && w[0] > 0) {
-      macs = Product(y) * (Product(w) / w[0]);
-    } else if (deconv && !a.empty() && w.size() >= 2 && a.size() >= 2 && a[1] > 0) {
-      macs = Product(a) * (Product(w) / a[1]);
-    } else if (matmul && !y.empty() && !a.empty()) {
-      macs = Product(y) * a.back();
-    } else if (gemm && !y.empty() && a.size() == 2) {
-      macs = Product(y) * (node->GetInt("transA").value_or(0) ? a[0] : a[1]);
-    }
+    const bool counted_op = op == "Conv" || op == "ConvInteger" || op == "QLinearConv" || op == "MatMul" ||
+                            op == "MatMulInteger" || op == "QLinearMatMul" || op == "MatMulIntegerToFloat" ||
+                            op == "Gemm" || op == "QGemm" ||
+                            (ir::IsConvolution(*node) && ir::FindOpTraits(*node)->channel_axis == 1);
+    if (!counted_op) continue;
+    const int64_t macs = NodeMacs(*node);
     if (macs < 0) {
       ++m.nodes_unknown;
       continue;
     }
+    const int weight_index = MacWeightInput(*node);
     ++m.nodes_counted;
     m.total += macs;
     m.by_op[op] += macs;

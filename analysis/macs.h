@@ -25,6 +25,15 @@ struct MacCounts {
 };
 
 MacCounts CountMacs(const ir::Graph& graph, const TargetProfile& target);
+
+// The multiply-accumulates of one compute node (Conv, ConvTranspose,
+// MatMul, Gemm and their integer forms); -1 for other nodes or shapes that
+// are not static.
+int64_t NodeMacs(const ir::Node& node);
+// Which input holds the weights for NodeMacs (3 for the QLinear forms).
+int MacWeightInput(const ir::Node& node);
+// Elements of a value whose shape is static; -1 otherwise.
+int64_t StaticElements(const ir::Value* v);
 nlohmann::json MacsToJson(const MacCounts& macs);
 
 }  // namespace qopt::analysis

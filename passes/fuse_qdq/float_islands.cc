@@ -46,9 +46,11 @@
 #include "absl/strings/str_split.h"
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
+#include "analysis/target_profile.h"
 #include "ir/op_traits.h"
 #include "pass/pattern.h"
 #include "passes/builtin_passes.h"
+#include "passes/fuse_qdq/island_costs.h"
 #include "passes/fuse_qdq/rewrite_util.h"
 #include "re2/re2.h"
 
@@ -146,14 +148,35 @@ class FloatIslands : public Pass {
     }
     const absl::flat_hash_set<std::string> kinds = absl::StrSplit(units_.value(), ',', absl::SkipEmpty());
     for (const std::string& kind : kinds) {
-      if (kind != "first-conv" && kind != "depthwise" && kind != "last-conv") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unknown float-units= entry '", kind, "' (expected first-conv, depthwise, last-conv)"));
+      if (kind != "first-conv" && kind != "depthwise" && kind != "last-conv" && kind != "auto") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown float-units= entry '", kind, "' (expected first-conv, depthwise, last-conv, auto)"));
       }
     }
     ir::Graph& graph = model.graph();
+    // auto: the units the target profile's measured costs say are cheaper
+    // in float, islands' edges included (island_costs.h).
+    absl::flat_hash_set<const ir::Node*> auto_picked;
+    nlohmann::json estimates = nlohmann::json::array();
+    if (kinds.contains("auto")) {
+      absl::StatusOr<const analysis::TargetProfile*> profile = analysis::ResolveTargetProfile(target_.value());
+      if (!profile.ok()) return profile.status();
+      std::vector<const ir::Node*> candidates;
+      for (const ir::Node* node : graph.nodes()) {
+        if (HasWeights(*node) && ReadsADequantize(*node)) candidates.push_back(node);
+      }
+      absl::StatusOr<std::vector<fuse_qdq::UnitCostEstimate>> costs = fuse_qdq::EstimateFloatUnits(
+          model, candidates, **profile, input_shape_.value(), kAutoMargin);
+      if (!costs.ok()) return costs.status();
+      for (const fuse_qdq::UnitCostEstimate& e : *costs) {
+        if (e.picked) auto_picked.insert(e.node);
+        estimates.push_back({{"unit", e.node->Describe()}, {"picked", e.picked}, {"estimate", e.why}});
+      }
+      auto_picked_ += static_cast<int64_t>(auto_picked.size());
+    }
     in_island_.clear();
     report_ = {{"islands", nlohmann::json::array()}, {"not_isolated", nlohmann::json::array()}};
+    if (kinds.contains("auto")) report_["auto"] = estimates;
     const absl::flat_hash_set<const ir::Node*> before_conv = NodesBeforeAConv(graph);
     clipped_.clear();
     dequantized_.clear();
@@ -170,7 +193,7 @@ class FloatIslands : public Pass {
       if (node->is_erased() || !HasWeights(*node) || !ReadsADequantize(*node) || in_island_.contains(node)) continue;
       const bool picked = (kinds.contains("first-conv") && IsFirstConv(*node)) ||
                           (kinds.contains("last-conv") && node->Is("Conv") && !before_conv.contains(node)) ||
-                          (kinds.contains("depthwise") && IsDepthwise(*node)) ||
+                          (kinds.contains("depthwise") && IsDepthwise(*node)) || auto_picked.contains(node) ||
                           (node_pattern && RE2::PartialMatch(node->name(), *node_pattern));
       if (!picked) continue;
       const std::string why_not = MakeIsland(graph, *node);
@@ -194,7 +217,7 @@ class FloatIslands : public Pass {
     for (const ir::Node* n : graph.nodes()) {
       if (in_island_.contains(n)) context.results.float_island_nodes.insert(n->Describe());
     }
-    if (context.report != nullptr && (changed || not_isolated_.value() > 0)) {
+    if (context.report != nullptr && (changed || not_isolated_.value() > 0 || kinds.contains("auto"))) {
       nlohmann::json nodes = nlohmann::json::array();
       for (const ir::Node* n : graph.nodes()) {
         if (in_island_.contains(n)) nodes.push_back(n->Describe());
@@ -522,6 +545,12 @@ class FloatIslands : public Pass {
       absl::StrAppend(&text, "  ", left["seed"].get<std::string>(), ": left as it is: ", left["why"].get<std::string>(),
                       "\n");
     }
+    if (report_.contains("auto")) {
+      absl::StrAppend(&text, "  float-units=auto (target ", target_.value(), "):\n");
+      for (const nlohmann::json& e : report_["auto"]) {
+        absl::StrAppend(&text, "    ", e["unit"].get<std::string>(), ": ", e["estimate"].get<std::string>(), "\n");
+      }
+    }
     return text;
   }
 
@@ -546,8 +575,20 @@ class FloatIslands : public Pass {
   absl::flat_hash_set<const ir::Node*> dead_before_;
   Option<std::string> units_{this, "float-units",
                              "Comma-separated kinds of units to run in float: first-conv (the conv reading a graph "
-                             "input), depthwise (group == channels), last-conv (no Conv or ConvTranspose after it)",
+                             "input), depthwise (group == channels), last-conv (no Conv or ConvTranspose after it), "
+                             "auto (where the target profile's measured costs say float is cheaper)",
                              ""};
+  // float must beat the integer estimate by this fraction to be picked:
+  // the costs are fits, and an island also changes what the runtime fuses
+  // around it.
+  static constexpr double kAutoMargin = 0.1;
+  Option<std::string> target_{this, "target",
+                              "Target profile whose measured costs float-units=auto reads: ort-cpu, onnx-standard, "
+                              "or a profile file (docs/targets.md)",
+                              "ort-cpu"};
+  Option<std::string> input_shape_{this, "input-shape",
+                                   "Fix symbolic input dims for float-units=auto's estimates, e.g. x:1x3x224x224", ""};
+  Statistic auto_picked_{this, "auto-picked", "Units float-units=auto found cheaper in float"};
   Option<std::string> nodes_{this, "float-nodes", "re2 pattern: units with weights whose node name matches run in float",
                              ""};
   Option<bool> se_{this, "float-se", "Take a squeeze-excitation branch on an island value into the island", true};
