@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds FP32 / u8s8 QDQ / per-channel QDQ / s8s8 QDQ / dynamic variants of the
-# three PaddleOCR models with qopt, and the u8s8 and per-channel ones after a
-# qopt pipeline (default fuse-qdq), then measures them side by side in ONNX
+# Builds FP32 / u8s8 QDQ / per-channel QDQ / s8s8 QDQ / s8 QOperator / dynamic
+# variants of the three PaddleOCR models with qopt, and each of them after a
+# qopt pipeline (default fuse-qdq) and after fuse-qdq{float-units=auto}, then
+# measures them side by side in ONNX
 # Runtime (bench/ort_bench.js): 1-thread median latency as ratios to FP32
 # (interleaved rounds), node counts of the files and of ORT's optimized
 # graphs, and fidelity against FP32 on rendered text images. See
@@ -9,17 +10,25 @@
 #
 # Usage: bash bench/quantized_variants.sh [--models=det,rec,cls] [--rounds=N]
 #          [--samples=N] [--out-dir=build/bench/variants] [--skip-setup]
-#          [--pipeline=fuse-qdq] [--pipeline-on=u8s8,per-channel]
+#          [--pipeline=fuse-qdq] [--pipeline-on=u8s8,per-channel,s8s8,qop-s8,dynamic]
+#          [--auto=on|off] [--target=ort-cpu|FILE.json]
 #   --rounds=N     interleaved timing rounds for every model (default: det 150, rec 150, cls 1000)
 #   --samples=N    images per calibration set and per evaluation set (default: det 16/12, rec 32/32, cls 32/32)
 #   --pipeline=P   qopt pipeline applied to the --pipeline-on variants, each giving a column
 #                  VARIANT+PASS (PASS: the pipeline's first pass) beside VARIANT (default fuse-qdq;
 #                  --pipeline=none: no such columns; a pass qopt-opt does not know: left out, with a message)
-#   --pipeline-on=LIST  variants the pipeline is applied to (default u8s8,per-channel)
+#   --pipeline-on=LIST  variants the pipeline is applied to (default u8s8,per-channel,s8s8,qop-s8,dynamic);
+#                  qop-s8 is the QOperator layout with int8 activations (QLinearConv & co. on int8,
+#                  as ONNX Runtime's quantizer writes it: quantize s8, then fuse-qdq-units{activations=all})
+#   --auto=on|off  also a column VARIANT+auto per --pipeline-on variant (dynamic excepted):
+#                  qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=auto target=T input-shape=x:DIMS}'
+#                  (default on)
+#   --target=T     the target profile of the auto columns (default ort-cpu; a file from
+#                  tools/ort/measure_target.js)
 #   --islands=M:UNITS[;M:UNITS]  also a column VARIANT+islands per --pipeline-on variant of
 #                  model M: qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=UNITS}' (default:
 #                  the units measured fastest per model, det:first-conv;rec:first-conv;
-#                  cls:first-conv,depthwise,last-conv; --islands=none: no such columns)
+#                  cls:first-conv,depthwise,last-conv; default none: no such columns)
 #   --skip-setup   do not run scripts/install-deps.sh and scripts/build.sh; qopt-opt is
 #                  $QOPT_OPT, else ${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt
 # Tables go to stdout; progress to stderr; per-model files (variants, images,
@@ -33,8 +42,10 @@ samples=
 out_root=build/bench/variants
 setup=1
 after_pipeline=fuse-qdq
-pipeline_on=u8s8,per-channel
-islands='det:first-conv;rec:first-conv;cls:first-conv,depthwise,last-conv'
+pipeline_on=u8s8,per-channel,s8s8,qop-s8,dynamic
+islands=none
+auto=on
+target=ort-cpu
 for arg in "$@"; do
   case $arg in
     --models=*) models=${arg#*=} ;;
@@ -45,6 +56,8 @@ for arg in "$@"; do
     --pipeline=*) after_pipeline=${arg#*=} ;;
     --pipeline-on=*) pipeline_on=${arg#*=} ;;
     --islands=*) islands=${arg#*=} ;;
+    --auto=on|--auto=off) auto=${arg#*=} ;;
+    --target=*) target=${arg#*=} ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "quantized_variants: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -73,11 +86,12 @@ declare -A norm=(
 declare -A calib_count=([det]=16 [rec]=32 [cls]=32)
 declare -A eval_count=([det]=12 [rec]=32 [cls]=32)
 declare -A model_rounds=([det]=150 [rec]=150 [cls]=1000)
-variants=(u8s8 per-channel s8s8 dynamic)
+variants=(u8s8 per-channel s8s8 qop-s8 dynamic)
 declare -A pipeline=(
   [u8s8]="quantize{calibration=CALIB}"
   [per-channel]="quantize{calibration=CALIB per-channel=true}"
   [s8s8]="quantize{calibration=CALIB activation=s8}"
+  [qop-s8]="quantize{calibration=CALIB activation=s8},qdq-cleanup,fuse-qdq-units{activations=all},dce"
   [dynamic]="quantize{mode=dynamic}"
 )
 
@@ -141,7 +155,14 @@ prepare() {
       step "$qopt" "$dir/$v.onnx" --pass="fuse-qdq{float-units=${island_units[$m]}}" --stats \
         -o "$dir/$v+islands.onnx" || return
     fi
+    if [[ $auto == on && $v != dynamic ]]; then
+      step "$qopt" "$dir/$v.onnx" --pass="$(auto_pipeline "$m")" --stats -o "$dir/$v+auto.onnx" || return
+    fi
   done
+}
+
+auto_pipeline() {  # auto_pipeline MODEL
+  echo "fuse-qdq{float-units=auto target=$target input-shape=x:${dims[$1]}}"
 }
 
 IFS=, read -r -a model_list <<<"$models"
@@ -171,12 +192,18 @@ for m in "${model_list[@]}"; do
       if [[ -n ${island_units[$m]+set} ]]; then
         variant_args+=(--variant="$v+islands=$dir/$v+islands.onnx" --pair="$v+$after_tag=$v+islands")
       fi
+      if [[ $auto == on && $v != dynamic ]]; then
+        variant_args+=(--variant="$v+auto=$dir/$v+auto.onnx" --pair="$v=$v+auto")
+      fi
     fi
   done
   if ((${#after_variants[@]})); then
     variant_args+=(--note="VARIANT+$after_tag = qopt-opt VARIANT.onnx --pass='$after_pipeline'")
     if [[ -n ${island_units[$m]+set} ]]; then
       variant_args+=(--note="VARIANT+islands = qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=${island_units[$m]}}' (not exact: see docs/passes.md)")
+    fi
+    if [[ $auto == on ]]; then
+      variant_args+=(--note="VARIANT+auto = qopt-opt VARIANT.onnx --pass='$(auto_pipeline "$m")' (not exact where it picks units)")
     fi
   fi
   echo

@@ -1,6 +1,6 @@
 'use strict';
 // Keeps bench/quantized_variants.sh from rotting: the whole chain (rendered
-// images, canonicalize, qopt-calibrate, the four quantized variants, the ONNX
+// images, canonicalize, qopt-calibrate, the five quantized variants, the ONNX
 // Runtime benchmark) on the small PaddleOCR classifier with 2 timing rounds,
 // checking that the table has every variant column and finite numbers
 // (with --pipeline=dce standing in for fuse-qdq: the u8s8+dce and
@@ -22,8 +22,8 @@ const pairs = require('../lib/pairs');
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'bench', 'quantized_variants.sh');
 const KEYS = path.join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ppocr_keys_v1.txt');
-const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'u8s8+islands', 'per-channel', 'per-channel+dce',
-  'per-channel+islands', 's8s8', 'dynamic'];
+const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'u8s8+islands', 'u8s8+auto', 'per-channel',
+  'per-channel+dce', 'per-channel+islands', 'per-channel+auto', 's8s8', 'qop-s8', 'dynamic'];
 const QOPT = process.env.QOPT_OPT || path.join(ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-bench-smoke-'));
@@ -56,7 +56,7 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
   assert.ok(fs.existsSync(qopt), `no qopt-opt at ${qopt}: build qopt (scripts/build.sh) or set QOPT_OPT`);
   const out = path.join(tmp, 'bench');
   const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=cls', '--rounds=2', '--samples=4', `--out-dir=${out}`,
-    '--pipeline=dce'], {
+    '--pipeline=dce', '--pipeline-on=u8s8,per-channel', '--islands=cls:first-conv,depthwise,last-conv', '--auto=on'], {
     cwd: ROOT, encoding: 'utf8', timeout: 120000, env: { ...process.env, QOPT_OPT: qopt },
   });
   assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
@@ -93,7 +93,11 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
       '/ fp32 \\d+\\.\\d\\dx -> \\d+\\.\\d\\dx; nodes in file (\\d+) -> \\1; after ORT optimization (\\d+) -> \\2$', 'm'));
   }
   assert.deepEqual(doc.pairs.map((p) => [p.before, p.after]), [['u8s8', 'u8s8+dce'], ['u8s8+dce', 'u8s8+islands'],
-    ['per-channel', 'per-channel+dce'], ['per-channel+dce', 'per-channel+islands']]);
+    ['u8s8', 'u8s8+auto'], ['per-channel', 'per-channel+dce'], ['per-channel+dce', 'per-channel+islands'],
+    ['per-channel', 'per-channel+auto']]);
+  // The QOperator variant runs int8 activations in QLinear ops: fewer nodes than the s8s8 QDQ file.
+  assert.ok(nodes[COLUMNS.indexOf('qop-s8')] < nodes[COLUMNS.indexOf('s8s8')], 'qop-s8 is fused');
+  assert.match(r.stdout, /^ {2}VARIANT\+auto = qopt-opt VARIANT\.onnx --pass='fuse-qdq\{float-units=auto target=ort-cpu input-shape=x:1x3x48x192\}'/m);
   // The default islands of cls (first conv, depthwise convs, the tail) run in float: fewer Q/DQ
   // pairs than the QDQ file, more nodes than plain fusion would leave, and the column is named.
   assert.match(r.stdout, /^ {2}VARIANT\+islands = qopt-opt VARIANT\.onnx --pass='fuse-qdq\{float-units=first-conv,depthwise,last-conv\}'/m);
