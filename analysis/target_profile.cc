@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "analysis/builtin_profiles.h"
 #include "analysis/qdq_params.h"
+#include "ir/check.h"
 
 namespace qopt::analysis {
 namespace {
@@ -54,6 +56,17 @@ TargetProfile* OrtCpu() {
   // ONNX Runtime 1.30's optimizer on x86 fuses QDQ units with uint8
   // activations only: its optimized s8s8 PaddleOCR detector keeps 670 Q/DQ.
   p->fused_activation_types = {ir::ElementType::kUint8};
+  // The measured facts (costs per unit class, what the runtime fuses) come
+  // from analysis/profiles/ort-cpu.json, written by
+  // tools/ort/measure_target.js on the machine its `source` names.
+  const absl::StatusOr<TargetProfile> measured = TargetProfileFromJson(
+      nlohmann::json::parse(kOrtCpuProfileJson, nullptr, /*allow_exceptions=*/false));
+  QOPT_CHECK(measured.ok(), "analysis/profiles/ort-cpu.json does not parse as a qopt-target/1 profile");
+  p->source = measured->source;
+  p->fused_activation_types = measured->fused_activation_types;
+  p->quantize = measured->quantize;
+  p->dequantize = measured->dequantize;
+  p->measurements = measured->measurements;
   p->unfused_activation_note =
       "ONNX Runtime 1.30's CPU optimizer on x86 fuses QDQ units with uint8 activations only (its optimized "
       "s8s8 PaddleOCR detector keeps its Q/DQ; s8-to-u8 makes them uint8, exactly)";

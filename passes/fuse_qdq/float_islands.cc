@@ -161,12 +161,26 @@ class FloatIslands : public Pass {
     if (kinds.contains("auto")) {
       absl::StatusOr<const analysis::TargetProfile*> profile = analysis::ResolveTargetProfile(target_.value());
       if (!profile.ok()) return profile.status();
-      std::vector<const ir::Node*> candidates;
-      for (const ir::Node* node : graph.nodes()) {
-        if (HasWeights(*node) && ReadsADequantize(*node)) candidates.push_back(node);
+      // Each candidate with the island it would grow (a dry run).
+      std::vector<fuse_qdq::IslandCandidate> candidates;
+      for (ir::Node* node : graph.nodes()) {
+        if (!HasWeights(*node) || !ReadsADequantize(*node)) continue;
+        const IslandPlan plan = Plan(*node, /*keep_pooled=*/false);
+        fuse_qdq::IslandCandidate c;
+        c.seed = node;
+        c.members.assign(plan.members.begin(), plan.members.end());
+        if (c.members.empty()) c.members = {node};
+        c.reads_image = !plan.entered_from_integers && IsFirstConv(*node);
+        for (const ir::Node* member : c.members) {
+          const ir::Value* out = member->output();
+          bool read_outside = out != nullptr && out->is_graph_output();
+          for (const ir::Node* reader : Readers(out)) read_outside = read_outside || !plan.island.contains(reader);
+          if (read_outside) c.exits.push_back(out);
+        }
+        candidates.push_back(std::move(c));
       }
       absl::StatusOr<std::vector<fuse_qdq::UnitCostEstimate>> costs = fuse_qdq::EstimateFloatUnits(
-          model, candidates, **profile, input_shape_.value(), kAutoMargin);
+          model, candidates, **profile, input_shape_.value(), margin_.value());
       if (!costs.ok()) return costs.status();
       for (const fuse_qdq::UnitCostEstimate& e : *costs) {
         if (e.picked) auto_picked.insert(e.node);
@@ -347,41 +361,68 @@ class FloatIslands : public Pass {
   }
 
   // Makes the island of `seed`; "" when done, else why not.
-  std::string MakeIsland(ir::Graph& graph, ir::Node& seed) {
+  // What an island seeded at `seed` would be: its members (the seed first)
+  // and whether it is entered from integers; `why_not` when there is none.
+  // Reads the graph only; with `keep_pooled` false it leaves pooled_ as it
+  // was (a dry run for float-units=auto's estimates).
+  struct IslandPlan {
+    std::vector<ir::Node*> members;
+    absl::flat_hash_set<const ir::Node*> island;
+    bool entered_from_integers = false;
+    std::string why_not;
+  };
+  IslandPlan Plan(ir::Node& seed, bool keep_pooled) {
+    IslandPlan plan;
     // Weights must be constants (possibly behind a DQ) the pass can read.
     for (int i = 1; i < seed.num_inputs(); ++i) {
       const ir::Value* in = seed.input(i);
       if (in == nullptr || in->is_constant()) continue;
       const ir::Node* dq = in->producer();
       if (dq == nullptr || !IsDequantizeLinear(*dq) || !DequantizeConstant(*dq)) {
-        return "weights are not a constant behind a per-tensor or per-axis float32 DequantizeLinear";
+        plan.why_not = "weights are not a constant behind a per-tensor or per-axis float32 DequantizeLinear";
+        return plan;
       }
     }
-    absl::flat_hash_set<const ir::Node*> island = {&seed};
-    std::vector<ir::Node*> members = {&seed};
+    plan.island = {&seed};
+    plan.members = {&seed};
     // Entered through a DQ (not a graph input): grow over the activation.
     const ir::Value* source = BeforeQdqPair(seed.input(0));
     const ir::Node* data_dq = seed.input(0) != nullptr ? seed.input(0)->producer() : nullptr;
-    const bool entered_from_integers = data_dq != nullptr && IsDequantizeLinear(*data_dq) &&
-                                       !(source != nullptr && source->kind() == ir::Value::Kind::kGraphInput);
-    if (entered_from_integers && !HasFloatScale(*data_dq)) return "its input DequantizeLinear is not float32";
-    if (entered_from_integers) {
+    plan.entered_from_integers = data_dq != nullptr && IsDequantizeLinear(*data_dq) &&
+                                 !(source != nullptr && source->kind() == ir::Value::Kind::kGraphInput);
+    if (plan.entered_from_integers && !HasFloatScale(*data_dq)) {
+      plan.why_not = "its input DequantizeLinear is not float32";
+      return plan;
+    }
+    if (plan.entered_from_integers) {
+      const absl::flat_hash_set<const ir::Node*> pooled_before = pooled_;
+      std::vector<ir::Node*>& members = plan.members;
       for (bool grew = true; grew;) {
         grew = false;
         for (size_t m = 0; m < members.size(); ++m) {
           for (ir::Node* reader : Readers(members[m]->output())) {
-            if (island.contains(reader)) continue;
-            const Verdict verdict = Admit(*reader, island);
+            if (plan.island.contains(reader)) continue;
+            const Verdict verdict = Admit(*reader, plan.island);
             if (!verdict.admissible) continue;
             if (verdict.pooled) pooled_.insert(reader);
-            island.insert(reader);
+            plan.island.insert(reader);
             members.push_back(reader);
             grew = true;
           }
         }
       }
-      if (members.size() == 1) return "nothing to take in (alone it would be fused back into an integer op)";
+      if (!keep_pooled) pooled_ = pooled_before;
+      if (members.size() == 1) plan.why_not = "nothing to take in (alone it would be fused back into an integer op)";
     }
+    return plan;
+  }
+
+  std::string MakeIsland(ir::Graph& graph, ir::Node& seed) {
+    IslandPlan plan = Plan(seed, /*keep_pooled=*/true);
+    if (!plan.why_not.empty()) return plan.why_not;
+    const std::vector<ir::Node*>& members = plan.members;
+    const absl::flat_hash_set<const ir::Node*>& island = plan.island;
+    const bool entered_from_integers = plan.entered_from_integers;
     nlohmann::json ops = nlohmann::json::array();
     for (const ir::Node* member : members) ops.push_back(member->op_type());
     report_["islands"].push_back({{"seed", seed.name().empty() ? seed.output()->name() : seed.name()},
@@ -581,7 +622,8 @@ class FloatIslands : public Pass {
   // float must beat the integer estimate by this fraction to be picked:
   // the costs are fits, and an island also changes what the runtime fuses
   // around it.
-  static constexpr double kAutoMargin = 0.1;
+  Option<double> margin_{this, "auto-margin", "float-units=auto picks a unit when float + Q/DQ < integer * (1 - this)",
+                         0.0};
   Option<std::string> target_{this, "target",
                               "Target profile whose measured costs float-units=auto reads: ort-cpu, onnx-standard, "
                               "or a profile file (docs/targets.md)",

@@ -35,8 +35,24 @@ TEST(TargetProfileJson, BuiltInProfilesRoundTrip) {
   }
 }
 
+// The built-in ort-cpu carries what tools/ort/measure_target.js measured
+// (analysis/profiles/ort-cpu.json, embedded at build time).
+TEST(TargetProfileJson, BuiltInOrtCpuIsMeasured) {
+  const TargetProfile& p = *analysis::FindTargetProfile("ort-cpu");
+  EXPECT_NE(p.source.find("onnxruntime-node 1.30.0"), std::string::npos) << p.source;
+  EXPECT_TRUE(p.quantize.known());
+  EXPECT_EQ(p.fused_activation_types, std::set<ir::ElementType>{ir::ElementType::kUint8});
+  bool depthwise_uint8 = false;
+  for (const analysis::KernelMeasurement& m : p.measurements) {
+    depthwise_uint8 |= m.unit_class == "conv-depthwise" && m.activation == ir::ElementType::kUint8 &&
+                       m.integer.known() && m.float_op.known();
+  }
+  EXPECT_TRUE(depthwise_uint8);
+}
+
 TEST(TargetProfileJson, MeasurementsRoundTrip) {
   TargetProfile p = *analysis::FindTargetProfile("ort-cpu");
+  p.measurements.clear();
   analysis::KernelMeasurement m;
   m.unit_class = "conv-depthwise";
   m.activation = ir::ElementType::kInt8;
@@ -113,6 +129,7 @@ g (float[1,2,4,4] X) => (float[1,2,4,4] Y)
   nlohmann::json j = TargetProfileToJson(*analysis::FindTargetProfile("ort-cpu"));
   j["name"] = "ort-cpu-int8";
   j["fused_activation_types"] = {"uint8", "int8"};
+  j["measurements"] = nlohmann::json::array();  // the measured ones say int8 is not fused
   const std::string path = WriteTemp("qopt_int8_profile", j.dump());
   auto model = testing::Parse(text);
   ASSERT_NE(model, nullptr);
