@@ -152,7 +152,9 @@ function dimsToString(dims) {
  *       threads (intraOpNumThreads, default 1), logSeverityLevel (default 4 = fatal only:
  *       load/run errors are reported through the thrown ModelError instead),
  *       profileFilePrefix (when set, ORT's profiler is on from the load and
- *       session.endProfiling() writes PREFIX_<date>.json; see profile.js).
+ *       session.endProfiling() writes PREFIX_<date>.json; see profile.js),
+ *       optimizedModelFilePath (when set, ORT writes the graph it runs, after
+ *       its optimizations, to this .onnx file at load; see measure_target.js).
  */
 async function loadSession(modelPath, opts = {}) {
   const optLevel = opts.optLevel || DEFAULTS.optLevel;
@@ -171,6 +173,7 @@ async function loadSession(modelPath, opts = {}) {
       executionMode: 'sequential',
       logSeverityLevel: opts.logSeverityLevel === undefined ? 4 : opts.logSeverityLevel,
       ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
+      ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     });
   } catch (err) {
     throw new ModelError(modelPath, 'load', err);

@@ -69,7 +69,8 @@ function isKernelEvent(e) {
  * whose [ts, ts + dur] holds its ts. The first `warmup` runs are dropped.
  * Returns {runs, warmup, totalUs, ops, nodes}, times in microseconds summed
  * over the timed runs:
- *   nodes: [{name, nodeIndex, op, provider, us, calls, inputs, outputs}] (inputs/outputs:
+ *   nodes: [{name, nodeIndex, op, provider, us, calls, callUs, inputs, outputs}] (callUs:
+ *          the duration of each timed call, in the profile's order; inputs/outputs:
  *          [{type, dims}] of the first timed call), slowest first;
  *   ops:   [{op, us, nodes, calls}], slowest first.
  * Throws when the profile does not hold exactly warmup + runs model_run events
@@ -118,6 +119,7 @@ function summarizeProfile(events, { runs, warmup = 0 }) {
         provider: args.provider || null,
         us: 0,
         calls: 0,
+        callUs: [],
         inputs: typeShapes(args.input_type_shape),
         outputs: typeShapes(args.output_type_shape),
       };
@@ -125,6 +127,7 @@ function summarizeProfile(events, { runs, warmup = 0 }) {
     }
     n.us += e.dur;
     n.calls++;
+    n.callUs.push(e.dur);
     totalUs += e.dur;
   }
   if (outside) throw new Error(`the profile holds ${outside} kernel events outside every model_run`);
