@@ -277,6 +277,16 @@ class S8ToU8 : public Pass {
         ShiftZeroPoint(graph, *n, 2);
         changed = true;
       } else if (analysis::IsDequantizeLinear(*n)) {
+        if (IsShiftableConstantOperand(*n)) {
+          // DQ of an int8 constant read beside shifted activations (the 3
+          // of a hard-swish's Add in an s8s8 file): the target fuses a unit
+          // only when its inputs share one integer type, and DQ(q + 128,
+          // z + 128) is the same float.
+          n->SetInput(0, ShiftedCopy(graph, n->input(0)));
+          ShiftZeroPoint(graph, *n, 2);
+          ++nodes_changed_;
+          continue;
+        }
         if (!Convertible(n->input(0))) continue;
         ShiftZeroPoint(graph, *n, 2);
         changed = true;
@@ -334,6 +344,33 @@ class S8ToU8 : public Pass {
     for (const auto& [root, why] : blocker_) kept_.push_back({root->name(), why});
     std::sort(kept_.begin(), kept_.end());
     kept_regions_ += static_cast<int64_t>(kept_.size());
+  }
+
+  // A DequantizeLinear of an int8 constant (with a constant zero point)
+  // whose readers take it as an activation-like operand, none as weights
+  // (which the integer kernels want int8), and at least one of which also
+  // reads an activation this pass shifts.
+  bool IsShiftableConstantOperand(const ir::Node& dq) {
+    const ir::Value* q = dq.input(0);
+    if (q == nullptr || !q->is_constant() || q->elem_type() != ElementType::kInt8 || !ZeroPointConstant(dq, 2)) {
+      return false;
+    }
+    bool beside_shifted = false;
+    for (const ir::Use& use : dq.output()->uses()) {
+      if (use.is_graph_output()) continue;
+      const ir::Node& reader = *use.user;
+      const ir::OpTraits* traits = ir::FindOpTraits(reader);
+      if (traits == nullptr || !reader.is_default_domain() || traits->weight_input == use.index ||
+          traits->bias_input == use.index || analysis::IsQuantizeLinear(reader)) {
+        return false;
+      }
+      for (const ir::Value* in : reader.inputs()) {
+        const ir::Node* other = in != nullptr ? in->producer() : nullptr;
+        beside_shifted = beside_shifted || (other != nullptr && other != &dq && analysis::IsDequantizeLinear(*other) &&
+                                            Convertible(other->input(0)));
+      }
+    }
+    return beside_shifted;
   }
 
   static void SetType(ir::Value* v, ElementType type) { fuse_qdq::SetTensorType(v, type, v->shape()); }

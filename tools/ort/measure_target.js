@@ -113,6 +113,12 @@ const CLASSES = [
     unitClass: 'Mul', op: 'Mul',
     shapes: [{ c: 16, h: 8 }, { c: 32, h: 24 }, { c: 64, h: 56 }],
   },
+  {
+    // 2x2, stride 2. Its integer form is MaxPool itself on the 8-bit data
+    // (the op table's "="): ORT drops the Q/DQ around it.
+    unitClass: 'MaxPool', op: 'MaxPool',
+    shapes: [{ c: 16, h: 16 }, { c: 32, h: 48 }, { c: 64, h: 96 }],
+  },
 ];
 
 const ACTIVATIONS = ['uint8', 'int8'];
@@ -125,7 +131,8 @@ const ACT_ZERO = { uint8: 128, int8: 0 };
 const X_SCALE = 2 ** -7;
 const X2_SCALE = 2 ** -6; // the second input of Add/Mul: another scale, as in real models
 const W_SCALE = 2 ** -7;
-const Y_SCALE = { Conv: 2 ** -3, MatMul: 2 ** -3, Add: 2 ** -6, Mul: 2 ** -7 };
+// MaxPool's output shares its input's parameters, as ORT needs to drop them.
+const Y_SCALE = { Conv: 2 ** -3, MatMul: 2 ** -3, Add: 2 ** -6, Mul: 2 ** -7, MaxPool: X_SCALE };
 
 // ---------------------------------------------------------------------------
 // Shapes and models in ONNX textual syntax
@@ -165,6 +172,19 @@ function describeShape(cls, s) {
       biasDims: null,
       attrs: '',
       macs: product(outDims) * s.k,
+      elements: product(outDims),
+    };
+  }
+  if (cls.op === 'MaxPool') {
+    const outDims = [1, s.c, s.h / 2, s.h / 2];
+    return {
+      label: `${s.c}ch 2x2/2 @${s.h}x${s.h}`,
+      inputs: [{ name: 'X', dims: [1, s.c, s.h, s.h] }],
+      outDims,
+      weightDims: null,
+      biasDims: null,
+      attrs: '<kernel_shape = [2, 2], strides = [2, 2]>',
+      macs: 0,
       elements: product(outDims),
     };
   }
@@ -306,6 +326,8 @@ function qopModel(cls, shape, consts, act, kernel) {
       inits.push(`int32${dimsText(shape.biasDims)} bq = ${valuesText(consts.bias)}`);
       args.push('bq');
     }
+  } else if (kernel === cls.op) {
+    args = [q[0]]; // the op on the 8-bit data as it is ("=")
   } else {
     args = [q[0], 'xs', 'xz', q[1], 'bs', 'bz', 'ys', 'yz'];
   }
@@ -384,8 +406,8 @@ function integerKernels(exe, target, ops) {
   for (const op of ops) {
     const row = (table.ops || []).find((r) => r.domain === '' && r.op === op);
     const kernel = row && row.kernels ? row.kernels[target] : undefined;
-    if (!kernel || kernel === '=') throw new UsageError(`the op table has no integer kernel for ${op} on ${target}`);
-    kernels[op] = kernel;
+    if (!kernel) throw new UsageError(`the op table has no integer kernel for ${op} on ${target}`);
+    kernels[op] = kernel === '=' ? op : kernel; // "=": the op itself on the integers
   }
   return kernels;
 }
@@ -518,6 +540,13 @@ function writeModel(exe, dir, name, text) {
 /** Whether ORT fused the unit in `file`: its graph at OPT_LEVEL has the integer kernel and no float op. */
 function fusedIn(exe, optFile, cls, kernelOp) {
   const counts = opCounts(exe, optFile);
+  if (kernelOp === cls.op) {
+    // The op on the integers ("="): ORT dropped the DQ before it and the Q
+    // after it, leaving the input's Q and the output's DQ (and the fan-out's).
+    const qdq = (counts.QuantizeLinear || 0) + (counts.DequantizeLinear || 0);
+    return (counts[kernelOp] || 0) === 1 && qdq <= 3 && (counts.DequantizeLinear || 0) <= 2 &&
+      (counts.QuantizeLinear || 0) === 1;
+  }
   return (counts[kernelOp] || 0) > 0 && !counts[cls.op];
 }
 

@@ -63,7 +63,7 @@ test('linearCost puts the slope on MACs or elements', () => {
 
 test('the unit classes are the ones qopt names, three shapes each', () => {
   assert.deepEqual(mt.CLASSES.map((c) => c.unitClass),
-    ['conv-first', 'conv-depthwise', 'conv-pointwise', 'conv-dense', 'matmul', 'Add', 'Mul']);
+    ['conv-first', 'conv-depthwise', 'conv-pointwise', 'conv-dense', 'matmul', 'Add', 'Mul', 'MaxPool']);
   for (const c of mt.CLASSES) {
     assert.equal(c.shapes.length, 3, c.unitClass);
     const macs = c.shapes.map((s) => mt.describeShape(c, s).macs);
@@ -74,7 +74,8 @@ test('the unit classes are the ones qopt names, three shapes each', () => {
 });
 
 test('every generated model converts, and qopt-opt counts the MACs the fit uses', () => {
-  const kernels = { Conv: 'QLinearConv', MatMul: 'QLinearMatMul', Add: 'com.microsoft.QLinearAdd', Mul: 'com.microsoft.QLinearMul' };
+  const kernels = { Conv: 'QLinearConv', MatMul: 'QLinearMatMul', Add: 'com.microsoft.QLinearAdd', Mul: 'com.microsoft.QLinearMul',
+    MaxPool: 'MaxPool' };
   for (const [ci, c] of mt.CLASSES.entries()) {
     for (const [si, s] of c.shapes.entries()) {
       const shape = mt.describeShape(c, s);
@@ -154,7 +155,8 @@ test('--quick writes a profile from the built-in one, with every class measured'
   assert.ok(p.fused_activation_types.includes('uint8'));
   for (const c of ['quantize', 'dequantize']) assert.ok(p[c].per_element_ns > 0 || p[c].per_call_ns > 0, c);
   // The table, one row per class x activation.
-  assert.equal(r.stderr.split('\n').filter((l) => /^(conv-|matmul|Add|Mul)\S* +(uint8|int8) /.test(l)).length, 14);
+  assert.equal(r.stderr.split('\n').filter((l) => /^(conv-|matmul|Add|Mul|MaxPool)\S* +(uint8|int8) /.test(l)).length,
+    mt.CLASSES.length * 2);
   // qopt-opt reads the file back.
   const back = JSON.parse(qoptOpt([`--print-target=${out}`]));
   assert.equal(back.measurements.length, p.measurements.length);
@@ -165,7 +167,7 @@ test('--quick writes a profile from the built-in one, with every class measured'
     const report = JSON.parse(qoptOpt([model, `--pass=float-islands{float-units=auto target=${out}}`, '--report=json']));
     const auto = report.analyses['float-islands'].auto;
     assert.equal(auto.length, 1, `${c.unitClass}: ${JSON.stringify(auto)}`);
-    assert.ok(auto[0].estimate.startsWith(`${c.unitClass}: integer `), `${c.unitClass}: ${auto[0].estimate}`);
+    assert.ok(auto[0].estimate.startsWith(`${c.unitClass} + 0 taken in: integer `), `${c.unitClass}: ${auto[0].estimate}`);
   }
   // The kept models, the tool's temporary folder gone.
   assert.ok(fs.existsSync(path.join(keep, `conv-pointwise.${mt.QUICK_SHAPE}.qdq-uint8.onnx`)));
