@@ -41,6 +41,23 @@ absl::StatusOr<std::vector<UnitCostEstimate>> EstimateFloatUnits(const ir::Model
   auto elements = [&](const ir::Value* v) {
     return analysis::StaticElements(value_in_copy.contains(v) ? value_in_copy.at(v) : v);
   };
+  // An element-wise op with one activation input (the rest constants) is
+  // a lookup table in the integer graph (qdq-lookup folds such chains into
+  // one Gather of 256 entries, next to nothing); only in float does it cost
+  // its op.
+  auto is_lookup = [](const ir::Node& n) {
+    if (ir::HasWeightInput(n) || n.num_outputs() != 1) return false;
+    int activations = 0;
+    for (const ir::Value* in : n.inputs()) {
+      if (in == nullptr || in->is_constant()) continue;
+      const ir::Node* p = in->producer();
+      if (p != nullptr && analysis::IsDequantizeLinear(*p) && p->input(0) != nullptr && p->input(0)->is_constant()) {
+        continue;
+      }
+      ++activations;
+    }
+    return activations == 1 && ir::HasTrait(n, ir::OpTrait::kElementwise);
+  };
   std::vector<UnitCostEstimate> out;
   for (const IslandCandidate& c : candidates) {
     UnitCostEstimate e;
@@ -69,7 +86,9 @@ absl::StatusOr<std::vector<UnitCostEstimate>> EstimateFloatUnits(const ir::Model
         ++unpriced;
         continue;
       }
-      e.integer_ns += m->integer.Estimate(static_cast<double>(macs), static_cast<double>(out_elements));
+      if (member == c.seed || !is_lookup(*member)) {
+        e.integer_ns += m->integer.Estimate(static_cast<double>(macs), static_cast<double>(out_elements));
+      }
       e.float_ns += m->float_op.Estimate(static_cast<double>(macs), static_cast<double>(out_elements));
     }
     if (priced && in_elements < 0) {

@@ -9,7 +9,8 @@
 // QuantizeLinear goes away instead; a QuantizeLinear per value read
 // outside), each from the profile's linear fit at the member's MACs and
 // element counts. Members whose class the profile has no costs for count
-// as equal in both forms. Shapes must be static: on a model with
+// as equal in both forms; an element-wise member with one activation input
+// costs nothing in integer (qdq-lookup makes such chains one table lookup). Shapes must be static: on a model with
 // symbolic dims give `input-shape=` (the estimate runs on a copy with those
 // dims fixed). A unit whose class or shapes the profile cannot price is not
 // picked and says why.
