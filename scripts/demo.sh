@@ -12,9 +12,12 @@
 #      com.microsoft QLinearAdd/Mul, ...), check in ONNX Runtime that it gives
 #      the numbers ONNX Runtime's own fused run of the QDQ file gives, and
 #      time FP32, QDQ and fused side by side (1 thread, interleaved);
-#   4. fuse-qdq{float-units=first-conv}: the opt-in, not exact variant that
-#      keeps the convolution reading the image in float, where ONNX Runtime's
-#      int8 kernel is slower (float-islands), timed with the others.
+#   4. fuse-qdq{float-units=auto}: the opt-in, not exact variant that runs in
+#      float the units the measured ort-cpu profile says are cheaper there
+#      (float-islands, analysis/profiles/ort-cpu.json), timed with the others;
+#   5. the same model quantized with int8 activations (quantize_static's
+#      default, which ONNX Runtime on x86 leaves unfused) through fuse-qdq:
+#      s8-to-u8 makes it uint8, exactly, and it runs like the u8s8 one.
 # Output models go to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,12 +58,19 @@ echo "== ONNX Runtime: fused file (no ORT optimization) vs ORT's own optimized r
 node tools/ort/compare.js "$out/$base.int8.onnx" "$out/$base.fused.onnx" --exact --opt-level=all --opt-level-b=disabled \
   --input-shape="$shape" | tail -n 2
 echo
-echo "== 4. qopt-opt $out/$base.int8.onnx --pass='fuse-qdq{float-units=first-conv}' -o $out/$base.islands.onnx (opt-in, not exact)"
-"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq{float-units=first-conv}" -o "$out/$base.islands.onnx" 2>&1 | head -n 4
+echo "== 4. qopt-opt $out/$base.int8.onnx --pass='fuse-qdq{float-units=auto input-shape=$shape}' -o $out/$base.auto.onnx (opt-in, not exact)"
+"$qopt" "$out/$base.int8.onnx" --pass="fuse-qdq{float-units=auto input-shape=$shape}" -o "$out/$base.auto.onnx" 2>&1 |
+  grep -E '^float-islands|-> float' | head -n 6
 echo
-echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs fuse-qdq vs fuse-qdq with the first conv in float (1 thread, interleaved rounds, random inputs)"
+echo "== 5. int8 activations (quantize_static's default): quantize{activation=s8}, then fuse-qdq (s8-to-u8 first, exact)"
+"$qopt" "$out/$base.fp32.onnx" --pass="quantize{calibration=$out/$base.calib.json per-channel=true activation=s8},qdq-boundaries" \
+  -o "$out/$base.s8s8.onnx" | grep -E 'units:|int8 activations' | head -n 2
+"$qopt" "$out/$base.s8s8.onnx" --pass=fuse-qdq -o "$out/$base.s8s8.fused.onnx" | grep -E '^s8-to-u8|nodes ' | head -n 2
+echo
+echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, and the s8s8 file before/after (1 thread, interleaved rounds, random inputs)"
 node bench/ort_bench.js --task=generic --random=4 --rounds=${QOPT_DEMO_ROUNDS:-60} --input-shape="$shape" \
   --qopt-opt="$qopt" --variant=fp32="$out/$base.fp32.onnx" --variant=qdq="$out/$base.int8.onnx" \
-  --variant=fused="$out/$base.fused.onnx" --variant=islands="$out/$base.islands.onnx" --pair=qdq=fused \
-  --pair=fused=islands
-ls -lL "$out/$base.fused.onnx" "$out/$base.islands.onnx" | awk '{printf "%10d bytes  %s\n", $5, $NF}'
+  --variant=fused="$out/$base.fused.onnx" --variant=auto="$out/$base.auto.onnx" \
+  --variant=s8s8="$out/$base.s8s8.onnx" --variant=s8s8+fused="$out/$base.s8s8.fused.onnx" --pair=qdq=fused \
+  --pair=fused=auto --pair=s8s8=s8s8+fused
+ls -lL "$out/$base.fused.onnx" "$out/$base.auto.onnx" "$out/$base.s8s8.fused.onnx" | awk '{printf "%10d bytes  %s\n", $5, $NF}'
