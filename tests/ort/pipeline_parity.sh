@@ -8,8 +8,8 @@
 # within N steps of IN's, the step being the scale of the DequantizeLinear
 # producing that output in IN (qopt-opt's qdq-boundaries report); an output
 # not produced by one is held to an absolute+relative tolerance, and the
-# table says so. Where ONNX Runtime does not fuse units of IN that OUT fuses
-# (int8 activations on x86), the row says DIST: OUT is not ORT's own run of
+# table says so. Where ONNX Runtime does not fuse the same units of IN and
+# OUT (int8 activations on x86), the row says DIST: OUT is not ORT's own run of
 # IN, and the steps are a distance, not an exact match. Prints one table row per model/variant (tools/ort/parity.js).
 #
 # Usage: pipeline_parity.sh [QOPT_OPT [SOURCE_DIR]] --pipeline=PIPELINE [options]
