@@ -25,6 +25,8 @@
 #                  (default on)
 #   --target=T     the target profile of the auto columns (default ort-cpu; a file from
 #                  tools/ort/measure_target.js)
+#   (with dynamic among --pipeline-on, also a column dynamic+dequantize-weights:
+#    qopt-opt dynamic.onnx --pass=dequantize-weights,dce, paired with dynamic)
 #   --islands=M:UNITS[;M:UNITS]  also a column VARIANT+islands per --pipeline-on variant of
 #                  model M: qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=UNITS}' (default:
 #                  the units measured fastest per model, det:first-conv;rec:first-conv;
@@ -158,6 +160,9 @@ prepare() {
     if [[ $auto == on && $v != dynamic ]]; then
       step "$qopt" "$dir/$v.onnx" --pass="$(auto_pipeline "$m")" --stats -o "$dir/$v+auto.onnx" || return
     fi
+    if [[ $v == dynamic ]]; then
+      step "$qopt" "$dir/$v.onnx" --pass=dequantize-weights,dce --stats -o "$dir/$v+dequantize-weights.onnx" || return
+    fi
   done
 }
 
@@ -195,6 +200,10 @@ for m in "${model_list[@]}"; do
       if [[ $auto == on && $v != dynamic ]]; then
         variant_args+=(--variant="$v+auto=$dir/$v+auto.onnx" --pair="$v=$v+auto")
       fi
+      if [[ $v == dynamic ]]; then
+        variant_args+=(--variant="$v+dequantize-weights=$dir/$v+dequantize-weights.onnx"
+          --pair="$v=$v+dequantize-weights")
+      fi
     fi
   done
   if ((${#after_variants[@]})); then
@@ -204,6 +213,9 @@ for m in "${model_list[@]}"; do
     fi
     if [[ $auto == on ]]; then
       variant_args+=(--note="VARIANT+auto = qopt-opt VARIANT.onnx --pass='$(auto_pipeline "$m")' (not exact where it picks units)")
+    fi
+    if [[ " ${after_variants[*]} " == *" dynamic "* ]]; then
+      variant_args+=(--note="dynamic+dequantize-weights = qopt-opt dynamic.onnx --pass='dequantize-weights,dce' (not exact: float activations)")
     fi
   fi
   echo
