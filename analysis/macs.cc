@@ -42,22 +42,46 @@ bool IsIntegerOp(const ir::Node& node) {
 
 }  // namespace
 
-int64_t NodeMacs(const ir::Node& node) {
+namespace {
+
+// How a compute node's MACs are counted; kNone for other nodes.
+enum class MacKind { kNone, kConv, kTransposedConv, kMatMul, kGemm };
+
+MacKind MacKindOf(const ir::Node& node) {
   const std::string& op = node.op_type();
-  const bool conv = op == "Conv" || op == "ConvInteger" || op == "QLinearConv";
-  const bool matmul = op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul" || op == "MatMulIntegerToFloat";
-  const bool gemm = op == "Gemm" || op == "QGemm";
+  if (op == "Conv" || op == "ConvInteger" || op == "QLinearConv") return MacKind::kConv;
+  if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul" || op == "MatMulIntegerToFloat") {
+    return MacKind::kMatMul;
+  }
+  if (op == "Gemm" || op == "QGemm") return MacKind::kGemm;
   // A convolution whose weight is [C_in, C_out / group, ...] (the table's channel axis 1).
-  const bool deconv = ir::IsConvolution(node) && ir::FindOpTraits(node)->channel_axis == 1;
-  if (!(conv || matmul || gemm || deconv)) return -1;
-  const int weight_index = MacWeightInput(node);
+  if (ir::IsConvolution(node) && ir::FindOpTraits(node)->channel_axis == 1) return MacKind::kTransposedConv;
+  return MacKind::kNone;
+}
+
+}  // namespace
+
+int64_t NodeMacs(const ir::Node& node) {
+  const MacKind kind = MacKindOf(node);
+  if (kind == MacKind::kNone) return -1;
   const std::vector<int64_t> y = StaticDims(node.output());
-  const std::vector<int64_t> w = WeightDims(node.input(weight_index));
+  const std::vector<int64_t> w = WeightDims(node.input(MacWeightInput(node)));
   const std::vector<int64_t> a = StaticDims(node.input(0));
-  if (conv && !y.empty() && w.size() >= 2 && w[0] > 0) return Product(y) * (Product(w) / w[0]);
-  if (deconv && !a.empty() && w.size() >= 2 && a.size() >= 2 && a[1] > 0) return Product(a) * (Product(w) / a[1]);
-  if (matmul && !y.empty() && !a.empty()) return Product(y) * a.back();
-  if (gemm && !y.empty() && a.size() == 2) return Product(y) * (node.GetInt("transA").value_or(0) ? a[0] : a[1]);
+  switch (kind) {
+    case MacKind::kConv:
+      if (!y.empty() && w.size() >= 2 && w[0] > 0) return Product(y) * (Product(w) / w[0]);
+      break;
+    case MacKind::kTransposedConv:
+      if (!a.empty() && w.size() >= 2 && a.size() >= 2 && a[1] > 0) return Product(a) * (Product(w) / a[1]);
+      break;
+    case MacKind::kMatMul:
+      if (!y.empty() && !a.empty()) return Product(y) * a.back();
+      break;
+    case MacKind::kGemm:
+      if (!y.empty() && a.size() == 2) return Product(y) * (node.GetInt("transA").value_or(0) ? a[0] : a[1]);
+      break;
+    case MacKind::kNone: break;
+  }
   return -1;
 }
 
@@ -75,11 +99,7 @@ MacCounts CountMacs(const ir::Graph& graph, const TargetProfile& target) {
   MacCounts m;
   for (const ir::Node* node : graph.node_list()) {
     const std::string& op = node->op_type();
-    const bool counted_op = op == "Conv" || op == "ConvInteger" || op == "QLinearConv" || op == "MatMul" ||
-                            op == "MatMulInteger" || op == "QLinearMatMul" || op == "MatMulIntegerToFloat" ||
-                            op == "Gemm" || op == "QGemm" ||
-                            (ir::IsConvolution(*node) && ir::FindOpTraits(*node)->channel_axis == 1);
-    if (!counted_op) continue;
+    if (MacKindOf(*node) == MacKind::kNone) continue;
     const int64_t macs = NodeMacs(*node);
     if (macs < 0) {
       ++m.nodes_unknown;
