@@ -24,6 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "ir/op_traits.h"
 #include "ir/quantized_operands.h"
 #include "passes/builtin_passes.h"
 #include "passes/fuse_qdq/rewrite_util.h"
@@ -33,28 +34,29 @@ namespace {
 
 using ir::ElementType;
 
-// The float op of each integer op this pass converts, by op type (the
-// domain is checked with the signature).
-const std::map<std::string, std::string, std::less<>>& FloatOps() {
-  static const auto* ops = new std::map<std::string, std::string, std::less<>>{
-      {"QLinearConv", "Conv"},
-      {"QLinearMatMul", "MatMul"},
-      {"QLinearAdd", "Add"},
-      {"QLinearMul", "Mul"},
-      {"QLinearSigmoid", "Sigmoid"},
-      {"QLinearLeakyRelu", "LeakyRelu"},
-      {"QLinearSoftmax", "Softmax"},
-      {"QLinearAveragePool", "AveragePool"},
-      {"QLinearGlobalAveragePool", "GlobalAveragePool"},
-      {"QLinearConcat", "Concat"},
-  };
-  return *ops;
+// The float op whose integer kernel on ONNX Runtime's CPU provider `node`
+// is, from the op table's ort-cpu column ("com.microsoft.QLinearAdd" is
+// Add's); "" when no op has it. QLinearConv is taken in either domain, as
+// ONNX Runtime runs both.
+std::string FloatOpOf(const ir::Node& node) {
+  if (!node.is_default_domain() && node.domain() != "com.microsoft") return "";
+  for (const ir::OpTraits& traits : ir::AllOpTraits()) {
+    if (!traits.domain.empty()) continue;
+    absl::string_view kernel = traits.Kernel(ir::Target::kOrtCpu);
+    if (kernel.empty() || kernel == "=") continue;
+    const size_t dot = kernel.rfind('.');
+    if (dot != absl::string_view::npos) {
+      if (node.domain() != kernel.substr(0, dot)) continue;
+      kernel = kernel.substr(dot + 1);
+    }
+    if (kernel == node.op_type()) return std::string(traits.op_type);
+  }
+  return "";
 }
 
-std::string Describe(const ir::Node& n) {
-  return n.name().empty() ? absl::StrCat(n.op_type(), " of '", n.output() ? n.output()->name() : "", "'")
-                          : absl::StrCat(n.op_type(), " '", n.name(), "'");
-}
+// Kernels whose QDQ form needs more than DQ -> op -> Q (QGemm's alpha, beta
+// and float bias; QLinearWhere's unquantized condition): not converted yet.
+bool ConvertedHere(const std::string& float_op) { return float_op != "Gemm" && float_op != "Where"; }
 
 int64_t NumElements(const ir::Value* v) {
   const ir::Tensor* t = v != nullptr ? v->constant() : nullptr;
@@ -82,7 +84,7 @@ class QopToQdq : public Pass {
       if (why.empty()) {
         changed = true;
       } else {
-        left_.push_back({Describe(*node), why});
+        left_.push_back({fuse_qdq::NodeLabel(*node), why});
       }
     }
     kept_ += static_cast<int64_t>(left_.size());
@@ -93,12 +95,8 @@ class QopToQdq : public Pass {
  private:
   // Converts `node` in place; the reason when it cannot.
   std::string Convert(ir::Graph& graph, ir::Node& node) {
-    auto found = FloatOps().find(node.op_type());
-    if (found == FloatOps().end()) return "no QDQ form in qop-to-qdq yet";
-    const bool microsoft = node.domain() == "com.microsoft";
-    if (!microsoft && !node.is_default_domain()) return "unknown domain";
-    if (!node.Is("QLinearConv") && !node.Is("QLinearMatMul") && !microsoft) return "unknown op";
-    const std::string& float_op = found->second;
+    const std::string float_op = FloatOpOf(node);
+    if (float_op.empty() || !ConvertedHere(float_op)) return "no QDQ form in qop-to-qdq yet";
     const std::string op_type = node.op_type();
     const ir::QuantizedSignature& sig = *ir::FindQuantizedSignature(node);
     if (node.GetInt("channels_last").value_or(0) != 0) return "channels_last = 1 (NHWC) is not converted";

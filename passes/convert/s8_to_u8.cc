@@ -42,11 +42,7 @@ using ir::ElementType;
 
 constexpr int64_t kShift = 128;
 
-// The name a report uses for a node.
-std::string NodeName(const ir::Node& n) {
-  return n.name().empty() ? absl::StrCat(n.op_type(), " of '", n.output() ? n.output()->name() : "", "'")
-                          : absl::StrCat(n.op_type(), " '", n.name(), "'");
-}
+using fuse_qdq::NodeLabel;
 
 // Ops that only move, select or copy elements: f(x + 128) = f(x) + 128
 // when every data input is shifted (Pad needs its pad value shifted too).
@@ -169,7 +165,7 @@ class S8ToU8 : public Pass {
         if (x == nullptr || x->is_constant() || !QuantizesToInt8(*n)) continue;  // weights stay int8
         Add(n->output());
         if (!ZeroPointConstant(*n, 2))
-          Block(n->output(), absl::StrCat(NodeName(*n), ": zero point computed at run time"));
+          Block(n->output(), absl::StrCat(NodeLabel(*n), ": zero point computed at run time"));
         continue;
       }
       if (analysis::IsDequantizeLinear(*n)) continue;
@@ -179,18 +175,18 @@ class S8ToU8 : public Pass {
         if (int8_out) {
           Add(n->output());
           if (!zp->is_constant())
-            Block(n->output(), absl::StrCat(NodeName(*n), ": output zero point computed at run time"));
+            Block(n->output(), absl::StrCat(NodeLabel(*n), ": output zero point computed at run time"));
         }
         for (const ir::QuantizedOperand& op : ir::QuantizedInputs(*n)) {
           const ir::Value* data = n->input(op.data);
           if (!IsInt8Activation(data)) continue;
           if (!ZeroPointConstant(*n, op.zero_point))
-            Block(data, absl::StrCat(NodeName(*n), ": zero point computed at run time"));
+            Block(data, absl::StrCat(NodeLabel(*n), ": zero point computed at run time"));
           if (!op.same_type_as_output) continue;
           if (int8_out) {
             Union(n->output(), data);
           } else {
-            Block(data, absl::StrCat(NodeName(*n), ": output not int8"));
+            Block(data, absl::StrCat(NodeLabel(*n), ": output not int8"));
           }
         }
         continue;
@@ -215,7 +211,7 @@ class S8ToU8 : public Pass {
           Union(first, n->output(o));
         }
         if (n->Is("Pad") && !PadValueShiftable(*n))
-          Block(first, absl::StrCat(NodeName(*n), ": pad value not a constant"));
+          Block(first, absl::StrCat(NodeLabel(*n), ": pad value not a constant"));
         continue;
       }
       // Anything else that makes int8 (a Cast, an unknown op) starts a region
@@ -223,7 +219,7 @@ class S8ToU8 : public Pass {
       for (const ir::Value* out : n->outputs()) {
         if (out != nullptr && out->elem_type() == ElementType::kInt8) {
           Add(out);
-          Block(out, absl::StrCat("made by ", NodeName(*n)));
+          Block(out, absl::StrCat("made by ", NodeLabel(*n)));
         }
       }
     }
@@ -243,7 +239,7 @@ class S8ToU8 : public Pass {
         if (use.is_graph_output()) continue;
         const ir::Node& user = *use.user;
         std::string why = WhyNotShiftable(graph, user, use.index);
-        if (!why.empty()) Block(value, absl::StrCat("'", value->name(), "' read by ", NodeName(user), why));
+        if (!why.empty()) Block(value, absl::StrCat("'", value->name(), "' read by ", NodeLabel(user), why));
       }
     }
   }

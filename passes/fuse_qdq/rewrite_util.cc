@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "analysis/qdq_params.h"
 
 namespace qopt::fuse_qdq {
@@ -57,6 +58,11 @@ std::optional<ClampBounds> ReadClampBounds(const ir::Node& op) {
     (i == 1 ? b.lo : b.hi) = *bound;
   }
   return b;
+}
+
+std::string NodeLabel(const ir::Node& n) {
+  return n.name().empty() ? absl::StrCat(n.op_type(), " of '", n.output() ? n.output()->name() : "", "'")
+                          : absl::StrCat(n.op_type(), " '", n.name(), "'");
 }
 
 }  // namespace qopt::fuse_qdq

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ir/graph.h"
@@ -13,6 +14,10 @@ namespace qopt::fuse_qdq {
 // DequantizeLinear of a constant (a quantized constant operand); nullopt
 // otherwise.
 std::optional<double> ScalarConstant(const ir::Value* v);
+
+// The name a report uses for a node: OP 'name', or OP of 'output' when it
+// has no name.
+std::string NodeLabel(const ir::Node& n);
 
 // Declares `v` as a tensor of `type` with `dims` (when known; no shape
 // otherwise), replacing its type information.
