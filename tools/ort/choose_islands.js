@@ -47,7 +47,6 @@ const lib = require('./lib');
 const { median, quantile } = require('../../bench/lib/metrics');
 
 const { UsageError } = lib;
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const KINDS = ['first-conv', 'depthwise', 'last-conv'];
 const DEFAULT_ROUNDS = 40;
 const DEFAULT_WARMUP = 3;
@@ -80,16 +79,6 @@ function parseKinds(text) {
   const dup = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (dup) throw new UsageError(`--kinds names '${dup}' twice`);
   return kinds;
-}
-
-function resolveQoptOpt(explicit) {
-  const p = explicit || process.env.QOPT_OPT || path.join(REPO_ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-  } catch {
-    throw new UsageError(`qopt-opt not found at '${p}' (build qopt, or give --qopt-opt=PATH or set QOPT_OPT)`);
-  }
-  return p;
 }
 
 /** The --pass value for a list of unit kinds. */
@@ -343,7 +332,7 @@ async function main(argv) {
   };
   const modelPath = positionals[0];
   if (!fs.existsSync(modelPath)) throw new lib.ModelError(modelPath, 'load', new Error('no such file'));
-  opts.qoptOpt = resolveQoptOpt(values['qopt-opt']);
+  opts.qoptOpt = lib.resolveQoptOpt(values['qopt-opt']);
   await choose(modelPath, opts, (line) => console.log(line));
   return 0;
 }

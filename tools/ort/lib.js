@@ -888,9 +888,24 @@ function runCli(prefix, usage, main) {
   );
 }
 
+/**
+ * The qopt-opt the Node tools run: `explicit` (their --qopt-opt=), else
+ * $QOPT_OPT, else the build's. Throws UsageError when it is not executable.
+ */
+function resolveQoptOpt(explicit) {
+  const p = explicit || process.env.QOPT_OPT || path.join(__dirname, '..', '..', 'build', 'tools', 'qopt-opt', 'qopt-opt');
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+  } catch {
+    throw new UsageError(`qopt-opt not found at '${p}' (build qopt, or give --qopt-opt=PATH or set QOPT_OPT)`);
+  }
+  return p;
+}
+
 module.exports = {
   ort,
   runCli,
+  resolveQoptOpt,
   parseCliArgs,
   DEFAULTS,
   OPT_LEVELS,

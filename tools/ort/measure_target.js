@@ -53,7 +53,6 @@ const lib = require('./lib');
 const { profileModel } = require('./profile');
 
 const { UsageError } = lib;
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const SCHEMA = 'qopt-target/1';
 const BASE_TARGET = 'ort-cpu';
 const DEFAULT_RUNS = 200;
@@ -350,16 +349,6 @@ function splitKernel(kernel) {
 
 // ---------------------------------------------------------------------------
 // qopt-opt
-
-function resolveQoptOpt(explicit) {
-  const p = explicit || process.env.QOPT_OPT || path.join(REPO_ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-  } catch {
-    throw new UsageError(`qopt-opt not found at '${p}' (build qopt, or give --qopt-opt=PATH or set QOPT_OPT)`);
-  }
-  return p;
-}
 
 /** Runs qopt-opt with `args`; returns its stdout. Throws UsageError naming the command on failure. */
 function qoptOpt(exe, args) {
@@ -756,7 +745,7 @@ async function main(argv) {
   const quick = Boolean(values.quick);
   const runs = lib.parseIntOpt('runs', values.runs, 1) ?? (quick ? QUICK_RUNS : DEFAULT_RUNS);
   const warmup = lib.parseIntOpt('warmup', values.warmup, 0) ?? (quick ? QUICK_WARMUP : DEFAULT_WARMUP);
-  const exe = resolveQoptOpt(values['qopt-opt']);
+  const exe = lib.resolveQoptOpt(values['qopt-opt']);
   const base = baseProfile(exe, values.base);
   const kernelsTarget = typeof base.kernels === 'string' ? base.kernels : BASE_TARGET;
   const kernels = integerKernels(exe, kernelsTarget, [...new Set(CLASSES.map((c) => c.op))]);
