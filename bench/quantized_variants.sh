@@ -19,14 +19,17 @@
 #                  --pipeline=none: no such columns; a pass qopt-opt does not know: left out, with a message)
 #   --pipeline-on=LIST  variants the pipeline is applied to (default u8s8,per-channel,s8s8,qop-s8,dynamic);
 #                  qop-s8 is the QOperator layout with int8 activations (QLinearConv & co. on int8,
-#                  as ONNX Runtime's quantizer writes it: quantize s8, then fuse-qdq-units{activations=all})
+#                  as ONNX Runtime's quantizer writes it: quantize s8, then fuse-qdq-units{activations=all});
+#                  qop-s8+fuse-qdq is QOperator -> QDQ -> integer units (fuse-qdq starts with qop-to-qdq)
 #   --auto=on|off  also a column VARIANT+auto per --pipeline-on variant (dynamic excepted):
 #                  qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=auto target=T input-shape=x:DIMS}'
 #                  (default on)
 #   --target=T     the target profile of the auto columns (default ort-cpu; a file from
 #                  tools/ort/measure_target.js)
-#   (with dynamic among --pipeline-on, also a column dynamic+dequantize-weights:
-#    qopt-opt dynamic.onnx --pass=dequantize-weights,dce, paired with dynamic)
+#   (with dynamic among --pipeline-on, also the columns dynamic+dequantize-weights:
+#    qopt-opt dynamic.onnx --pass=dequantize-weights,dce, and dynamic+static:
+#    qopt-calibrate dynamic.onnx on the calibration images, then qopt-opt dynamic.onnx
+#    --pass='dynamic-to-static{calibration=...},fuse-qdq'; both paired with dynamic)
 #   --islands=M:UNITS[;M:UNITS]  also a column VARIANT+islands per --pipeline-on variant of
 #                  model M: qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=UNITS}' (default:
 #                  the units measured fastest per model, det:first-conv;rec:first-conv;
@@ -162,6 +165,11 @@ prepare() {
     fi
     if [[ $v == dynamic ]]; then
       step "$qopt" "$dir/$v.onnx" --pass=dequantize-weights,dce --stats -o "$dir/$v+dequantize-weights.onnx" || return
+      # The dynamic file calibrated as it is (its own float tensors), on the same images.
+      step tools/qopt-calibrate "$dir/$v.onnx" --inputs="$dir/calib-images" --image-size="${h}x${w}" \
+        "${norm_args[@]}" -o "$dir/$v.calib.json" || return
+      step "$qopt" "$dir/$v.onnx" --pass="dynamic-to-static{calibration=$dir/$v.calib.json},fuse-qdq" --stats \
+        -o "$dir/$v+static.onnx" || return
     fi
   done
 }
@@ -202,7 +210,7 @@ for m in "${model_list[@]}"; do
       fi
       if [[ $v == dynamic ]]; then
         variant_args+=(--variant="$v+dequantize-weights=$dir/$v+dequantize-weights.onnx"
-          --pair="$v=$v+dequantize-weights")
+          --pair="$v=$v+dequantize-weights" --variant="$v+static=$dir/$v+static.onnx" --pair="$v=$v+static")
       fi
     fi
   done
@@ -216,6 +224,7 @@ for m in "${model_list[@]}"; do
     fi
     if [[ " ${after_variants[*]} " == *" dynamic "* ]]; then
       variant_args+=(--note="dynamic+dequantize-weights = qopt-opt dynamic.onnx --pass='dequantize-weights,dce' (not exact: float activations)")
+      variant_args+=(--note="dynamic+static = qopt-opt dynamic.onnx --pass='dynamic-to-static{calibration=dynamic.calib.json},fuse-qdq' (dynamic.onnx calibrated by qopt-calibrate on the calibration images)")
     fi
   fi
   echo

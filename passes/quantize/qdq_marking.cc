@@ -15,6 +15,16 @@ const std::set<std::string>& DefaultQuantizedOpTypes() {
   return *ops;
 }
 
+const ir::Node* WeightDequantize(const ir::Value* v) {
+  const ir::Node* dq = v != nullptr ? v->producer() : nullptr;
+  if (dq == nullptr || !dq->Is("DequantizeLinear") || !dq->is_default_domain() || dq->num_inputs() < 2) return nullptr;
+  for (const ir::Value* in : dq->inputs()) {
+    if (in != nullptr && in->constant() == nullptr) return nullptr;
+  }
+  const ir::Tensor* data = dq->input(0)->constant();
+  return data != nullptr && ir::IsInteger(data->type()) ? dq : nullptr;
+}
+
 namespace {
 
 using Kind = TensorMark::Kind;
@@ -68,12 +78,20 @@ class Marker {
     index_.erase(it);
   }
 
+  static bool IsWeight(const ir::Value* v) {
+    return v != nullptr && (v->constant() != nullptr || WeightDequantize(v) != nullptr);
+  }
+
   // Any float input: an activation, or a constant quantized with the
   // activation type (the constant operand of an Add or Mul).
   void MarkActivation(ir::Value* v) {
     if (IsFloatTensor(v)) Mark({.value = v, .kind = Kind::kActivation});
   }
   void MarkWeight(ir::Value* v, int axis) {
+    if (WeightDequantize(v) != nullptr) {  // already quantized: kept
+      Mark({.value = v, .kind = Kind::kWeight});
+      return;
+    }
     if (v == nullptr || v->constant() == nullptr || !IsFloatTensor(v)) return;
     Mark({.value = v, .kind = Kind::kWeight, .per_channel_axis = options_.per_channel ? axis : -1});
   }
@@ -100,7 +118,7 @@ class Marker {
     } else if (op == "Gemm") {
       MarkActivation(node->input(0));
       const bool trans_b = node->GetInt("transB").value_or(0) != 0;
-      if (node->input(1) && node->input(1)->constant()) {
+      if (IsWeight(node->input(1))) {
         MarkWeight(node->input(1), trans_b ? 0 : 1);
       } else {
         MarkActivation(node->input(1));
@@ -112,7 +130,7 @@ class Marker {
     } else if (op == "MatMul") {
       for (int i = 0; i < 2; ++i) {
         ir::Value* in = node->input(i);
-        if (in && in->constant()) {
+        if (IsWeight(in)) {
           MarkWeight(in, 1);
         } else {
           MarkActivation(in);

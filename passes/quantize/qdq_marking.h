@@ -64,6 +64,12 @@ struct MarkingResult {
   std::vector<std::string> left_float;  // "op_type: reason" for nodes left alone
 };
 
+// The DequantizeLinear that makes `v` from an integer constant with constant
+// scale and zero point: weights already quantized (a weight-only QDQ file,
+// or dynamic-to-static's first step). quantize keeps them as they are and
+// takes their scale for the bias. Null otherwise.
+const ir::Node* WeightDequantize(const ir::Value* v);
+
 absl::StatusOr<MarkingResult> MarkTensors(ir::Model& model, const MarkingOptions& options);
 
 }  // namespace qopt::quantize

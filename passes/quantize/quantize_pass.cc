@@ -4,7 +4,9 @@
 // activation tensor shared by all its consumers, weights stored as integer
 // initializers behind a DequantizeLinear, biases as int32 with scale
 // input_scale * weight_scale, Relu/Clip folded into the preceding Q, and the
-// op types of ORT's QDQ registry. The model should first go through
+// op types of ORT's QDQ registry. Weights already behind a DequantizeLinear
+// of integer constants stay as they are (their scale sets the bias scale).
+// The model should first go through
 // `canonicalize` and be calibrated in that form (qopt-calibrate).
 #include <cmath>
 #include <fstream>
@@ -44,7 +46,29 @@ struct Params {
   ir::ElementType type = ir::ElementType::kUint8;
   ir::Value* scale_value = nullptr;       // the emitted initializers
   ir::Value* zero_point_value = nullptr;
+  bool kept = false;  // a weight already behind a DequantizeLinear: its own parameters
 };
+
+// The parameters of a weight already quantized (quantize::WeightDequantize).
+absl::StatusOr<Params> KeptWeightParams(const ir::Node& dq) {
+  Params p;
+  p.kept = true;
+  p.type = dq.input(0)->constant()->type();
+  auto scales = dq.input(1)->constant()->ToDoubles();
+  if (!scales.ok()) return scales.status();
+  p.scales.assign(scales->begin(), scales->end());
+  if (dq.num_inputs() > 2 && dq.input(2) != nullptr) {
+    auto zero_points = dq.input(2)->constant()->ToInt64s();
+    if (!zero_points.ok()) return zero_points.status();
+    p.zero_points = *zero_points;
+  } else {
+    p.zero_points.assign(p.scales.size(), 0);
+  }
+  if (p.scales.size() > 1) p.axis = static_cast<int>(dq.GetInt("axis").value_or(1));
+  p.scale_value = dq.input(1);
+  p.zero_point_value = dq.num_inputs() > 2 ? dq.input(2) : nullptr;
+  return p;
+}
 
 class Quantize : public Pass {
  public:
@@ -215,6 +239,12 @@ class Quantize : public Pass {
   // read as an activation (from its data, activation type), or a weight.
   absl::Status ComputeParams(const TensorMark& mark) {
     ir::Value* v = mark.value;
+    if (const ir::Node* dq = quantize::WeightDequantize(v); dq != nullptr && mark.kind == Kind::kWeight) {
+      auto kept = KeptWeightParams(*dq);
+      if (!kept.ok()) return kept.status();
+      params_[v] = *std::move(kept);
+      return absl::OkStatus();
+    }
     Params p;
     const ir::Tensor* constant = v->constant();
     const bool weight = mark.kind == Kind::kWeight;
@@ -272,7 +302,7 @@ class Quantize : public Pass {
       if (mark.value == nullptr || mark.kind != Kind::kBias) continue;
       auto in = params_.find(Provider(mark.bias_input));
       auto w = params_.find(mark.bias_weight);
-      if (in == params_.end() || w == params_.end()) continue;
+      if (in == params_.end() || w == params_.end() || w->second.kept) continue;
       if (!(w->second.type == ir::ElementType::kInt8 || w->second.type == ir::ElementType::kInt16)) continue;
       bool zero_points_zero = true;
       for (int64_t zp : w->second.zero_points) zero_points_zero &= zp == 0;
@@ -346,6 +376,10 @@ class Quantize : public Pass {
   absl::Status Emit(ir::Graph& graph, const TensorMark& mark) {
     ir::Value* v = mark.value;
     Params& p = params_.at(v);
+    if (p.kept) {
+      ++weights_kept_;
+      return absl::OkStatus();
+    }
     const std::string name = v->name();
     EmitParamInitializers(graph, name, p);
     if (const ir::Tensor* constant = v->constant()) {
@@ -483,6 +517,7 @@ class Quantize : public Pass {
   Statistic nodes_excluded_{this, "nodes-excluded", "Nodes left float by exclude-ops/exclude-nodes"};
   Statistic activations_quantized_{this, "activations-quantized", "Activation tensors given a Q/DQ pair"};
   Statistic weights_quantized_{this, "weights-quantized", "Weights stored as integers"};
+  Statistic weights_kept_{this, "weights-kept", "Weights already behind a DequantizeLinear, kept as they are"};
   Statistic biases_quantized_{this, "biases-quantized", "Biases stored as int32"};
   Statistic biases_saturated_{this, "bias-values-saturated", "int32 bias values clipped"};
   Statistic weight_scales_adjusted_{this, "weight-scales-adjusted", "Weight scales enlarged for the int32 bias"};

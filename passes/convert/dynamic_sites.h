@@ -1,0 +1,60 @@
+// The sites of a dynamically quantized model (ONNX Runtime's
+// quantize_dynamic layout, and qopt's quantize{mode=dynamic}):
+//
+//   x -> DynamicQuantizeLinear -> ConvInteger(xq, wq, xz, wz) -> Cast(float)
+//     -> Mul(., Mul(x_scale, w_scale)) [-> Add(bias or Reshape(bias))]
+//
+// (MatMulInteger likewise, its bias Add a separate float op). The older
+// recipe adds the bias in int32 before the Cast:
+//
+//   ConvInteger -> Add(., Cast(int32, Floor(Div(bias, Mul(x_scale, w_scale)))))
+//
+// One DynamicQuantizeLinear may feed several sites. dequantize-weights and
+// dynamic-to-static both start from a matched site; they differ in what they
+// put in its place.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ir/model.h"
+
+namespace qopt::convert {
+
+struct DynamicSite {
+  ir::Node* integer_op = nullptr;  // ConvInteger or MatMulInteger
+  bool conv = false;
+  ir::Node* dynamic_quantize = nullptr;    // DynamicQuantizeLinear
+  ir::Value* x = nullptr;                  // its float input
+  ir::Value* weights = nullptr;            // integer constant
+  ir::Value* weight_zero_point = nullptr;  // integer constant, or null
+  ir::Value* weight_scale = nullptr;       // float constant
+  // Output channels: Conv's axis 0, MatMul's last axis.
+  int64_t channels = 0;
+  std::optional<int64_t> channel_axis;  // set when the scale is per channel
+  // The float bias per output channel (Conv only), from either recipe.
+  std::vector<float> bias;
+  // The nodes from the integer op to `output`, in order (the int32 bias Add,
+  // Cast, scale Mul, float bias Add as present).
+  std::vector<ir::Node*> chain;
+  ir::Value* output = nullptr;  // the float value the site computes
+};
+
+// Matches the site that `integer_op` (ConvInteger/MatMulInteger) starts;
+// otherwise an error whose message is the reason, for the pass's report.
+absl::StatusOr<DynamicSite> MatchDynamicSite(ir::Node& integer_op);
+
+// The float values the integer weights stand for: (wq - wz) * w_scale, per
+// output channel where the scale is.
+std::vector<float> FloatWeights(const DynamicSite& site);
+
+// Points every reader of the site's output (graph outputs too) at
+// `replacement`, gives it the output's name, and erases the site's chain,
+// then whatever fed only the chain (the scale products, the older recipe's
+// bias arithmetic, the DynamicQuantizeLinear once no site reads it, the
+// integer constants once nothing reads them).
+void ReplaceDynamicSite(ir::Graph& graph, const DynamicSite& site, ir::Value* replacement);
+
+}  // namespace qopt::convert
