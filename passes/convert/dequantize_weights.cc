@@ -35,6 +35,7 @@ class DequantizeWeights : public Pass {
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     left_.clear();
+    sites_.clear();
     converted_by_op_.clear();
     ir::Graph& graph = model.graph();
     bool changed = false;
@@ -46,18 +47,22 @@ class DequantizeWeights : public Pass {
       if (why.empty()) {
         changed = true;
       } else {
-        left_.push_back({node->name().empty() ? node->output()->name() : node->name(), why});
+        left_.push_back({fuse_qdq::NodeLabel(*node), why});
         ++left_count_;
       }
     }
     if (context.report != nullptr) {
       nlohmann::json left = nlohmann::json::array();
       for (const auto& [node, why] : left_) left.push_back({{"node", node}, {"why", why}});
+      nlohmann::json sites = nlohmann::json::array();
+      for (const auto& [node, what] : sites_) sites.push_back({{"node", node}, {"became", what}});
       std::string text = absl::StrCat("dequantize-weights: ", converted_.value(), " sites now float");
       for (const auto& [op, n] : converted_by_op_) absl::StrAppend(&text, ", ", op, " ", n);
       absl::StrAppend(&text, "; ", left_.size(), " left\n");
+      for (const auto& [node, what] : sites_) absl::StrAppend(&text, "  ", node, ": ", what, "\n");
       for (const auto& [node, why] : left_) absl::StrAppend(&text, "  left: ", node, ": ", why, "\n");
-      context.report->AddAnalysis("dequantize-weights", {{"converted", converted_by_op_}, {"left", left}}, text);
+      context.report->AddAnalysis("dequantize-weights",
+                                  {{"converted", converted_by_op_}, {"sites", sites}, {"left", left}}, text);
     }
     return changed;
   }
@@ -84,12 +89,18 @@ class DequantizeWeights : public Pass {
     fuse_qdq::SetTensorType(float_op->output(), ir::ElementType::kFloat, site->output->shape());
     ++converted_by_op_[op.op_type()];
     ++converted_;
+    sites_.push_back({fuse_qdq::NodeLabel(op),
+                      absl::StrCat(op.op_type(), " -> ", site->conv ? "Conv" : "MatMul", ", ",
+                                   ir::ElementTypeName(wq.type()), site->channel_axis ? " per-channel" : " per-tensor",
+                                   " weights now float", site->bias.empty() ? "" : ", bias folded in",
+                                   ", input '", site->x->name(), "' no longer quantized")});
     convert::ReplaceDynamicSite(graph, *site, float_op->output());
     return "";
   }
 
   std::map<std::string, int64_t> converted_by_op_;
   std::vector<std::pair<std::string, std::string>> left_;
+  std::vector<std::pair<std::string, std::string>> sites_;  // node, what it became
   Statistic converted_{this, "sites-converted", "ConvInteger/MatMulInteger sites now float Conv/MatMul"};
   Statistic left_count_{this, "sites-left", "Integer sites left as they are (see the report)"};
 };
