@@ -29,7 +29,8 @@
 #   (with dynamic among --pipeline-on, also the columns dynamic+dequantize-weights:
 #    qopt-opt dynamic.onnx --pass=dequantize-weights,dce, and dynamic+static:
 #    qopt-calibrate dynamic.onnx on the calibration images, then qopt-opt dynamic.onnx
-#    --pass='dynamic-to-static{calibration=...},fuse-qdq'; both paired with dynamic)
+#    --pass='dynamic-to-static{calibration=...},fuse-qdq{float-units=auto ...}' (as the
+#    auto columns); both paired with dynamic)
 #   --islands=M:UNITS[;M:UNITS]  also a column VARIANT+islands per --pipeline-on variant of
 #                  model M: qopt-opt VARIANT.onnx --pass='fuse-qdq{float-units=UNITS}' (default:
 #                  the units measured fastest per model, det:first-conv;rec:first-conv;
@@ -168,7 +169,7 @@ prepare() {
       # The dynamic file calibrated as it is (its own float tensors), on the same images.
       step tools/qopt-calibrate "$dir/$v.onnx" --inputs="$dir/calib-images" --image-size="${h}x${w}" \
         "${norm_args[@]}" -o "$dir/$v.calib.json" || return
-      step "$qopt" "$dir/$v.onnx" --pass="dynamic-to-static{calibration=$dir/$v.calib.json},fuse-qdq" --stats \
+      step "$qopt" "$dir/$v.onnx" --pass="dynamic-to-static{calibration=$dir/$v.calib.json},$(auto_pipeline "$m")" --stats \
         -o "$dir/$v+static.onnx" || return
     fi
   done
@@ -224,7 +225,7 @@ for m in "${model_list[@]}"; do
     fi
     if [[ " ${after_variants[*]} " == *" dynamic "* ]]; then
       variant_args+=(--note="dynamic+dequantize-weights = qopt-opt dynamic.onnx --pass='dequantize-weights,dce' (not exact: float activations)")
-      variant_args+=(--note="dynamic+static = qopt-opt dynamic.onnx --pass='dynamic-to-static{calibration=dynamic.calib.json},fuse-qdq' (dynamic.onnx calibrated by qopt-calibrate on the calibration images)")
+      variant_args+=(--note="dynamic+static = qopt-opt dynamic.onnx --pass='dynamic-to-static{calibration=dynamic.calib.json},$(auto_pipeline "$m")' (dynamic.onnx calibrated by qopt-calibrate on the calibration images)")
     fi
   fi
   echo
