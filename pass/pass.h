@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -39,6 +40,11 @@ struct PassResults {
   // the boundary analysis names units): fuse-qdq-units gives them "in a
   // float island" as the reason they stay float.
   std::set<std::string> float_island_nodes;
+  // Activation ranges {min, max} a conversion derived for tensors it made
+  // that no calibration table can name (dynamic-to-static's MatMul output
+  // before a bias that ONNX Runtime had fused into the op): quantize uses
+  // them where its table has no range.
+  std::map<std::string, std::pair<double, double>> derived_ranges;
 };
 
 // What a pass may use besides the model: the report it adds findings and

@@ -40,9 +40,7 @@ class DequantizeWeights : public Pass {
     ir::Graph& graph = model.graph();
     bool changed = false;
     for (ir::Node* node : graph.node_list()) {
-      if (node->is_erased() || !node->is_default_domain() || !(node->Is("ConvInteger") || node->Is("MatMulInteger"))) {
-        continue;
-      }
+      if (node->is_erased() || !convert::StartsDynamicSite(*node)) continue;
       const std::string why = Convert(graph, *node);
       if (why.empty()) {
         changed = true;
@@ -74,27 +72,18 @@ class DequantizeWeights : public Pass {
     const ir::Tensor& wq = *site->weights->constant();
     ir::Value* weights = graph.AddInitializer(absl::StrCat(site->weights->name(), "_float"),
                                               ir::Tensor::FromFloats(wq.dims(), convert::FloatWeights(*site)));
-    // A Conv takes the site's bias (either recipe) as its bias input.
-    std::vector<ir::Value*> inputs = {site->x, weights};
-    if (!site->bias.empty()) {
-      inputs.push_back(graph.AddInitializer(absl::StrCat(site->output->name(), "_bias"),
-                                            ir::Tensor::FromFloats({site->channels}, site->bias)));
-    }
-    ir::Node* last = site->chain.back();
-    ir::Node* float_op = graph.AddNodeWithOutputNames(
-        site->conv ? "Conv" : "MatMul", inputs,
-        {graph.model()->UniqueName(absl::StrCat(site->output->name(), "_float"))}, last, "", op.name());
-    for (const ir::Attribute& a : op.attributes())
-      float_op->mutable_attributes().emplace_back(ir::Attribute(a.proto()));
-    fuse_qdq::SetTensorType(float_op->output(), ir::ElementType::kFloat, site->output->shape());
+    ir::Value* replacement = convert::AddFloatOp(graph, *site, weights);
     ++converted_by_op_[op.op_type()];
     ++converted_;
-    sites_.push_back({fuse_qdq::NodeLabel(op),
-                      absl::StrCat(op.op_type(), " -> ", site->conv ? "Conv" : "MatMul", ", ",
-                                   ir::ElementTypeName(wq.type()), site->channel_axis ? " per-channel" : " per-tensor",
-                                   " weights now float", site->bias.empty() ? "" : ", bias folded in",
-                                   ", input '", site->x->name(), "' no longer quantized")});
-    convert::ReplaceDynamicSite(graph, *site, float_op->output());
+    sites_.push_back(
+        {fuse_qdq::NodeLabel(op),
+         absl::StrCat(op.op_type(), " -> ", site->conv ? "Conv" : "MatMul", ", ", ir::ElementTypeName(wq.type()),
+                      site->channel_axis ? " per-channel" : " per-tensor", " weights now float",
+                      site->bias.empty() ? ""
+                      : site->conv       ? ", bias folded in"
+                                         : ", bias as an Add",
+                      ", input '", site->x->name(), "' no longer quantized")});
+    convert::ReplaceDynamicSite(graph, *site, replacement);
     return "";
   }
 

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "passes/fuse_qdq/rewrite_util.h"
 
 namespace qopt::convert {
 namespace {
@@ -111,9 +112,76 @@ ir::Node* MatchBiasAdd(const ir::Value* v, int64_t channels, bool int32, std::ve
 
 absl::Status Reason(absl::string_view why) { return absl::FailedPreconditionError(why); }
 
+bool IsMicrosoftOp(const ir::Node& n, absl::string_view op) {
+  return n.op_type() == op && n.domain() == "com.microsoft";
+}
+
+const ir::Value* OptionalInput(const ir::Node& n, int i) { return i < n.num_inputs() ? n.input(i) : nullptr; }
+
+// The com.microsoft fused MatMul sites: inputs by position, the bias inside.
+absl::StatusOr<DynamicSite> MatchFusedMatMulSite(ir::Node& op) {
+  DynamicSite site;
+  site.integer_op = &op;
+  const bool to_float = op.op_type() == "MatMulIntegerToFloat";
+  // MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp, b_zp, bias);
+  // DynamicQuantizeMatMul(A, B, b_scale, b_zp, bias).
+  const int b_scale = to_float ? 3 : 2, b_zero = to_float ? 5 : 3, bias = to_float ? 6 : 4;
+  if (to_float) {
+    ir::Node* dql = op.input(0) != nullptr ? op.input(0)->producer() : nullptr;
+    if (!IsDefaultOp(dql, "DynamicQuantizeLinear") || dql->output(0) != op.input(0) || op.input(2) != dql->output(1) ||
+        OptionalInput(op, 4) != dql->output(2)) {
+      return Reason("its input, scale and zero point are not one DynamicQuantizeLinear's");
+    }
+    site.dynamic_quantize = dql;
+    site.x = dql->input(0);
+  } else {
+    site.x = op.input(0);
+  }
+  site.weights = op.input(1);
+  if (site.weights == nullptr || site.weights->constant() == nullptr) return Reason("its weights are not a constant");
+  site.weight_scale = op.num_inputs() > b_scale ? op.input(b_scale) : nullptr;
+  if (site.weight_scale == nullptr || site.weight_scale->constant() == nullptr) {
+    return Reason("its weight scale is not a constant");
+  }
+  if (const ir::Value* z = OptionalInput(op, b_zero); z != nullptr) {
+    if (z->constant() == nullptr) return Reason("its weight zero point is not a constant");
+    site.weight_zero_point = op.input(b_zero);
+  }
+  const std::vector<int64_t>& dims = site.weights->constant()->dims();
+  if (dims.size() != 2) return Reason("weights not 2-D");
+  site.channels = dims[1];
+  if (const ir::Value* b = OptionalInput(op, bias); b != nullptr) {
+    const ir::Tensor* t = b->constant();
+    if (t == nullptr || t->type() != ir::ElementType::kFloat || t->num_elements() != site.channels) {
+      return Reason("its bias is not a float constant per column");
+    }
+    absl::StatusOr<std::vector<double>> values = t->ToDoubles();
+    if (!values.ok()) return values.status();
+    site.bias.assign(values->begin(), values->end());
+  }
+  site.output = op.output();
+  return site;
+}
+
 }  // namespace
 
+bool StartsDynamicSite(const ir::Node& node) {
+  return (node.is_default_domain() && (node.Is("ConvInteger") || node.Is("MatMulInteger"))) ||
+         IsMicrosoftOp(node, "MatMulIntegerToFloat") || IsMicrosoftOp(node, "DynamicQuantizeMatMul");
+}
+
 absl::StatusOr<DynamicSite> MatchDynamicSite(ir::Node& op) {
+  if (!op.is_default_domain()) {
+    absl::StatusOr<DynamicSite> site = MatchFusedMatMulSite(op);
+    if (!site.ok()) return site;
+    const int64_t scale_count = site->weight_scale->constant()->num_elements();
+    const int64_t zero_count = site->weight_zero_point ? site->weight_zero_point->constant()->num_elements() : 1;
+    if ((scale_count != 1 && scale_count != site->channels) || (zero_count != 1 && zero_count != site->channels)) {
+      return Reason("weight scale or zero point is neither per tensor nor per output channel");
+    }
+    if (scale_count != 1 || zero_count != 1) site->channel_axis = 1;
+    return site;
+  }
   DynamicSite site;
   site.integer_op = &op;
   site.conv = op.Is("ConvInteger");
@@ -197,6 +265,39 @@ std::vector<float> FloatWeights(const DynamicSite& site) {
     w[i] = static_cast<float>(static_cast<double>(q[i] - zero) * scale);
   }
   return w;
+}
+
+ir::Value* AddFloatOp(ir::Graph& graph, const DynamicSite& site, ir::Value* weights, ir::Value** pre_bias) {
+  ir::Model& model = *graph.model();
+  ir::Node& op = *site.integer_op;
+  ir::Node* before = site.chain.empty() ? &op : site.chain.back();
+  const std::string name = site.output->name();
+  std::vector<ir::Value*> inputs = {site.x, weights};
+  const bool bias_input = site.conv && !site.bias.empty();
+  if (bias_input) {
+    inputs.push_back(
+        graph.AddInitializer(absl::StrCat(name, "_bias"), ir::Tensor::FromFloats({site.channels}, site.bias)));
+  }
+  const bool bias_add = !site.conv && !site.bias.empty();
+  ir::Node* float_op = graph.AddNodeWithOutputNames(
+      site.conv ? "Conv" : "MatMul", inputs, {model.UniqueName(absl::StrCat(name, bias_add ? "_matmul" : "_float"))},
+      before, "", op.name());
+  if (site.conv) {
+    for (const ir::Attribute& a : op.attributes())
+      float_op->mutable_attributes().emplace_back(ir::Attribute(a.proto()));
+  }
+  if (pre_bias != nullptr) *pre_bias = bias_add ? float_op->output() : nullptr;
+  if (!bias_add) {
+    fuse_qdq::SetTensorType(float_op->output(), ir::ElementType::kFloat, site.output->shape());
+    return float_op->output();
+  }
+  ir::Value* bias = graph.AddInitializer(absl::StrCat(name, "_bias"),
+                                         ir::Tensor::FromFloats({site.channels}, site.bias));
+  ir::Node* add = graph.AddNodeWithOutputNames("Add", {float_op->output(), bias},
+                                               {model.UniqueName(absl::StrCat(name, "_float"))}, before);
+  fuse_qdq::SetTensorType(float_op->output(), ir::ElementType::kFloat, site.output->shape());
+  fuse_qdq::SetTensorType(add->output(), ir::ElementType::kFloat, site.output->shape());
+  return add->output();
 }
 
 void ReplaceDynamicSite(ir::Graph& graph, const DynamicSite& site, ir::Value* replacement) {

@@ -17,7 +17,9 @@
 //     * weight_scale.
 // The tensors keep their names through step 1, so a table calibrated on the
 // dynamic file (qopt-calibrate DYNAMIC.onnx) covers every activation.
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,7 @@ class DynamicToStatic : public Pass {
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     converted_.clear();
     left_.clear();
+    derived_ranges_.clear();
     if (calibration_.value().empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("dynamic-to-static needs calibration=calib.json: ", kHowToCalibrate));
@@ -61,7 +64,7 @@ class DynamicToStatic : public Pass {
     auto integer_ops = [&graph] {
       std::vector<ir::Node*> ops;
       for (ir::Node* node : graph.nodes()) {
-        if (node->is_default_domain() && (node->Is("ConvInteger") || node->Is("MatMulInteger"))) ops.push_back(node);
+        if (convert::StartsDynamicSite(*node)) ops.push_back(node);
       }
       return ops;
     };
@@ -107,25 +110,18 @@ class DynamicToStatic : public Pass {
   };
 
   void Convert(ir::Graph& graph, const convert::DynamicSite& site, const quantize::CalibrationTable& table) {
-    ir::Model& model = *graph.model();
     ir::Node& op = *site.integer_op;
-    ir::Node* last = site.chain.back();
-    // The integer weights, as they are, behind a DequantizeLinear (one per
-    // weight, shared by the sites that read it).
-    ir::Value* weights = WeightDequantize(graph, site);
-    std::vector<ir::Value*> inputs = {site.x, weights};
-    if (!site.bias.empty()) {
-      inputs.push_back(graph.AddInitializer(absl::StrCat(site.output->name(), "_bias"),
-                                            ir::Tensor::FromFloats({site.channels}, site.bias)));
+    ir::Value* pre_bias = nullptr;
+    ir::Value* replacement = convert::AddFloatOp(graph, site, WeightDequantize(graph, site), &pre_bias);
+    // A bias ONNX Runtime had fused into the op is an Add again; the MatMul
+    // output before it has no calibrated range: the output's, less the bias.
+    if (pre_bias != nullptr) {
+      if (std::optional<quantize::TensorRange> out = table.Find(site.output->name())) {
+        const auto [bias_min, bias_max] = std::minmax_element(site.bias.begin(), site.bias.end());
+        derived_ranges_[pre_bias->name()] = {out->min - *bias_max, out->max - *bias_min};
+      }
     }
     const std::string float_op = site.conv ? "Conv" : "MatMul";
-    ir::Node* replacement = graph.AddNodeWithOutputNames(
-        float_op, inputs, {model.UniqueName(absl::StrCat(site.output->name(), "_float"))}, last, "", op.name());
-    for (const ir::Attribute& a : op.attributes()) {
-      replacement->mutable_attributes().emplace_back(ir::Attribute(a.proto()));
-    }
-    fuse_qdq::SetTensorType(replacement->output(), ir::ElementType::kFloat, site.output->shape());
-
     const ir::Tensor& wq = *site.weights->constant();
     converted_.push_back(
         {.node = fuse_qdq::NodeLabel(op),
@@ -136,7 +132,7 @@ class DynamicToStatic : public Pass {
          .range = *table.Find(site.x->name()),
          .bias = !site.bias.empty()});
     ++sites_converted_;
-    convert::ReplaceDynamicSite(graph, site, replacement->output());
+    convert::ReplaceDynamicSite(graph, site, replacement);
   }
 
   // Placed before the integer op of the first site that reads the weights
@@ -160,6 +156,7 @@ class DynamicToStatic : public Pass {
   // Step 2: static quantization of the activations from the table.
   absl::StatusOr<bool> QuantizeActivations(ir::Model& model, PassContext& context) {
     std::unique_ptr<Pass> quantize = CreateQuantizePass();
+    context.results.derived_ranges.insert(derived_ranges_.begin(), derived_ranges_.end());
     for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
              {"calibration", calibration_.value()}, {"range", range_.value()}, {"activation", activation_.value()}}) {
       if (absl::Status s = quantize->FindOption(option)->Parse(value); !s.ok()) return s;
@@ -176,7 +173,9 @@ class DynamicToStatic : public Pass {
                            {"weights", c.weights},
                            {"input", c.input},
                            {"input_range", {c.range.min, c.range.max}},
-                           {"bias", c.bias ? "int32, scale input_scale * weight_scale" : "none"}});
+                           {"bias", !c.bias          ? "none"
+                                    : c.to == "Conv" ? "int32, scale input_scale * weight_scale"
+                                                     : "an Add after the MatMul"}});
     }
     nlohmann::json left = nlohmann::json::array();
     for (const auto& [node, why] : left_) left.push_back({{"node", node}, {"why", why}});
@@ -192,7 +191,10 @@ class DynamicToStatic : public Pass {
     for (const Converted& c : converted_) {
       absl::StrAppend(&text, "  ", c.node, ": ", c.from, " -> ", c.to, ", ", c.weights, " weights kept, input '",
                       c.input, "' ", absl::StrFormat("[%g, %g]", c.range.min, c.range.max),
-                      c.bias ? ", bias int32" : "", "\n");
+                      !c.bias          ? ""
+                      : c.to == "Conv" ? ", bias int32"
+                                       : ", bias as an Add",
+                      "\n");
     }
     for (const auto& [node, why] : left_) absl::StrAppend(&text, "  left: ", node, ": ", why, "\n");
     return text;
@@ -208,6 +210,7 @@ class DynamicToStatic : public Pass {
   std::vector<Converted> converted_;
   std::vector<std::pair<std::string, std::string>> left_;
   std::map<const ir::Value*, ir::Node*> weight_dq_;
+  std::map<std::string, std::pair<double, double>> derived_ranges_;
 };
 
 }  // namespace

@@ -80,6 +80,7 @@ class Quantize : public Pass {
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     if (mode_.value() == "dynamic") return RunDynamic(model);
     if (absl::Status s = Configure(model); !s.ok()) return s;
+    derived_ranges_ = context.results.derived_ranges;
     // Like ONNX Runtime's quantizer, decide what is float from types, and
     // infer them first where the model does not declare them.
     auto inferred = AnnotateInferredShapes(model);
@@ -232,7 +233,11 @@ class Quantize : public Pass {
 
   std::optional<quantize::TensorRange> RangeOf(const ir::Value* v) const {
     if (auto it = range_overrides_.find(v->name()); it != range_overrides_.end()) return it->second;
-    return table_.Find(v->name());
+    if (auto range = table_.Find(v->name())) return range;
+    if (auto it = derived_ranges_.find(v->name()); it != derived_ranges_.end()) {
+      return quantize::TensorRange{it->second.first, it->second.second};
+    }
+    return std::nullopt;
   }
 
   // Scale and zero point of an activation (from calibration), a constant
@@ -534,6 +539,7 @@ class Quantize : public Pass {
   quantize::CalibrationTable table_;
   std::map<std::string, quantize::TensorOverride> overrides_;
   std::map<std::string, quantize::TensorRange> range_overrides_;
+  std::map<std::string, std::pair<double, double>> derived_ranges_;  // PassResults::derived_ranges
   absl::flat_hash_map<const ir::Value*, Params> params_;
   absl::flat_hash_map<const ir::Value*, ir::Value*> shared_provider_;
 };
