@@ -127,6 +127,44 @@ TEST(Quantize, OrtDefaultLayoutOnASmallModel) {
   fs::remove(calib);
 }
 
+// Weights already behind a DequantizeLinear of integers (a weight-only QDQ
+// file, or dynamic-to-static's first step) stay exactly as they are; the
+// bias takes their per-channel scale; a weight scale that would saturate
+// the bias is not enlarged (that would change the integers).
+TEST(Quantize, KeepsWeightsAlreadyQuantized) {
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2,2,2] X) => (float[1,2,2,2] C)
+  <int8[2,2,1,1] Wq = {127, -64, 3, -127}, float[2] ws = {0.5, 1e-9}, int8[2] wz = {0, 0}, float[2] B = {0.1, 300}> {
+  W = DequantizeLinear<axis = 0>(Wq, ws, wz)
+  C = Conv(X, W, B)
+}
+)");
+  const std::string calib = WriteCalibration("kept", {{"X", {-1, 1}}, {"C", {-4, 4}}});
+  absl::Status s = RunPipeline(*model, "quantize{calibration=" + calib + "}");
+  ASSERT_TRUE(s.ok()) << s;
+  const ir::Graph& g = model->graph();
+  EXPECT_EQ(CountOps(g)["DequantizeLinear"], 4);  // W (kept), B, X, C
+  const ir::Node* conv = g.FindValue("C_QuantizeLinear_Input") != nullptr
+                             ? g.FindValue("C_QuantizeLinear_Input")->producer()
+                             : nullptr;
+  ASSERT_NE(conv, nullptr);
+  ASSERT_EQ(conv->op_type(), "Conv");
+  const ir::Node* w_dq = conv->input(1)->producer();
+  ASSERT_EQ(w_dq->op_type(), "DequantizeLinear");
+  EXPECT_EQ(w_dq->input(0)->name(), "Wq");
+  EXPECT_EQ(*w_dq->input(0)->constant()->ToInt64s(), (std::vector<int64_t>{127, -64, 3, -127}));
+  EXPECT_EQ(w_dq->input(1)->name(), "ws");
+  // Bias: int32 with scale x_scale * ws per channel (x_scale = 2/255).
+  const ir::Node* b_dq = conv->input(2)->producer();
+  ASSERT_EQ(b_dq->op_type(), "DequantizeLinear");
+  std::vector<double> bias_scale = *b_dq->input(1)->constant()->ToDoubles();
+  ASSERT_EQ(bias_scale.size(), 2u);
+  EXPECT_FLOAT_EQ(static_cast<float>(bias_scale[0]), (2.0f / 255) * 0.5f);
+  EXPECT_FLOAT_EQ(static_cast<float>(bias_scale[1]), (2.0f / 255) * 1e-9f);
+  EXPECT_EQ(b_dq->GetInt("axis").value_or(-1), 0);
+}
+
 TEST(Quantize, PerChannelSymmetricWeightsAndSignedActivations) {
   auto model = Parse(kModel);
   const std::string calib = WriteCalibration("perchannel", Ranges());
