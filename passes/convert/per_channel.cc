@@ -70,6 +70,8 @@ struct BiasPlan {
   float input_scale = 0;
   bool input_scale_known = false;
   float beta = 1.0f;
+  std::vector<double> floats;  // the bias values to requantize
+  std::string from;            // where they came from, for the report
 };
 
 // One layer of the report.
@@ -78,6 +80,7 @@ struct Converted {
   int axis = 0;
   int64_t channels = 0;
   double old_scale = 0, new_min = 0, new_max = 0;
+  int64_t scales_enlarged = 0;
   int64_t bias_saturated = 0;
 };
 
@@ -234,8 +237,15 @@ class PerChannel : public Pass {
       if (!why.empty()) return nodes.size() == 1 ? why : absl::StrCat(NodeLabel(n), ": ", why);
     }
 
-    // Symmetric per channel, as quantize{per-channel=true}.
-    const analysis::TensorParams params = analysis::ComputeTensorParams(values, dims, axis, *range, /*symmetric=*/true);
+    // Symmetric per channel, as quantize{per-channel=true}; and as there,
+    // an int8/int16 channel scale too small for its int32 bias is enlarged.
+    analysis::TensorParams params = analysis::ComputeTensorParams(values, dims, axis, *range, /*symmetric=*/true);
+    int64_t enlarged = 0;
+    for (BiasPlan& plan : plans) {
+      if (plan.dq == nullptr) continue;
+      ChooseBiasFloats(plan, nodes.size() == 1 ? fp32_bias : nullptr, fp32_bias_name);
+      enlarged += EnlargeScalesForBias(p->quant_type, plan, params);
+    }
     const std::vector<int64_t> q = analysis::QuantizeTensor(values, dims, params, *clip);
     ir::Tensor ints(p->quant_type, dims);
     ints.SetRawData(analysis::PackIntegers(q, p->quant_type));
@@ -265,11 +275,8 @@ class PerChannel : public Pass {
       hi = std::max<double>(hi, s);
     }
     for (size_t i = 0; i < nodes.size(); ++i) {
-      Converted c{NodeLabel(*nodes[i]), weight_name, source, "none", axis, channels, old_scale, lo, hi, 0};
-      if (plans[i].dq != nullptr) {
-        c.bias = RequantizeBias(graph, plans[i], params.scales, nodes.size() == 1 ? fp32_bias : nullptr, fp32_bias_name,
-                                c.bias_saturated);
-      }
+      Converted c{NodeLabel(*nodes[i]), weight_name, source, "none", axis, channels, old_scale, lo, hi, enlarged, 0};
+      if (plans[i].dq != nullptr) c.bias = RequantizeBias(graph, plans[i], params.scales, c.bias_saturated);
       converted_.push_back(std::move(c));
     }
     return "";
@@ -323,25 +330,51 @@ class PerChannel : public Pass {
     return "";
   }
 
+  // The bias values to requantize: the FP32 bias where it is the one the
+  // file's integers were made from, else what those integers stand for.
+  static void ChooseBiasFloats(BiasPlan& plan, const ir::Tensor* fp32_bias, const std::string& fp32_bias_name) {
+    const size_t n = plan.ints.size();
+    plan.floats.resize(n);
+    plan.from = "its int32 values";
+    for (size_t i = 0; i < n; ++i) plan.floats[i] = static_cast<double>(plan.ints[i]) * plan.old_scale;
+    if (fp32_bias == nullptr || static_cast<size_t>(fp32_bias->num_elements()) != n) return;
+    auto f = fp32_bias->ToDoubles();
+    auto clip = analysis::FullRange(ir::ElementType::kInt32);
+    if (f.ok() && clip.ok() &&
+        convert::SameSource(convert::CompareWithQuantized(*f, plan.ints, static_cast<float>(plan.old_scale), 0, *clip),
+                            n)) {
+      plan.floats = std::move(*f);
+      plan.from = absl::StrCat("FP32 '", fp32_bias_name, "'");
+    }
+  }
+
+  // quantize's rule (analysis::WeightScaleForBias): int8/int16 weights with
+  // zero points 0 get a channel scale large enough for the int32 bias, so
+  // that a channel of near-zero weights (a BatchNormalization folded with a
+  // zero scale) keeps its bias. Returns how many scales it enlarged.
+  int64_t EnlargeScalesForBias(ir::ElementType type, const BiasPlan& plan, analysis::TensorParams& params) {
+    if (type != ir::ElementType::kInt8 && type != ir::ElementType::kInt16) return 0;
+    for (int64_t z : params.zero_points) {
+      if (z != 0) return 0;
+    }
+    int64_t enlarged = 0;
+    for (size_t c = 0; c < params.scales.size() && c < plan.floats.size(); ++c) {
+      if (std::optional<float> s = analysis::WeightScaleForBias(params.scales[c], plan.input_scale,
+                                                                std::abs(plan.floats[c]))) {
+        params.scales[c] = *s;
+        ++enlarged;
+      }
+    }
+    scales_enlarged_ += enlarged;
+    return enlarged;
+  }
+
   // The new int32 bias for the per-channel weight scales; says where its
   // float values came from. Values beyond int32 are clamped and counted.
   std::string RequantizeBias(ir::Graph& graph, const BiasPlan& plan, const std::vector<float>& w_scales,
-                             const ir::Tensor* fp32_bias, const std::string& fp32_bias_name, int64_t& saturated) {
+                             int64_t& saturated) {
     const size_t n = plan.ints.size();
-    std::vector<double> floats(n);
-    std::string from = "its int32 values";
-    for (size_t i = 0; i < n; ++i) floats[i] = static_cast<double>(plan.ints[i]) * plan.old_scale;
-    // The FP32 bias where it is the one the file's integers were made from.
-    if (fp32_bias != nullptr && static_cast<size_t>(fp32_bias->num_elements()) == n) {
-      auto f = fp32_bias->ToDoubles();
-      auto clip = analysis::FullRange(ir::ElementType::kInt32);
-      if (f.ok() && clip.ok() &&
-          convert::SameSource(
-              convert::CompareWithQuantized(*f, plan.ints, static_cast<float>(plan.old_scale), 0, *clip), n)) {
-        floats = std::move(*f);
-        from = absl::StrCat("FP32 '", fp32_bias_name, "'");
-      }
-    }
+    const std::vector<double>& floats = plan.floats;
     std::vector<float> scales(n);
     std::vector<int64_t> q(n);
     for (size_t c = 0; c < n; ++c) {
@@ -364,7 +397,8 @@ class PerChannel : public Pass {
     ReplaceConstantInput(graph, dq, 2, std::move(zero), absl::StrCat(base, "_zero_point"));
     dq.SetInt("axis", plan.axis);
     ++biases_requantized_;
-    return absl::StrCat("requantized from ", from, plan.input_scale_known ? "" : " (input scale from the old bias)",
+    return absl::StrCat("requantized from ", plan.from,
+                        plan.input_scale_known ? "" : " (input scale from the old bias)",
                         saturated > 0 ? absl::StrCat(", ", saturated, " values clamped to int32") : "");
   }
 
@@ -401,6 +435,7 @@ class PerChannel : public Pass {
                            {"old_scale", c.old_scale},
                            {"new_scale_min", c.new_min},
                            {"new_scale_max", c.new_max},
+                           {"scales_enlarged_for_bias", c.scales_enlarged},
                            {"bias", c.bias},
                            {"bias_saturated", c.bias_saturated}});
     }
@@ -417,7 +452,9 @@ class PerChannel : public Pass {
     for (const Converted& c : converted_) {
       absl::StrAppend(&text, "  converted: ", c.node, ": '", c.weight, "' from ", c.source, ", axis ", c.axis, ", ",
                       c.channels, " channels, scale ", Num(c.old_scale), " -> [", Num(c.new_min), ", ", Num(c.new_max),
-                      "]; bias ", c.bias, "\n");
+                      "]",
+                      c.scales_enlarged > 0 ? absl::StrCat(" (", c.scales_enlarged, " enlarged for the bias)") : "",
+                      "; bias ", c.bias, "\n");
     }
     for (const auto& [node, why] : left_) absl::StrAppend(&text, "  left: ", node, ": ", why, "\n");
     return text;
@@ -427,6 +464,8 @@ class PerChannel : public Pass {
       this, "weights-from", "The FP32 model the file was quantized from (its float weights, matched by name)", ""};
   Statistic weights_converted_{this, "weights-converted", "Weight DequantizeLinear nodes now per channel"};
   Statistic biases_requantized_{this, "biases-requantized", "int32 biases requantized for the new weight scales"};
+  Statistic scales_enlarged_{this, "weight-scales-enlarged",
+                             "Channel scales enlarged so that the int32 bias fits (as quantize does)"};
   Statistic bias_saturated_{this, "bias-values-saturated", "int32 bias values clamped"};
   Statistic layers_left_{this, "layers-left", "Layers left per tensor (see the report)"};
   Statistic already_{this, "already-per-channel", "Layers whose weights were per channel already"};

@@ -6,9 +6,10 @@
 # has per-channel weights), and the outputs are at least as close to FP32's
 # as the per-tensor file's (mean SQNR over the outputs, seeded random
 # inputs, 0.5 dB slack) and within 0.1 dB of quantize{per-channel=true}'s.
-# Both use the same calibration, helpers and rounding, so they differ only
-# where quantize enlarges a weight scale for its bias; measured: the same
-# SQNR to the third decimal on all three models.
+# Both use the same calibration, helpers and rounding, so they can differ
+# only where a bias has no FP32 source (it is then made from its int32
+# values); measured: every float tensor (expose-tensors) bit-identical on
+# all three models.
 # Usage: per_channel.sh QOPT_OPT SOURCE_DIR
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
