@@ -124,6 +124,13 @@ TensorParams ComputeTensorParams(const std::vector<double>& data, const std::vec
   return params;
 }
 
+std::optional<float> WeightScaleForBias(float weight_scale, double input_scale, double bias_absmax) {
+  const double smallest = 1.0001 * 2.0 * bias_absmax / 4294967294.0;
+  const double product = input_scale * weight_scale;
+  if (!(product > 0 && product < smallest)) return std::nullopt;
+  return static_cast<float>(weight_scale * (smallest / product));
+}
+
 std::vector<int64_t> QuantizeTensor(const std::vector<double>& data, const std::vector<int64_t>& dims,
                                     const TensorParams& params, IntRange clip) {
   const ChannelIndex channel = MakeChannelIndex(dims, params.axis);

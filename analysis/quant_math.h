@@ -52,6 +52,12 @@ struct TensorParams {
 TensorParams ComputeTensorParams(const std::vector<double>& data, const std::vector<int64_t>& dims, int axis,
                                  IntRange range, bool symmetric);
 
+// ONNX Runtime >= 1.20: an int8/int16 weight scale whose int32 bias scale
+// (input_scale * weight_scale) is too small for a bias of magnitude
+// `bias_absmax` is enlarged so that the bias does not saturate; nullopt when
+// it is large enough already. quantize and per-channel share the rule.
+std::optional<float> WeightScaleForBias(float weight_scale, double input_scale, double bias_absmax);
+
 // Quantizes every value with the parameters of its channel.
 std::vector<int64_t> QuantizeTensor(const std::vector<double>& data, const std::vector<int64_t>& dims,
                                     const TensorParams& params, IntRange clip);

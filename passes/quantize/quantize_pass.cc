@@ -323,10 +323,8 @@ class Quantize : public Pass {
         } else if (c < bias->size()) {
           absmax = std::abs((*bias)[c]);
         }
-        const double smallest = 1.0001 * 2.0 * absmax / 4294967294.0;
-        const double product = in_scale * scales[c];
-        if (product > 0 && product < smallest) {
-          scales[c] = static_cast<float>(scales[c] * (smallest / product));
+        if (std::optional<float> enlarged = analysis::WeightScaleForBias(scales[c], in_scale, absmax)) {
+          scales[c] = *enlarged;
           ++weight_scales_adjusted_;
         }
       }

@@ -1,9 +1,12 @@
 // The first passes, run through the pass manager as qopt-opt runs them.
+#include <filesystem>
+
 #include "gtest/gtest.h"
 #include "ir/verifier.h"
 #include "pass/pass_manager.h"
 #include "pass/pipeline.h"
 #include "pass/registry.h"
+#include "passes/convert/fp32_weights.h"
 #include "tests/unit/test_util.h"
 
 namespace qopt {
@@ -162,6 +165,68 @@ g (float[2] X) => (float[2] Y) { A = Relu(X)  Y = Neg(A) }
   unverified.set_verify_each(false);
   unverified.AddPass(std::make_unique<BreakOrder>());
   EXPECT_TRUE(unverified.Run(*again, context).ok());
+}
+
+// per-channel finds the FP32 weights by the node's name and op type where
+// the weight names do not match (qopt's lit tests cannot name nodes), and
+// the FP32 bias with them.
+TEST(PerChannel, MatchesFp32WeightsByNodeName) {
+  auto fp32 = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2,1,1] X) => (float[1,2,1,1] C) <float[2,2,1,1] Wfp = {1.2, -2.54, 0.5, 0.254}, float[2] Bfp = {0.1, -0.2}> {
+  C = Conv(X, Wfp, Bfp)
+}
+)");
+  auto model = Parse(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2,1,1] X) => (float[1,2,1,1] C)
+<int8[2,2,1,1] Wq = {60, -127, 25, 13}, float Ws = {0.02}, int8 Wz = {0}, float Xs = {0.01}, uint8 Xz = {0},
+ int32[2] Bq = {500, -1000}, float Bs = {2e-4}, int32 Bz = {0}> {
+  XQ = QuantizeLinear(X, Xs, Xz)
+  XD = DequantizeLinear(XQ, Xs, Xz)
+  WD = DequantizeLinear(Wq, Ws, Wz)
+  BD = DequantizeLinear(Bq, Bs, Bz)
+  C = Conv(XD, WD, BD)
+}
+)");
+  ASSERT_TRUE(fp32 && model);
+  fp32->graph().FindValue("C")->producer()->set_name("conv1");
+  model->graph().FindValue("C")->producer()->set_name("conv1");
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("per_channel_" + std::to_string(::getpid()) + ".onnx")).string();
+  ASSERT_TRUE(ir::SaveModel(*fp32, path).ok());
+  Report report = RunPipeline(*model, "per-channel{weights-from=" + path + "}");
+  std::filesystem::remove(path);
+  EXPECT_EQ(Stat(report, "per-channel", "weights-converted"), 1);
+  EXPECT_EQ(Stat(report, "per-channel", "biases-requantized"), 1);
+  EXPECT_EQ(*model->graph().FindValue("Wq")->constant()->ToInt64s(), (std::vector<int64_t>{60, -127, 127, 65}));
+  EXPECT_EQ(*model->graph().FindValue("Bq")->constant()->ToInt64s(), (std::vector<int64_t>{500, -5080}));
+  ASSERT_EQ(report.analyses().size(), 1u);
+  const nlohmann::json& converted = report.analyses()[0].data["converted"];
+  ASSERT_EQ(converted.size(), 1u);
+  EXPECT_EQ(converted[0]["source"], "FP32 'Wfp'");
+  EXPECT_EQ(converted[0]["bias"], "requantized from FP32 'Bfp'");
+}
+
+// The structural check's tolerance for rounding ties: off by one in at most
+// 0.1% of the elements, never further.
+TEST(PerChannel, SameSourceToleratesRareTies) {
+  const analysis::IntRange s8{-128, 127};
+  std::vector<double> values(2000, 0.5);
+  std::vector<int64_t> quantized(2000, 50);
+  EXPECT_EQ(convert::CompareWithQuantized(values, quantized, 0.01f, 0, s8).total(), 0);
+  quantized[0] = 51;
+  quantized[1] = 49;
+  convert::QuantizedMismatch m = convert::CompareWithQuantized(values, quantized, 0.01f, 0, s8);
+  EXPECT_EQ(m.off_by_one, 2);
+  EXPECT_TRUE(convert::SameSource(m, values.size()));
+  quantized[2] = 51;
+  EXPECT_FALSE(convert::SameSource(convert::CompareWithQuantized(values, quantized, 0.01f, 0, s8), values.size()));
+  quantized = std::vector<int64_t>(2000, 50);
+  quantized[0] = 52;
+  m = convert::CompareWithQuantized(values, quantized, 0.01f, 0, s8);
+  EXPECT_EQ(m.worse, 1);
+  EXPECT_FALSE(convert::SameSource(m, values.size()));
 }
 
 }  // namespace
