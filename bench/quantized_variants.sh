@@ -26,7 +26,9 @@
 #                  (default on)
 #   --target=T     the target profile of the auto columns (default ort-cpu; a file from
 #                  tools/ort/measure_target.js)
-#   (with dynamic among --pipeline-on, also the columns dynamic+dequantize-weights:
+#   (with u8s8 among --pipeline-on, also a column u8s8+per-channel: qopt-opt u8s8.onnx
+#    --pass='per-channel{weights-from=fp32.onnx},fuse-qdq{float-units=auto ...}', paired with u8s8;
+#    with dynamic among --pipeline-on, also the columns dynamic+dequantize-weights:
 #    qopt-opt dynamic.onnx --pass=dequantize-weights,dce, and dynamic+static:
 #    qopt-calibrate dynamic.onnx on the calibration images, then qopt-opt dynamic.onnx
 #    --pass='dynamic-to-static{calibration=...},fuse-qdq{float-units=auto ...}' (as the
@@ -164,6 +166,11 @@ prepare() {
     if [[ $auto == on && $v != dynamic ]]; then
       step "$qopt" "$dir/$v.onnx" --pass="$(auto_pipeline "$m")" --stats -o "$dir/$v+auto.onnx" || return
     fi
+    if [[ $v == u8s8 ]]; then
+      # The per-tensor file requantized per channel from the FP32 weights.
+      step "$qopt" "$dir/$v.onnx" --pass="per-channel{weights-from=$dir/fp32.onnx},$(auto_pipeline "$m")" --stats \
+        -o "$dir/$v+per-channel.onnx" || return
+    fi
     if [[ $v == dynamic ]]; then
       step "$qopt" "$dir/$v.onnx" --pass=dequantize-weights,dce --stats -o "$dir/$v+dequantize-weights.onnx" || return
       # The dynamic file calibrated as it is (its own float tensors), on the same images.
@@ -209,6 +216,9 @@ for m in "${model_list[@]}"; do
       if [[ $auto == on && $v != dynamic ]]; then
         variant_args+=(--variant="$v+auto=$dir/$v+auto.onnx" --pair="$v=$v+auto")
       fi
+      if [[ $v == u8s8 ]]; then
+        variant_args+=(--variant="$v+per-channel=$dir/$v+per-channel.onnx" --pair="$v=$v+per-channel")
+      fi
       if [[ $v == dynamic ]]; then
         variant_args+=(--variant="$v+dequantize-weights=$dir/$v+dequantize-weights.onnx"
           --pair="$v=$v+dequantize-weights" --variant="$v+static=$dir/$v+static.onnx" --pair="$v=$v+static")
@@ -222,6 +232,9 @@ for m in "${model_list[@]}"; do
     fi
     if [[ $auto == on ]]; then
       variant_args+=(--note="VARIANT+auto = qopt-opt VARIANT.onnx --pass='$(auto_pipeline "$m")' (not exact where it picks units)")
+    fi
+    if [[ " ${after_variants[*]} " == *" u8s8 "* ]]; then
+      variant_args+=(--note="u8s8+per-channel = qopt-opt u8s8.onnx --pass='per-channel{weights-from=fp32.onnx},$(auto_pipeline "$m")' (the per-tensor file requantized per channel)")
     fi
     if [[ " ${after_variants[*]} " == *" dynamic "* ]]; then
       variant_args+=(--note="dynamic+dequantize-weights = qopt-opt dynamic.onnx --pass='dequantize-weights,dce' (not exact: float activations)")
