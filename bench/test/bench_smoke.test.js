@@ -22,7 +22,7 @@ const pairs = require('../lib/pairs');
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'bench', 'quantized_variants.sh');
 const KEYS = path.join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ppocr_keys_v1.txt');
-const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'u8s8+islands', 'u8s8+auto', 'per-channel',
+const COLUMNS = ['original', 'fp32', 'u8s8', 'u8s8+dce', 'u8s8+islands', 'u8s8+auto', 'u8s8+per-channel', 'per-channel',
   'per-channel+dce', 'per-channel+islands', 'per-channel+auto', 's8s8', 'qop-s8', 'dynamic'];
 const QOPT = process.env.QOPT_OPT || path.join(ROOT, 'build', 'tools', 'qopt-opt', 'qopt-opt');
 
@@ -93,7 +93,7 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
       '/ fp32 \\d+\\.\\d\\dx -> \\d+\\.\\d\\dx; nodes in file (\\d+) -> \\1; after ORT optimization (\\d+) -> \\2$', 'm'));
   }
   assert.deepEqual(doc.pairs.map((p) => [p.before, p.after]), [['u8s8', 'u8s8+dce'], ['u8s8+dce', 'u8s8+islands'],
-    ['u8s8', 'u8s8+auto'], ['per-channel', 'per-channel+dce'], ['per-channel+dce', 'per-channel+islands'],
+    ['u8s8', 'u8s8+auto'], ['u8s8', 'u8s8+per-channel'], ['per-channel', 'per-channel+dce'], ['per-channel+dce', 'per-channel+islands'],
     ['per-channel', 'per-channel+auto']]);
   // The QOperator variant runs int8 activations in QLinear ops: fewer nodes than the s8s8 QDQ file.
   assert.ok(nodes[COLUMNS.indexOf('qop-s8')] < nodes[COLUMNS.indexOf('s8s8')], 'qop-s8 is fused');
