@@ -17,7 +17,11 @@
 #      (float-islands, analysis/profiles/ort-cpu.json), timed with the others;
 #   5. the same model quantized with int8 activations (quantize_static's
 #      default, which ONNX Runtime on x86 leaves unfused) through fuse-qdq:
-#      s8-to-u8 makes it uint8, exactly, and it runs like the u8s8 one.
+#      s8-to-u8 makes it uint8, exactly, and it runs like the u8s8 one;
+#   6. the model as quantize_dynamic lays it out (DynamicQuantizeLinear +
+#      ConvInteger, several times slower than FP32 in ONNX Runtime),
+#      calibrated as it is and turned into static QDQ by dynamic-to-static
+#      (its integer weights kept), then fuse-qdq; timed before and after.
 # Output models go to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,10 +71,18 @@ echo "== 5. int8 activations (quantize_static's default): quantize{activation=s8
   -o "$out/$base.s8s8.onnx" | grep -E 'units:|int8 activations' | head -n 2
 "$qopt" "$out/$base.s8s8.onnx" --pass=fuse-qdq -o "$out/$base.s8s8.fused.onnx" | grep -E '^s8-to-u8|nodes ' | head -n 2
 echo
-echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, and the s8s8 file before/after (1 thread, interleaved rounds, random inputs)"
+echo "== 6. a dynamically quantized file (quantize_dynamic's layout): calibrated as it is, then dynamic-to-static,fuse-qdq"
+"$qopt" "$out/$base.fp32.onnx" --pass='quantize{mode=dynamic},op-count' -o "$out/$base.dynamic.onnx" | grep -E '^op-count|DynamicQuantizeLinear' | head -n 2
+QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.dynamic.onnx" --random=8 --input-shape="$shape" \
+  -o "$out/$base.dynamic.calib.json" | tail -n 1
+"$qopt" "$out/$base.dynamic.onnx" --pass="dynamic-to-static{calibration=$out/$base.dynamic.calib.json},fuse-qdq" \
+  -o "$out/$base.dynamic.static.onnx" | grep -E '^dynamic-to-static|nodes ' | head -n 2
+echo
+echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, the s8s8 file and the dynamic file before/after (1 thread, interleaved rounds, random inputs)"
 node bench/ort_bench.js --task=generic --random=4 --rounds=${QOPT_DEMO_ROUNDS:-60} --input-shape="$shape" \
   --qopt-opt="$qopt" --variant=fp32="$out/$base.fp32.onnx" --variant=qdq="$out/$base.int8.onnx" \
   --variant=fused="$out/$base.fused.onnx" --variant=auto="$out/$base.auto.onnx" \
-  --variant=s8s8="$out/$base.s8s8.onnx" --variant=s8s8+fused="$out/$base.s8s8.fused.onnx" --pair=qdq=fused \
-  --pair=fused=auto --pair=s8s8=s8s8+fused
+  --variant=s8s8="$out/$base.s8s8.onnx" --variant=s8s8+fused="$out/$base.s8s8.fused.onnx" \
+  --variant=dynamic="$out/$base.dynamic.onnx" --variant=dynamic+static="$out/$base.dynamic.static.onnx" --pair=qdq=fused \
+  --pair=fused=auto --pair=s8s8=s8s8+fused --pair=dynamic=dynamic+static
 ls -lL "$out/$base.fused.onnx" "$out/$base.auto.onnx" "$out/$base.s8s8.fused.onnx" | awk '{printf "%10d bytes  %s\n", $5, $NF}'
