@@ -1,23 +1,27 @@
 // qop-to-qdq: a QOperator file becomes a QDQ file. Each QLinearConv,
-// QLinearMatMul and com.microsoft QLinear* element-wise, pooling, softmax
-// and concat op becomes DequantizeLinear of its operands -> the float op ->
-// QuantizeLinear with the output's scale and zero point: the node unit
+// QLinearMatMul and com.microsoft QLinear* element-wise, pooling, softmax,
+// concat and where op becomes DequantizeLinear of its operands -> the float
+// op -> QuantizeLinear with the output's scale and zero point: the node unit
 // ONNX Runtime's quantizer writes in its QDQ format, and which its CPU
 // provider fuses back into the same kernel at session start (for the
 // activation types it fuses). QDQ-only runtimes (TensorRT, QNN, OpenVINO)
 // read the result, and qopt's QDQ rewrites (fuse-qdq, float-islands) apply
-// to it.
+// to it. QGemm, MatMulIntegerToFloat, ConvInteger and MatMulInteger have
+// their own conversions (qop_to_qdq_gemm.cc, qop_to_qdq_integer.cc).
 //
 // What stays: ops that already ran on 8-bit data (MaxPool, Reshape, ...)
-// keep running on it; integer ops without a QDQ counterpart here yet
-// (ConvInteger, MatMulInteger, QGemm, QLinearWhere, ...) are left and
-// counted with the reason in the report.
+// keep running on it; every integer op left is counted with the reason in
+// the report. By default (convert=fusable) only what ONNX Runtime fuses back
+// is converted, as fuse-qdq starts with this pass and must not make a file
+// slower; convert=all also takes runtime scales and zero points,
+// ConvInteger/MatMulInteger's int32 outputs and NHWC pools.
 //
 // QLinearConv's int32 bias becomes DequantizeLinear(bias, x_scale *
 // w_scale) (per output channel where the weights are), the form fuse-qdq
 // and ONNX Runtime take back as the kernel's bias. Per-channel weights need
 // per-axis DequantizeLinear, so opset 13.
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -27,6 +31,8 @@
 #include "ir/op_traits.h"
 #include "ir/quantized_operands.h"
 #include "passes/builtin_passes.h"
+#include "passes/convert/qop_to_qdq_convert.h"
+#include "passes/fuse_qdq/fuse_units.h"
 #include "passes/fuse_qdq/rewrite_util.h"
 
 namespace qopt {
@@ -54,13 +60,17 @@ std::string FloatOpOf(const ir::Node& node) {
   return "";
 }
 
-// Kernels whose QDQ form needs more than DQ -> op -> Q (QGemm's alpha, beta
-// and float bias; QLinearWhere's unquantized condition): not converted yet.
-bool ConvertedHere(const std::string& float_op) { return float_op != "Gemm" && float_op != "Where"; }
-
-int64_t NumElements(const ir::Value* v) {
-  const ir::Tensor* t = v != nullptr ? v->constant() : nullptr;
-  return t != nullptr ? t->num_elements() : -1;
+// The axes of a layout Transpose: NHWC -> NCHW and back, for rank r.
+std::vector<int64_t> ToChannelsFirst(int64_t r) {
+  std::vector<int64_t> perm = {0, r - 1};
+  for (int64_t i = 1; i < r - 1; ++i) perm.push_back(i);
+  return perm;
+}
+std::vector<int64_t> ToChannelsLast(int64_t r) {
+  std::vector<int64_t> perm = {0};
+  for (int64_t i = 2; i < r; ++i) perm.push_back(i);
+  perm.push_back(1);
+  return perm;
 }
 
 class QopToQdq : public Pass {
@@ -74,17 +84,24 @@ class QopToQdq : public Pass {
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     converted_by_op_.clear();
     left_.clear();
-    dequantized_.clear();
+    transposed_.clear();
     opset_ = model.OpsetVersion("").value_or(13);
-    ir::Graph& graph = model.graph();
+    const bool all = convert_.value() == "all";
+    qop_to_qdq::QdqBuilder builder(model.graph(), opset_, /*runtime_parameters=*/all);
     bool changed = false;
-    for (ir::Node* node : graph.node_list()) {
-      if (node->is_erased() || ir::FindQuantizedSignature(*node) == nullptr) continue;
-      const std::string why = Convert(graph, *node);
+    for (ir::Node* node : model.graph().node_list()) {
+      if (node->is_erased()) continue;
+      const bool dynamic_matmul = node->domain() == "com.microsoft" && node->op_type() == "DynamicQuantizeMatMul";
+      if (!dynamic_matmul && ir::FindQuantizedSignature(*node) == nullptr) continue;
+      const std::string label = fuse_qdq::NodeLabel(*node);
+      const std::string op_type = node->op_type();
+      const std::string why = dynamic_matmul ? kDynamicMatMulReason : Convert(builder, *node, all);
       if (why.empty()) {
         changed = true;
+        ++converted_by_op_[op_type];
+        ++converted_;
       } else {
-        left_.push_back({fuse_qdq::NodeLabel(*node), why});
+        left_.push_back({label, why});
       }
     }
     kept_ += static_cast<int64_t>(left_.size());
@@ -93,76 +110,119 @@ class QopToQdq : public Pass {
   }
 
  private:
+  // DynamicQuantizeMatMul quantizes its float input at run time: its QDQ
+  // form would be DynamicQuantizeLinear -> DQ -> MatMul, the same work in
+  // more nodes, which at best ONNX Runtime fuses back into this op.
+  static constexpr char kDynamicMatMulReason[] =
+      "its float input is quantized at run time: the QDQ form (DynamicQuantizeLinear -> DQ -> MatMul) only adds "
+      "nodes";
+
   // Converts `node` in place; the reason when it cannot.
-  std::string Convert(ir::Graph& graph, ir::Node& node) {
+  std::string Convert(qop_to_qdq::QdqBuilder& b, ir::Node& node, bool all) {
+    if (node.is_default_domain() && (node.Is("ConvInteger") || node.Is("MatMulInteger"))) {
+      return qop_to_qdq::ConvertIntegerMatMul(b, node, all);
+    }
+    const bool ms = node.domain() == "com.microsoft";
+    if (ms && node.op_type() == "MatMulIntegerToFloat" && qop_to_qdq::FromDynamicQuantize(node.input(0))) {
+      return qop_to_qdq::kDynamicReason;
+    }
+    // fuse-qdq starts with this pass: by default only what its
+    // fuse-qdq-units turns back into the same kernel.
+    const std::string kernel = node.is_default_domain() ? node.op_type() : node.domain() + "." + node.op_type();
+    if (!all && !fused_back_.contains(kernel) &&
+        !(node.op_type() == "QLinearConv" && fused_back_.contains("QLinearConv"))) {
+      return "fuse-qdq-units has no rewrite back to it yet, so fuse-qdq would leave it in float (convert=all converts "
+             "it)";
+    }
+    if (ms && node.op_type() == "MatMulIntegerToFloat") return qop_to_qdq::ConvertMatMulIntegerToFloat(b, node);
+    if (ms && node.op_type() == "QGemm") return qop_to_qdq::ConvertQGemm(b, node);
     const std::string float_op = FloatOpOf(node);
-    if (float_op.empty() || !ConvertedHere(float_op)) return "no QDQ form in qop-to-qdq yet";
-    const std::string op_type = node.op_type();
+    if (float_op.empty()) return "no QDQ form in qop-to-qdq yet";
+    return ConvertUnit(b, node, float_op, all);
+  }
+
+  // DQ -> float_op -> Q, with Where's condition as it is and NHWC pools
+  // between layout Transposes of the integers.
+  std::string ConvertUnit(qop_to_qdq::QdqBuilder& b, ir::Node& node, const std::string& float_op, bool all) {
     const ir::QuantizedSignature& sig = *ir::FindQuantizedSignature(node);
-    if (node.GetInt("channels_last").value_or(0) != 0) return "channels_last = 1 (NHWC) is not converted";
     if (node.num_outputs() != 1 || node.output() == nullptr) return "not one output";
     if (node.Is("QLinearSoftmax") && !SoftmaxAxisKeepsMeaning(node)) {
       return "softmax over a non-last axis with pre-13 semantics";
     }
-    // Every scale and zero point a constant: the QDQ form's parameters.
-    const ir::Value* y_scale = node.input(sig.output_scale);
-    if (y_scale == nullptr || !y_scale->is_constant() || NumElements(y_scale) != 1) {
-      return "output scale is not a constant scalar";
+    // NHWC: the rank from the input's shape or the pool's kernel.
+    int64_t nhwc_rank = 0;
+    if (node.GetInt("channels_last").value_or(0) != 0) {
+      if (!all) return "channels_last = 1 (NHWC): its QDQ form needs Transposes around the pool (convert=all)";
+      auto shape = node.input(0) != nullptr ? node.input(0)->shape() : std::nullopt;
+      auto kernel = node.GetInts("kernel_shape");
+      nhwc_rank = shape ? static_cast<int64_t>(shape->size()) : kernel ? static_cast<int64_t>(kernel->size()) + 2 : 0;
+      if (nhwc_rank < 3) return "channels_last = 1 (NHWC) with an unknown rank";
     }
-    const ir::Value* y_zero = sig.output_zero_point < node.num_inputs() ? node.input(sig.output_zero_point) : nullptr;
-    if (y_zero != nullptr && (!y_zero->is_constant() || NumElements(y_zero) != 1)) {
-      return "output zero point is not a constant scalar";
+    ir::Value* y_scale = node.input(sig.output_scale);
+    ir::Value* y_zero = node.input(sig.output_zero_point);
+    if (std::string why = b.CheckParameter(y_scale, "the output scale", true); !why.empty()) return why;
+    if (y_zero != nullptr) {
+      if (std::string why = b.CheckParameter(y_zero, "the output zero point", true); !why.empty()) return why;
     }
-
-    // The float operands: each quantized input through its DequantizeLinear.
-    std::vector<ir::Value*> float_inputs;
+    // Every operand's parameters before any edit, so a refusal leaves the
+    // graph as it was.
     const std::vector<ir::QuantizedOperand> operands = ir::QuantizedInputs(node);
-    for (size_t k = 0; k < operands.size(); ++k) {
-      const ir::QuantizedOperand& op = operands[k];
-      ir::Value* data = node.input(op.data);
+    std::vector<std::optional<int64_t>> axes;
+    for (const ir::QuantizedOperand& op : operands) {
       ir::Value* scale = op.scale >= 0 ? node.input(op.scale) : nullptr;
-      ir::Value* zero = op.zero_point < node.num_inputs() ? node.input(op.zero_point) : nullptr;
-      if (data == nullptr || scale == nullptr || !scale->is_constant()) return "a scale is not a constant";
-      if (zero != nullptr && !zero->is_constant()) return "a zero point is not a constant";
+      ir::Value* zero = node.input(op.zero_point);
+      if (node.input(op.data) == nullptr) return "an input is missing";
+      // Per channel: only the weights (QLinearConv's w: axis 0;
+      // QLinearMatMul's b: its columns, the last axis).
+      const bool weights = !op.same_type_as_output && (node.Is("QLinearConv") || node.Is("QLinearMatMul"));
+      const std::optional<int64_t> scales = qop_to_qdq::QdqBuilder::Elements(scale);
+      if (!weights && scales && *scales != 1) return "a per-channel scale on an activation";
+      if (std::string why = b.CheckParameter(scale, "a scale", false); !why.empty()) return why;
+      if (zero != nullptr) {
+        if (std::string why = b.CheckParameter(zero, "a zero point", !weights); !why.empty()) return why;
+      }
       std::optional<int64_t> axis;
-      if (NumElements(scale) != 1) {
-        // Per channel: only the weights (QLinearConv's w: axis 0;
-        // QLinearMatMul's b: its columns, the last axis).
-        const bool weights = !op.same_type_as_output && (node.Is("QLinearConv") || node.Is("QLinearMatMul"));
-        if (!weights) return "a per-channel scale on an activation";
+      if (qop_to_qdq::QdqBuilder::Elements(scale) != 1) {
         if (opset_ < 13) return "per-channel weights need opset 13 (per-axis DequantizeLinear)";
         axis = node.Is("QLinearConv") ? 0 : -1;
       }
-      float_inputs.push_back(Dequantize(graph, node, data, scale, zero, axis));
+      axes.push_back(axis);
     }
     // QLinearConv's int32 bias: DQ(bias, x_scale * w_scale).
-    if (node.Is("QLinearConv") && node.num_inputs() > 8 && node.input(8) != nullptr) {
-      ir::Value* bias = Bias(graph, node);
-      if (bias == nullptr) return "the bias or the input and weight scales are not constants";
-      float_inputs.push_back(bias);
-    }
+    ir::Value* bias = node.Is("QLinearConv") ? node.input(8) : nullptr;
+    if (bias != nullptr && bias->elem_type() != ElementType::kInt32) return "the bias is not int32";
 
-    ir::Value* out = node.output();
-    const std::string out_name = out->name();
-    ir::Model& model = *graph.model();
-    ir::Node* op = graph.AddNodeWithOutputNames(
-        float_op, float_inputs, {model.UniqueName(absl::StrCat(out_name, "_float"))}, &node, "", node.name());
-    for (const ir::Attribute& a : node.attributes()) {
-      if (a.name() == "channels_last" || a.name() == "opset") continue;
-      op->mutable_attributes().emplace_back(ir::Attribute(a.proto()));
+    std::vector<ir::Value*> float_inputs;
+    if (node.domain() == "com.microsoft" && node.op_type() == "QLinearWhere") float_inputs.push_back(node.input(0));
+    for (size_t k = 0; k < operands.size(); ++k) {
+      const ir::QuantizedOperand& op = operands[k];
+      ir::Value* data = node.input(op.data);
+      if (nhwc_rank > 0) data = Transpose(b, node, data, ToChannelsFirst(nhwc_rank));
+      float_inputs.push_back(b.Dequantize(node, data, node.input(op.scale), node.input(op.zero_point), axes[k]));
     }
-    fuse_qdq::SetTensorType(op->output(), ElementType::kFloat, out->shape());
-    std::vector<ir::Value*> q_inputs = {op->output(), node.input(sig.output_scale)};
-    if (y_zero != nullptr) q_inputs.push_back(node.input(sig.output_zero_point));
-    ir::Node* q = graph.AddNodeWithOutputNames("QuantizeLinear", q_inputs,
-                                               {model.UniqueName(absl::StrCat(out_name, "_q"))}, &node);
-    if (out->has_type_info()) q->output()->set_type_info(out->type_info());
-    graph.ReplaceAllUsesWith(out, q->output());
-    graph.EraseNode(&node);
-    graph.RenameValue(q->output(), out_name);
-    ++converted_by_op_[op_type];
-    ++converted_;
+    if (bias != nullptr) {
+      ir::Value* bias_scale = b.ScaleProduct(node, {node.input(1), node.input(4)}, 1.0f,
+                                             absl::StrCat(bias->name(), "_scale"));
+      if (bias_scale == nullptr) return "the input and weight scales cannot be read";
+      float_inputs.push_back(b.Dequantize(node, bias, bias_scale, nullptr, axes[1]));
+    }
+    ir::Node* op = b.AddFloatOp(node, float_op, float_inputs, {"channels_last", "opset"});
+    if (nhwc_rank > 0) fuse_qdq::SetTensorType(op->output(), ElementType::kFloat, std::nullopt);
+    ir::Value* result = b.Quantize(node, op->output(), y_scale, y_zero);
+    if (nhwc_rank > 0) result = Transpose(b, node, result, ToChannelsLast(nhwc_rank));
+    b.Replace(node, result);
     return "";
+  }
+
+  // One layout Transpose per (value, perm), before `before`.
+  ir::Value* Transpose(qop_to_qdq::QdqBuilder& b, ir::Node& before, ir::Value* x, const std::vector<int64_t>& perm) {
+    auto key = std::make_pair(x, perm);
+    if (auto it = transposed_.find(key); it != transposed_.end()) return it->second;
+    ir::Node* t = b.graph().AddNodeWithOutputNames(
+        "Transpose", {x}, {b.graph().model()->UniqueName(absl::StrCat(x->name(), "_transposed"))}, &before);
+    t->SetInts("perm", perm);
+    transposed_[key] = t->output();
+    return t->output();
   }
 
   // QLinearSoftmax carries the opset whose Softmax semantics it follows:
@@ -174,43 +234,6 @@ class QopToQdq : public Pass {
     if (axis == -1) return true;
     auto shape = node.input(0) != nullptr ? node.input(0)->shape() : std::nullopt;
     return shape && axis == static_cast<int64_t>(shape->size()) - 1;
-  }
-
-  // One DequantizeLinear per (data, scale, zero point, axis), placed before
-  // `user`, shared by every converted node that reads the same operand.
-  ir::Value* Dequantize(ir::Graph& graph, ir::Node& user, ir::Value* data, ir::Value* scale, ir::Value* zero,
-                        std::optional<int64_t> axis) {
-    const auto key = std::make_tuple(data, scale, zero, axis.value_or(1 << 20));
-    if (auto it = dequantized_.find(key); it != dequantized_.end()) return it->second;
-    std::vector<ir::Value*> inputs = {data, scale};
-    if (zero != nullptr) inputs.push_back(zero);
-    // Right before its first reader, which reads all of its inputs.
-    ir::Node* dq = graph.AddNodeWithOutputNames(
-        "DequantizeLinear", inputs, {graph.model()->UniqueName(absl::StrCat(data->name(), "_dequantized"))}, &user);
-    if (axis) dq->SetInt("axis", *axis);
-    fuse_qdq::SetTensorType(dq->output(), ElementType::kFloat, data->shape());
-    dequantized_[key] = dq->output();
-    return dq->output();
-  }
-
-  ir::Value* Bias(ir::Graph& graph, ir::Node& conv) {
-    ir::Value* bias = conv.input(8);
-    const ir::Tensor* b = bias->constant();
-    const ir::Tensor* xs = conv.input(1) ? conv.input(1)->constant() : nullptr;
-    const ir::Tensor* ws = conv.input(4) ? conv.input(4)->constant() : nullptr;
-    if (b == nullptr || xs == nullptr || ws == nullptr || b->type() != ElementType::kInt32) return nullptr;
-    auto x = xs->ToDoubles();
-    auto w = ws->ToDoubles();
-    if (!x.ok() || !w.ok() || x->size() != 1 || w->empty()) return nullptr;
-    std::vector<float> scales;
-    for (double v : *w) scales.push_back(static_cast<float>(static_cast<float>((*x)[0]) * static_cast<float>(v)));
-    const bool per_channel = scales.size() > 1;
-    ir::Tensor t = per_channel ? ir::Tensor::FromFloats({static_cast<int64_t>(scales.size())}, scales)
-                               : ir::Tensor::Scalar(scales[0]);
-    ir::Value* bias_scale = graph.AddInitializer(absl::StrCat(bias->name(), "_scale"), std::move(t));
-    std::optional<int64_t> axis;
-    if (per_channel) axis = 0;
-    return Dequantize(graph, conv, bias, bias_scale, nullptr, axis);
   }
 
   nlohmann::json ReportJson() const {
@@ -227,10 +250,18 @@ class QopToQdq : public Pass {
     return text;
   }
 
+  std::map<std::pair<ir::Value*, std::vector<int64_t>>, ir::Value*> transposed_;
+  const std::set<std::string> fused_back_ = FuseQdqUnitsKernels();
   int64_t opset_ = 13;
   std::map<std::string, int64_t> converted_by_op_;
   std::vector<std::pair<std::string, std::string>> left_;
-  std::map<std::tuple<ir::Value*, ir::Value*, ir::Value*, int64_t>, ir::Value*> dequantized_;
+  Option<std::string> convert_{this,
+                               "convert",
+                               "fusable: only units ONNX Runtime fuses back into an integer kernel (constant "
+                               "parameters, NCHW, no int32 outputs); all: also runtime scales and zero points, "
+                               "ConvInteger/MatMulInteger and NHWC pools",
+                               "fusable",
+                               {"fusable", "all"}};
   Statistic converted_{this, "ops-converted", "Integer ops now DQ -> float op -> Q"};
   Statistic kept_{this, "ops-left", "Integer ops left as they are (see the report)"};
 };
