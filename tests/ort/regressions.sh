@@ -9,15 +9,18 @@
 # at graph optimization levels disabled and all: OUT must load, and every
 # output must have IN's dims and values within the tolerance (one
 # quantization step: fused integer kernels round once per op).
-# Usage: regressions.sh [QOPT_OPT [SOURCE_DIR]] [--only=NAME]
+# Usage: regressions.sh [QOPT_OPT [SOURCE_DIR]] [--only=NAME] [--dir=DIR]
+#   --dir=DIR   run DIR/*.onnxtxt instead (same headers; e.g. tests/ort/qop_to_qdq)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ort_test_init "$@"
 
 only=
+dir=
 for arg in "${ort_args[@]}"; do
   case $arg in
     --only=*) only=${arg#--only=} ;;
+    --dir=*) dir=${arg#--dir=} ;;
     *) echo "regressions.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -27,7 +30,7 @@ header_field() {  # header_field FILE FIELD: the value of '# FIELD: value'
 }
 
 count=0
-for model in "$src"/tests/ort/regressions/*.onnxtxt; do
+for model in "${dir:-$src/tests/ort/regressions}"/*.onnxtxt; do
   name=$(basename "$model" .onnxtxt)
   [[ -n $only && $name != "$only" ]] && continue
   count=$((count + 1))
