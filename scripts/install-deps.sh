@@ -9,6 +9,7 @@ apt_packages=(
   cmake ninja-build g++ pkg-config python3
   libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libre2-dev libgraphviz-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev llvm-14-tools imagemagick fonts-dejavu-core
+  libonnx-testdata  # ONNX's backend node tests: tests/ort/backend_node_tests.sh
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
