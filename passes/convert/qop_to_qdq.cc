@@ -83,6 +83,7 @@ class QopToQdq : public Pass {
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     converted_by_op_.clear();
+    converted_nodes_.clear();
     left_.clear();
     transposed_.clear();
     opset_ = model.OpsetVersion("").value_or(13);
@@ -100,6 +101,7 @@ class QopToQdq : public Pass {
         changed = true;
         ++converted_by_op_[op_type];
         ++converted_;
+        converted_nodes_.push_back({label, builder.last_form()});
       } else {
         left_.push_back({label, why});
       }
@@ -192,6 +194,13 @@ class QopToQdq : public Pass {
     ir::Value* bias = node.Is("QLinearConv") ? node.input(8) : nullptr;
     if (bias != nullptr && bias->elem_type() != ElementType::kInt32) return "the bias is not int32";
 
+    // The bias scale first: the last step that can refuse, before any DQ.
+    ir::Value* bias_scale = nullptr;
+    if (bias != nullptr) {
+      bias_scale = b.ScaleProduct(node, {node.input(1), node.input(4)}, 1.0f, absl::StrCat(bias->name(), "_scale"));
+      if (bias_scale == nullptr) return "the input and weight scales cannot be read";
+    }
+
     std::vector<ir::Value*> float_inputs;
     if (node.domain() == "com.microsoft" && node.op_type() == "QLinearWhere") float_inputs.push_back(node.input(0));
     for (size_t k = 0; k < operands.size(); ++k) {
@@ -201,16 +210,16 @@ class QopToQdq : public Pass {
       float_inputs.push_back(b.Dequantize(node, data, node.input(op.scale), node.input(op.zero_point), axes[k]));
     }
     if (bias != nullptr) {
-      ir::Value* bias_scale = b.ScaleProduct(node, {node.input(1), node.input(4)}, 1.0f,
-                                             absl::StrCat(bias->name(), "_scale"));
-      if (bias_scale == nullptr) return "the input and weight scales cannot be read";
       float_inputs.push_back(b.Dequantize(node, bias, bias_scale, nullptr, axes[1]));
     }
     ir::Node* op = b.AddFloatOp(node, float_op, float_inputs, {"channels_last", "opset"});
     if (nhwc_rank > 0) fuse_qdq::SetTensorType(op->output(), ElementType::kFloat, std::nullopt);
     ir::Value* result = b.Quantize(node, op->output(), y_scale, y_zero);
     if (nhwc_rank > 0) result = Transpose(b, node, result, ToChannelsLast(nhwc_rank));
-    b.Replace(node, result);
+    std::string form = absl::StrCat("DQ -> ", float_op, " -> Q");
+    if (bias != nullptr) absl::StrAppend(&form, ", bias DQ(bias, x_scale * w_scale)");
+    if (nhwc_rank > 0) form = absl::StrCat("Transpose -> ", form, " -> Transpose (NHWC)");
+    b.Replace(node, result, form);
     return "";
   }
 
@@ -239,7 +248,9 @@ class QopToQdq : public Pass {
   nlohmann::json ReportJson() const {
     nlohmann::json left = nlohmann::json::array();
     for (const auto& [node, why] : left_) left.push_back({{"node", node}, {"why", why}});
-    return {{"converted", converted_by_op_}, {"left", left}};
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& [node, form] : converted_nodes_) nodes.push_back({{"node", node}, {"into", form}});
+    return {{"converted", converted_by_op_}, {"nodes", nodes}, {"left", left}};
   }
 
   std::string ReportText() const {
@@ -247,6 +258,7 @@ class QopToQdq : public Pass {
     for (const auto& [op, n] : converted_by_op_) absl::StrAppend(&text, ", ", op, " ", n);
     absl::StrAppend(&text, "; ", left_.size(), " left\n");
     for (const auto& [node, why] : left_) absl::StrAppend(&text, "  left: ", node, ": ", why, "\n");
+    for (const auto& [node, form] : converted_nodes_) absl::StrAppend(&text, "  converted: ", node, ": ", form, "\n");
     return text;
   }
 
@@ -255,6 +267,7 @@ class QopToQdq : public Pass {
   int64_t opset_ = 13;
   std::map<std::string, int64_t> converted_by_op_;
   std::vector<std::pair<std::string, std::string>> left_;
+  std::vector<std::pair<std::string, std::string>> converted_nodes_;  // (node, what it became)
   Option<std::string> convert_{this,
                                "convert",
                                "fusable: only units ONNX Runtime fuses back into an integer kernel (constant "

@@ -124,7 +124,8 @@ ir::Value* QdqBuilder::OnesLike(const ir::Value* zero, absl::string_view name) {
                                                       : ir::Tensor::FromFloats(dims, std::vector<float>(n, 1.0f)));
 }
 
-void QdqBuilder::Replace(ir::Node& integer_op, ir::Value* result) {
+void QdqBuilder::Replace(ir::Node& integer_op, ir::Value* result, std::string form) {
+  last_form_ = std::move(form);
   ir::Value* out = integer_op.output();
   const std::string name = out->name();
   if (out->has_type_info()) result->set_type_info(out->type_info());

@@ -67,13 +67,15 @@ class QdqBuilder {
   ir::Value* OnesLike(const ir::Value* zero, absl::string_view name);
 
   // `result` takes the place of `integer_op`'s output, under its name; the
-  // integer op is erased.
-  void Replace(ir::Node& integer_op, ir::Value* result);
+  // integer op is erased. `form` says what it became, for the report.
+  void Replace(ir::Node& integer_op, ir::Value* result, std::string form);
+  const std::string& last_form() const { return last_form_; }
 
  private:
   ir::Graph& graph_;
   int64_t opset_;
   bool runtime_parameters_;
+  std::string last_form_;
   std::map<std::tuple<ir::Value*, ir::Value*, ir::Value*, int64_t>, ir::Value*> dequantized_;
 };
 

@@ -73,7 +73,9 @@ std::string ConvertQGemm(QdqBuilder& b, ir::Node& node) {
   ir::Node* gemm = b.AddFloatOp(node, "Gemm", inputs, {});
   ir::Value* result = gemm->output();
   if (y_scale != nullptr) result = b.Quantize(node, result, y_scale, y_zero);
-  b.Replace(node, result);
+  std::string form = y_scale != nullptr ? "DQ -> Gemm -> Q" : "DQ -> Gemm (float output)";
+  if (c != nullptr) absl::StrAppend(&form, ", C DQ(C, alpha * a_scale * b_scale)");
+  b.Replace(node, result, form);
   return "";
 }
 

@@ -103,7 +103,7 @@ std::string ConvertIntegerMatMul(QdqBuilder& b, ir::Node& node, bool int32_outpu
   ir::Node* cast = b.AddNode(node, "Cast", {op->output()}, absl::StrCat(node.output()->name(), "_int32"),
                              ir::ElementType::kInt32, node.output());
   cast->SetInt("to", static_cast<int64_t>(ir::ElementType::kInt32));
-  b.Replace(node, cast->output());
+  b.Replace(node, cast->output(), absl::StrCat("DQ(scale 1) -> ", conv ? "Conv" : "MatMul", " -> Cast(int32)"));
   return "";
 }
 
@@ -144,7 +144,7 @@ std::string ConvertMatMulIntegerToFloat(QdqBuilder& b, ir::Node& node) {
                        ir::ElementType::kFloat, node.output())
                  ->output();
   }
-  b.Replace(node, result);
+  b.Replace(node, result, bias != nullptr ? "DQ -> MatMul -> Add(bias)" : "DQ -> MatMul");
   return "";
 }
 
