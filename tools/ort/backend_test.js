@@ -12,7 +12,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const lib = require('./lib');
-const { tensorFromProto } = require('./tensor_proto');
+// The TensorProto decoder calibration inputs use (.pb files).
+const { decodeTensorProto } = require('./calibration');
 
 const USAGE = `usage: node tools/ort/backend_test.js MODEL.onnx TEST_DIR [options]
   --reference=MODEL.onnx      also compare with this model's outputs on the same inputs
@@ -24,7 +25,7 @@ const USAGE = `usage: node tools/ort/backend_test.js MODEL.onnx TEST_DIR [option
 function readProtos(dir, prefix) {
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.pb'));
   files.sort((a, b) => Number(a.slice(prefix.length, -3)) - Number(b.slice(prefix.length, -3)));
-  return files.map((f) => tensorFromProto(fs.readFileSync(path.join(dir, f)), path.join(dir, f)));
+  return files.map((f) => decodeTensorProto(fs.readFileSync(path.join(dir, f)), path.join(dir, f)).tensor);
 }
 
 // { pass, text }: integer outputs by steps, floats by tolerance.
