@@ -23,10 +23,9 @@
 #include <map>
 #include <set>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "ir/op_traits.h"
 #include "ir/quantized_operands.h"
@@ -77,8 +76,8 @@ class QopToQdq : public Pass {
  public:
   absl::string_view name() const override { return "qop-to-qdq"; }
   absl::string_view summary() const override {
-    return "Turn QOperator integer ops (QLinearConv, QLinearMatMul, com.microsoft QLinear*) into DQ -> float op -> Q "
-           "units, the QDQ layout";
+    return "Turn QOperator integer ops (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, com.microsoft QGemm, "
+           "MatMulIntegerToFloat, QLinear*) into DQ -> float op -> Q units, the QDQ layout";
   }
 
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
@@ -270,9 +269,9 @@ class QopToQdq : public Pass {
   std::vector<std::pair<std::string, std::string>> converted_nodes_;  // (node, what it became)
   Option<std::string> convert_{this,
                                "convert",
-                               "fusable: only units ONNX Runtime fuses back into an integer kernel (constant "
-                               "parameters, NCHW, no int32 outputs); all: also runtime scales and zero points, "
-                               "ConvInteger/MatMulInteger and NHWC pools",
+                               "fusable: only ops whose QDQ unit fuse-qdq-units turns back into the same kernel "
+                               "(constant parameters, NCHW, no int32 outputs); all: every op with a QDQ form, runtime "
+                               "scales and zero points too",
                                "fusable",
                                {"fusable", "all"}};
   Statistic converted_{this, "ops-converted", "Integer ops now DQ -> float op -> Q"};
