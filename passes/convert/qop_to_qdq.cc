@@ -113,10 +113,11 @@ class QopToQdq : public Pass {
  private:
   // DynamicQuantizeMatMul quantizes its float input at run time: its QDQ
   // form would be DynamicQuantizeLinear -> DQ -> MatMul, the same work in
-  // more nodes, which at best ONNX Runtime fuses back into this op.
+  // more nodes, which at best ONNX Runtime fuses back into this op. It is a
+  // site of quantize_dynamic's layout, which other passes own.
   static constexpr char kDynamicMatMulReason[] =
-      "its float input is quantized at run time: the QDQ form (DynamicQuantizeLinear -> DQ -> MatMul) only adds "
-      "nodes";
+      "dynamically quantized (its float input is quantized at run time; a QDQ form would only add nodes): see "
+      "dynamic-to-static or dequantize-weights";
 
   // Converts `node` in place; the reason when it cannot.
   std::string Convert(qop_to_qdq::QdqBuilder& b, ir::Node& node, bool all) {
