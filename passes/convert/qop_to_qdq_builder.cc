@@ -37,6 +37,15 @@ std::string QdqBuilder::CheckParameter(const ir::Value* v, absl::string_view wha
   return "";
 }
 
+std::string QdqBuilder::CheckScaleAndZeroPoint(const ir::Value* scale, const ir::Value* zero, absl::string_view operand,
+                                               bool per_tensor) const {
+  if (std::string why = CheckParameter(scale, absl::StrCat("the ", operand, " scale"), per_tensor); !why.empty()) {
+    return why;
+  }
+  if (zero == nullptr) return "";
+  return CheckParameter(zero, absl::StrCat("the ", operand, " zero point"), per_tensor);
+}
+
 ir::Value* QdqBuilder::Dequantize(ir::Node& before, ir::Value* data, ir::Value* scale, ir::Value* zero,
                                   std::optional<int64_t> axis) {
   const auto key = std::make_tuple(data, scale, zero, axis.value_or(1 << 20));

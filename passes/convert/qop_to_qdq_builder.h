@@ -37,6 +37,11 @@ class QdqBuilder {
   // known size. per_tensor: it must have one element.
   std::string CheckParameter(const ir::Value* v, absl::string_view what, bool per_tensor) const;
 
+  // CheckParameter of an operand's scale and (optional, may be null) zero
+  // point, named "the <operand> scale" / "the <operand> zero point".
+  std::string CheckScaleAndZeroPoint(const ir::Value* scale, const ir::Value* zero, absl::string_view operand,
+                                     bool per_tensor) const;
+
   // DequantizeLinear(data, scale, zero) before `before`, one per (data,
   // scale, zero, axis); the axis attribute only where given (per channel:
   // opsets before 13 have none).

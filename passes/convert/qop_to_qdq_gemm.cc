@@ -19,13 +19,11 @@ std::string ConvertQGemm(QdqBuilder& b, ir::Node& node) {
   ir::Value* y_scale = node.input(7);
   ir::Value* y_zero = node.input(8);
   if (a == nullptr || bm == nullptr || node.output() == nullptr) return "an input or the output is missing";
-  if (std::string why = b.CheckParameter(a_scale, "the input scale", true); !why.empty()) return why;
-  if (a_zero != nullptr) {
-    if (std::string why = b.CheckParameter(a_zero, "the input zero point", true); !why.empty()) return why;
+  if (std::string why = b.CheckScaleAndZeroPoint(a_scale, a_zero, "input", true); !why.empty()) {
+    return why;
   }
-  if (std::string why = b.CheckParameter(b_scale, "the weight scale", false); !why.empty()) return why;
-  if (b_zero != nullptr) {
-    if (std::string why = b.CheckParameter(b_zero, "the weight zero point", false); !why.empty()) return why;
+  if (std::string why = b.CheckScaleAndZeroPoint(b_scale, b_zero, "weight", false); !why.empty()) {
+    return why;
   }
   if (y_scale != nullptr) {
     if (std::string why = b.CheckParameter(y_scale, "the output scale", true); !why.empty()) return why;

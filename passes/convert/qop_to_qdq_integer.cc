@@ -117,13 +117,11 @@ std::string ConvertMatMulIntegerToFloat(QdqBuilder& b, ir::Node& node) {
   ir::Value* b_zero = node.input(5);
   ir::Value* bias = node.input(6);
   if (a == nullptr || bm == nullptr || node.output() == nullptr) return "an input or the output is missing";
-  if (std::string why = b.CheckParameter(a_scale, "the input scale", true); !why.empty()) return why;
-  if (a_zero != nullptr) {
-    if (std::string why = b.CheckParameter(a_zero, "the input zero point", true); !why.empty()) return why;
+  if (std::string why = b.CheckScaleAndZeroPoint(a_scale, a_zero, "input", true); !why.empty()) {
+    return why;
   }
-  if (std::string why = b.CheckParameter(b_scale, "the weight scale", false); !why.empty()) return why;
-  if (b_zero != nullptr) {
-    if (std::string why = b.CheckParameter(b_zero, "the weight zero point", false); !why.empty()) return why;
+  if (std::string why = b.CheckScaleAndZeroPoint(b_scale, b_zero, "weight", false); !why.empty()) {
+    return why;
   }
   std::optional<int64_t> b_axis;
   if (QdqBuilder::Elements(b_scale) != 1) {
