@@ -34,19 +34,16 @@
 #include "ir/serialization.h"
 #include "passes/builtin_passes.h"
 #include "passes/convert/fp32_weights.h"
+#include "passes/convert/requantize_util.h"
 #include "passes/fuse_qdq/rewrite_util.h"
 
 namespace qopt {
 namespace {
 
+using convert::EraseIfUnused;
+using convert::ReplaceConstantInput;
+using convert::WeightChannelAxis;
 using fuse_qdq::NodeLabel;
-
-// The output-channel axis of `node`'s weight: the op table's, except that
-// Gemm with transB reads its weight as [N, K].
-int WeightChannelAxis(const ir::Node& node) {
-  if (node.Is("Gemm")) return node.GetInt("transB").value_or(0) != 0 ? 0 : 1;
-  return ir::FindOpTraits(node)->channel_axis;
-}
 
 // A DequantizeLinear of an integer constant, or of QuantizeLinear(float
 // constant): a weight, not an activation.
@@ -400,28 +397,6 @@ class PerChannel : public Pass {
     return absl::StrCat("requantized from ", plan.from,
                         plan.input_scale_known ? "" : " (input scale from the old bias)",
                         saturated > 0 ? absl::StrCat(", ", saturated, " values clamped to int32") : "");
-  }
-
-  // Gives input `index` of `node` the constant `tensor`. An initializer only
-  // `node` reads is rewritten in place, so the file keeps the quantizer's
-  // names (a model never frees a name, so a new initializer could not take
-  // it); otherwise a new initializer is called `name`.
-  static void ReplaceConstantInput(ir::Graph& graph, ir::Node& node, int index, ir::Tensor tensor,
-                                   const std::string& name) {
-    while (node.num_inputs() <= index) node.AddInput(nullptr);
-    ir::Value* old = node.input(index);
-    if (old != nullptr && old->kind() == ir::Value::Kind::kInitializer && old->uses().size() == 1 &&
-        !old->is_graph_output() && !old->has_type_info()) {
-      auto raw = tensor.RawBytes();
-      old->mutable_initializer()->Reset(tensor.type(), tensor.dims(), std::string(*raw));
-      return;
-    }
-    node.SetInput(index, graph.AddInitializer(name, std::move(tensor)));
-    if (old != nullptr) EraseIfUnused(graph, old);
-  }
-
-  static void EraseIfUnused(ir::Graph& graph, ir::Value* v) {
-    if (v->kind() == ir::Value::Kind::kInitializer && !v->has_uses() && !v->is_graph_output()) graph.EraseValue(v);
   }
 
   nlohmann::json ReportJson() const {
