@@ -25,7 +25,6 @@
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
 #include "ir/op_traits.h"
-#include "ir/serialization.h"
 #include "passes/builtin_passes.h"
 #include "passes/convert/fp32_weights.h"
 #include "passes/convert/requantize_util.h"
@@ -81,15 +80,9 @@ class FixBiasOverflow : public Pass {
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     fixed_.clear();
     left_.clear();
-    fp32_.reset();
-    if (!bias_from_.value().empty()) {
-      auto fp32 = ir::LoadModel(bias_from_.value());
-      if (!fp32.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("fix-bias-overflow: bias-from '", bias_from_.value(), "': ", fp32.status().message()));
-      }
-      fp32_ = std::move(*fp32);
-    }
+    auto fp32 = convert::LoadFp32Model("fix-bias-overflow", "bias-from", bias_from_.value());
+    if (!fp32.ok()) return fp32.status();
+    fp32_ = *std::move(fp32);
     ir::Graph& graph = model.graph();
     const std::vector<ir::Node*> nodes = graph.node_list();  // a copy: Fix adds initializers, not nodes
     bool changed = false;

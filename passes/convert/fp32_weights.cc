@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ir/graph.h"
+#include "ir/serialization.h"
 
 namespace qopt::convert {
 
@@ -108,6 +109,16 @@ Fp32Weights FindFp32Weights(const ir::Model& fp32, const ir::Node& node, int wei
     out.bias_name = bias->name();
   }
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<ir::Model>> LoadFp32Model(absl::string_view pass, absl::string_view option,
+                                                         const std::string& path) {
+  if (path.empty()) return std::unique_ptr<ir::Model>();
+  auto fp32 = ir::LoadModel(path);
+  if (!fp32.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(pass, ": ", option, " '", path, "': ", fp32.status().message()));
+  }
+  return fp32;
 }
 
 }  // namespace qopt::convert

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "analysis/quant_math.h"
 #include "ir/model.h"
 #include "ir/tensor.h"
@@ -49,5 +51,11 @@ struct Fp32Weights {
 // op type. The dims must match.
 Fp32Weights FindFp32Weights(const ir::Model& fp32, const ir::Node& node, int weight_input, int bias_input,
                             const ir::Tensor& quantized, const std::string& quantized_name);
+
+// The FP32 model a pass option names (per-channel's weights-from=,
+// fix-bias-overflow's bias-from=): null when `path` is empty; an error that
+// names the pass and option when it cannot be read.
+absl::StatusOr<std::unique_ptr<ir::Model>> LoadFp32Model(absl::string_view pass, absl::string_view option,
+                                                         const std::string& path);
 
 }  // namespace qopt::convert

@@ -31,7 +31,6 @@
 #include "analysis/qdq_params.h"
 #include "analysis/quant_math.h"
 #include "ir/op_traits.h"
-#include "ir/serialization.h"
 #include "passes/builtin_passes.h"
 #include "passes/convert/fp32_weights.h"
 #include "passes/convert/requantize_util.h"
@@ -92,15 +91,9 @@ class PerChannel : public Pass {
   absl::StatusOr<bool> Run(ir::Model& model, PassContext& context) override {
     converted_.clear();
     left_.clear();
-    fp32_.reset();
-    if (!weights_from_.value().empty()) {
-      auto fp32 = ir::LoadModel(weights_from_.value());
-      if (!fp32.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("per-channel: weights-from '", weights_from_.value(), "': ", fp32.status().message()));
-      }
-      fp32_ = std::move(*fp32);
-    }
+    auto fp32 = convert::LoadFp32Model("per-channel", "weights-from", weights_from_.value());
+    if (!fp32.ok()) return fp32.status();
+    fp32_ = *std::move(fp32);
     opset_ = model.OpsetVersion("").value_or(1);
     ir::Graph& graph = model.graph();
     // Nodes grouped by their weight's DequantizeLinear (a weight may be
