@@ -32,8 +32,7 @@ for name in det rec cls; do
   result=$(node "$src/tests/ort/tensor_sqnr.js" "$work/$name.fp32.onnx" dynamic="$dynamic" dequantized="$out" \
     --input-shape="${shapes[$name]}" --seeds=1,2 2>&1) || { echo "FAIL: $name: tensor_sqnr.js"; echo "$result" | tail -n 3; status=1; continue; }
   mean=$(tail -n 1 <<<"$result")
-  dyn=$(sed -n 's/.*dynamic=\(-\{0,1\}[0-9.]*\).*/\1/p' <<<"$mean")
-  deq=$(sed -n 's/.*dequantized=\(-\{0,1\}[0-9.]*\).*/\1/p' <<<"$mean")
+  dyn=$(sqnr_db dynamic "$mean") deq=$(sqnr_db dequantized "$mean")
   if [[ -n $dyn && -n $deq ]] && awk -v a="$deq" -v b="$dyn" 'BEGIN { exit !(a >= b - 0.5) }'; then
     echo "ok: $name: $out_nodes nodes (as FP32), output SQNR against FP32 $deq dB (dynamic: $dyn dB)"
   else

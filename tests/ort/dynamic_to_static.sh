@@ -91,7 +91,7 @@ for name in det rec cls; do
     read -r _ left <<<"$(op_counts "$work/$name.ort-extended.static.onnx")"
     both=$(node "$src/tests/ort/tensor_sqnr.js" "$work/$name.fp32.onnx" static="$static" \
       ort_extended="$work/$name.ort-extended.static.onnx" --input-shape="$shape" --seeds=1,2 2>&1 | tail -n 1)
-    a=$(sed -n 's/.* static=\(-\{0,1\}[0-9.]*\).*/\1/p' <<<"$both") b=$(sed -n 's/.*ort_extended=\(-\{0,1\}[0-9.]*\).*/\1/p' <<<"$both")
+    a=$(sqnr_db static "$both") b=$(sqnr_db ort_extended "$both")
     if [[ $fused_sites == 0 || $left != - || -z $a || -z $b ]] || ! awk -v a="$a" -v b="$b" 'BEGIN { exit !(b >= a - 0.5 && b <= a + 0.5) }'; then
       echo "FAIL: $name: ORT-optimized dynamic file ($fused_sites DynamicQuantizeMatMul): left $left; SQNR $both"
       status=1

@@ -68,8 +68,8 @@ done
 result=$(node "$src/tests/ort/tensor_sqnr.js" "$fp32" planted="$planted" "${variants[@]}" --input-shape="$shape" \
   --seeds=1,2 2>&1) || { echo "FAIL: tensor_sqnr.js"; echo "$result" | tail -n 3; exit 1; }
 mean=$(tail -n 1 <<<"$result")
-db() { sed -n "s/.* $1=\(-\{0,1\}[0-9.]*\).*/\1/p" <<<"$mean"; }
-planted_db=$(db planted) rescale_db=$(db fixed0) prune_db=$(db fixed1) lost_db=$(db fixed2)
+planted_db=$(sqnr_db planted "$mean") rescale_db=$(sqnr_db fixed0 "$mean") prune_db=$(sqnr_db fixed1 "$mean")
+lost_db=$(sqnr_db fixed2 "$mean")
 for v in "rescale $rescale_db" "prune $prune_db"; do
   read -r strategy got <<<"$v"
   if [[ -n $got && -n $planted_db ]] && awk -v a="$got" -v b="$planted_db" 'BEGIN { exit !(a >= b + 3) }'; then

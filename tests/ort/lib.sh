@@ -79,3 +79,9 @@ ort_quantize() {
     return 1
   fi
 }
+
+# The mean SQNR (dB) of model NAME in tensor_sqnr.js's last line, `mean
+# A=dB B=dB ...` (given as $2); empty when NAME is not on it.
+sqnr_db() {
+  sed -n "s/.* $1=\(-\{0,1\}[0-9.]*\).*/\1/p" <<<"$2"
+}

@@ -45,8 +45,7 @@ for name in det rec cls; do
     per-channel-pass="$out" quantize-per-channel="$reference" --input-shape="${shapes[$name]}" --seeds=1,2 2>&1) ||
     { echo "FAIL: $name: tensor_sqnr.js"; echo "$result" | tail -n 3; status=1; continue; }
   mean=$(tail -n 1 <<<"$result")
-  db() { sed -n "s/.* $1=\(-\{0,1\}[0-9.]*\).*/\1/p" <<<"$mean"; }
-  pt=$(db per-tensor) pc=$(db per-channel-pass) ref=$(db quantize-per-channel)
+  pt=$(sqnr_db per-tensor "$mean") pc=$(sqnr_db per-channel-pass "$mean") ref=$(sqnr_db quantize-per-channel "$mean")
   if [[ -n $pt && -n $pc && -n $ref ]] &&
     awk -v pc="$pc" -v pt="$pt" -v ref="$ref" 'BEGIN { d = pc - ref; if (d < 0) d = -d; exit !(pc >= pt - 0.5 && d <= 0.1) }'; then
     echo "ok: $name: $converted layers per channel; output SQNR against FP32 $pc dB (per-tensor $pt dB," \

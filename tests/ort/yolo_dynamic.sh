@@ -63,8 +63,7 @@ result=$(node "$src/tests/ort/tensor_sqnr.js" "$work/fp32.onnx" dynamic="$work/d
   dequantized="$work/dequantized.onnx" static="$work/static.onnx" --input-shape="$shape" --seeds=3 2>&1) ||
   { echo "FAIL: tensor_sqnr.js"; echo "$result" | tail -n 3; exit 1; }
 mean=$(tail -n 1 <<<"$result")
-db() { sed -n "s/.*$1=\(-\{0,1\}[0-9.]*\).*/\1/p" <<<"$mean"; }
-dyn=$(db dynamic) deq=$(db dequantized) sta=$(db static)
+dyn=$(sqnr_db dynamic "$mean") deq=$(sqnr_db dequantized "$mean") sta=$(sqnr_db static "$mean")
 if ! awk -v a="$deq" -v b="$dyn" 'BEGIN { exit !(a >= b - 0.5) }'; then
   echo "FAIL: dequantize-weights output SQNR against FP32 $deq dB, below the dynamic file's $dyn dB"
   status=1
