@@ -18,12 +18,8 @@ for name in det rec cls; do
     status=1
     continue
   fi
-  counts=$(node -e '
-    const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")).analyses["op-count"]);
-    const left = ["DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"].filter((op) => b.by_op[op]);
-    console.log(`${a.total_nodes} ${b.total_nodes} ${left.join(",") || "-"}`);
-  ' <("$qopt" "$work/$name.fp32.onnx" --pass=op-count --report=json) <("$qopt" "$out" --pass=op-count --report=json))
-  read -r fp32_nodes out_nodes left <<<"$counts"
+  fp32_nodes=$(ort_op_count "$work/$name.fp32.onnx" total) out_nodes=$(ort_op_count "$out" total)
+  left=$(ort_dynamic_ops_left "$out")
   if [[ $left != - || $fp32_nodes != "$out_nodes" ]]; then
     echo "FAIL: $name: $out_nodes nodes against FP32's $fp32_nodes; integer ops left: $left"
     status=1

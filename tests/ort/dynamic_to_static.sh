@@ -27,14 +27,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ort_test_init "$@"
 
-op_counts() {  # FILE -> "total_nodes integer-ops-left"
-  "$qopt" "$1" --pass=op-count --report=json | node -e '
-    const c = JSON.parse(require("fs").readFileSync(0, "utf8")).analyses["op-count"];
-    const left = ["DynamicQuantizeLinear", "ConvInteger", "MatMulInteger", "com.microsoft::DynamicQuantizeMatMul",
-      "com.microsoft::MatMulIntegerToFloat"].filter((op) => c.by_op[op]);
-    console.log(`${c.total_nodes} ${left.join(",") || "-"}`);'
-}
-
 for name in det rec cls; do
   shape=${shapes[$name]}
   ort_prepare_fp32 "$name" "$shape"
@@ -55,9 +47,8 @@ for name in det rec cls; do
     status=1
     continue
   fi
-  read -r static_nodes left <<<"$(op_counts "$static")"
-  read -r fused_nodes _ <<<"$(op_counts "$fused")"
-  read -r u8s8_fused_nodes _ <<<"$(op_counts "$u8s8_fused")"
+  static_nodes=$(ort_op_count "$static" total) left=$(ort_dynamic_ops_left "$static")
+  fused_nodes=$(ort_op_count "$fused" total) u8s8_fused_nodes=$(ort_op_count "$u8s8_fused" total)
   if [[ $left != - ]] || (( fused_nodes > u8s8_fused_nodes + u8s8_fused_nodes / 100 + 1 )); then
     echo "FAIL: $name: integer ops left: $left; fused $fused_nodes nodes against u8s8 fused $u8s8_fused_nodes"
     status=1
@@ -85,10 +76,9 @@ for name in det rec cls; do
     ortopt=$work/$name.dynamic.ort-extended.onnx
     node -e 'require(process.argv[1]).loadSession(process.argv[2], { optLevel: "extended", optimizedModelFilePath: process.argv[3] })
       .catch((e) => { console.error(e.message); process.exit(1); })' "$src/tools/ort/lib.js" "$dynamic" "$ortopt"
-    fused_sites=$("$qopt" "$ortopt" --pass=op-count --report=json | node -e '
-      console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).analyses["op-count"].by_op["com.microsoft::DynamicQuantizeMatMul"] || 0)')
+    fused_sites=$(ort_op_count "$ortopt" com.microsoft::DynamicQuantizeMatMul)
     "$qopt" "$ortopt" --pass="dynamic-to-static{calibration=$calib}" --report=none -o "$work/$name.ort-extended.static.onnx"
-    read -r _ left <<<"$(op_counts "$work/$name.ort-extended.static.onnx")"
+    left=$(ort_dynamic_ops_left "$work/$name.ort-extended.static.onnx")
     both=$(node "$src/tests/ort/tensor_sqnr.js" "$work/$name.fp32.onnx" static="$static" \
       ort_extended="$work/$name.ort-extended.static.onnx" --input-shape="$shape" --seeds=1,2 2>&1 | tail -n 1)
     a=$(sqnr_db static "$both") b=$(sqnr_db ort_extended "$both")

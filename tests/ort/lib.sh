@@ -85,3 +85,29 @@ ort_quantize() {
 sqnr_db() {
   sed -n "s/.* $1=\(-\{0,1\}[0-9.]*\).*/\1/p" <<<"$2"
 }
+
+# Counts of op types in FILE from qopt-opt's op-count (one run), in the
+# order asked, space-separated: an op type as op-count names it
+# ("ConvInteger", "com.microsoft::QLinearAdd"), or "total" for every node.
+ort_op_count() {
+  local file=$1
+  shift
+  "$qopt" "$file" --pass=op-count --report=json | node -e '
+    const c = JSON.parse(require("fs").readFileSync(0, "utf8")).analyses["op-count"];
+    console.log(process.argv.slice(1).map((op) => (op === "total" ? c.total_nodes : c.by_op[op] || 0)).join(" "));
+  ' "$@"
+}
+
+# The op types of dynamic quantization (quantize_dynamic's and ONNX
+# Runtime's fused forms) left in FILE, comma-separated; "-" when none.
+dynamic_quantize_ops=(DynamicQuantizeLinear ConvInteger MatMulInteger com.microsoft::DynamicQuantizeMatMul
+  com.microsoft::MatMulIntegerToFloat)
+ort_dynamic_ops_left() {
+  local counts i left=()
+  read -r -a counts <<<"$(ort_op_count "$1" "${dynamic_quantize_ops[@]}")"
+  for i in "${!dynamic_quantize_ops[@]}"; do
+    if ((counts[i] > 0)); then left+=("${dynamic_quantize_ops[i]}"); fi
+  done
+  local IFS=,
+  echo "${left[*]:--}"
+}

@@ -15,30 +15,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ort_test_init "$@"
 shape=images:1x3x160x160
 
-count() {  # FILE OP -> count of OP ("total" for all nodes)
-  "$qopt" "$1" --pass=op-count --report=json | node -e '
-    const c = JSON.parse(require("fs").readFileSync(0, "utf8")).analyses["op-count"];
-    const op = process.argv[1];
-    console.log(op === "total" ? c.total_nodes : (c.by_op[op] || 0));' "$2"
-}
-dynamic_ops() {
-  echo $(( $(count "$1" DynamicQuantizeLinear) + $(count "$1" ConvInteger) + $(count "$1" MatMulInteger) ))
-}
-
 node "$src/bench/lib/yolo_like_model.js" --size=160 --width=8 --classes=4 -o "$work/yolo.onnxtxt"
 "$qopt" "$work/yolo.onnxtxt" --pass=canonicalize --report=none -o "$work/fp32.onnx"
 "$qopt" "$work/fp32.onnx" --pass='quantize{mode=dynamic}' --report=none -o "$work/dynamic.onnx"
-fp32_nodes=$(count "$work/fp32.onnx" total)
-dql=$(count "$work/dynamic.onnx" DynamicQuantizeLinear)
+fp32_nodes=$(ort_op_count "$work/fp32.onnx" total)
+dql=$(ort_op_count "$work/dynamic.onnx" DynamicQuantizeLinear)
 if (( dql < 10 )); then
   echo "FAIL: the dynamic file has $dql DynamicQuantizeLinear nodes (a conv net this size should have one per conv input)"
   exit 1
 fi
 
 "$qopt" "$work/dynamic.onnx" --pass=dequantize-weights,dce --report=none -o "$work/dequantized.onnx"
-left=$(dynamic_ops "$work/dequantized.onnx") nodes=$(count "$work/dequantized.onnx" total)
-if [[ $left != 0 || $nodes != "$fp32_nodes" ]]; then
-  echo "FAIL: dequantize-weights: $left dynamic ops left, $nodes nodes against FP32's $fp32_nodes"
+left=$(ort_dynamic_ops_left "$work/dequantized.onnx") nodes=$(ort_op_count "$work/dequantized.onnx" total)
+if [[ $left != - || $nodes != "$fp32_nodes" ]]; then
+  echo "FAIL: dequantize-weights: dynamic ops left: $left; $nodes nodes against FP32's $fp32_nodes"
   status=1
 fi
 
@@ -47,9 +37,9 @@ QOPT_OPT=$qopt "$src/tools/qopt-calibrate" "$work/dynamic.onnx" --random=2 --inp
 "$qopt" "$work/dynamic.onnx" --pass="dynamic-to-static{calibration=$work/dynamic.calib.json}" --report=none \
   -o "$work/static.onnx"
 "$qopt" "$work/static.onnx" --pass=fuse-qdq --report=none -o "$work/fused.onnx"
-left=$(dynamic_ops "$work/static.onnx") units=$(count "$work/fused.onnx" QLinearConv)
-if [[ $left != 0 || $units -lt $dql ]]; then
-  echo "FAIL: dynamic-to-static: $left dynamic ops left; $units QLinearConv after fuse-qdq (the dynamic file had $dql DynamicQuantizeLinear)"
+left=$(ort_dynamic_ops_left "$work/static.onnx") units=$(ort_op_count "$work/fused.onnx" QLinearConv)
+if [[ $left != - || $units -lt $dql ]]; then
+  echo "FAIL: dynamic-to-static: dynamic ops left: $left; $units QLinearConv after fuse-qdq (the dynamic file had $dql DynamicQuantizeLinear)"
   status=1
 fi
 if ! parity=$(node "$src/tools/ort/parity.js" "$work/static.onnx" "$work/fused.onnx" --qopt-opt="$qopt" \
