@@ -196,6 +196,8 @@ class Fidelity {
     this.opts = opts;
     this.sqnr = outputNames.map(() => new metrics.Sqnr());
     this.agree = 0;
+    this.editDistance = 0; // rec: characters changed against the reference's string
+    this.refChars = 0;
     this.correct = 0;
     this.labelled = 0;
     this.inter = 0;
@@ -211,6 +213,10 @@ class Fidelity {
       const a = interpret(this.task, ref[0], ctx);
       const b = interpret(this.task, test[0], ctx);
       if (a === b) this.agree++;
+      if (this.task === 'rec') {
+        this.editDistance += metrics.editDistance(a, b);
+        this.refChars += Array.from(a).length;
+      }
       const truth = this.task === 'cls' ? (sample.rotation === 180 ? 1 : 0) : sample.label;
       if (sample.label !== undefined) {
         this.labelled++;
@@ -224,10 +230,16 @@ class Fidelity {
     }
   }
 
+  /** rec: character error rate against the reference's strings (0 when they are empty). */
+  cer() {
+    return this.refChars ? this.editDistance / this.refChars : (this.editDistance ? 1 : 0);
+  }
+
   toJSON() {
     const j = { samples: this.samples, sqnr_db: this.sqnr.map((s) => s.db()) };
     if (this.task === 'cls' || this.task === 'rec') {
       j.agreement = this.agree;
+      if (this.task === 'rec') j.cer = this.cer();
       if (this.labelled) j.correct = this.correct;
       j.labelled = this.labelled;
     }
@@ -392,6 +404,7 @@ async function run(values) {
     if (ref.fidelity.labelled) rows.push(['orientation correct (rendered)', ...variants.map((v) => `${v.fidelity.correct}/${v.fidelity.labelled}`)]);
   } else if (task === 'rec') {
     rows.push([`CTC string = ${ref.name}'s`, ...cell((v) => `${v.fidelity.agree}/${n}`)]);
+    rows.push([`CER vs ${ref.name}'s strings`, ...cell((v) => `${(100 * v.fidelity.cer()).toFixed(2)}%`)]);
     if (ref.fidelity.labelled) rows.push(['CTC string = rendered text', ...variants.map((v) => `${v.fidelity.correct}/${v.fidelity.labelled}`)]);
   } else if (task === 'det') {
     rows.push([`map>${opts.detThreshold} IoU with ${ref.name}`, ...cell((v) => v.fidelity.toJSON().iou.toFixed(4))]);

@@ -102,6 +102,25 @@ function binaryOverlap(a, b, threshold) {
   return { inter, union };
 }
 
+/**
+ * Levenshtein distance between two strings, by code point (insertions,
+ * deletions and substitutions cost 1): the numerator of the character error
+ * rate, CER = sum of distances / sum of reference lengths.
+ */
+function editDistance(a, b) {
+  const x = Array.from(a);
+  const y = Array.from(b);
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[y.length];
+}
+
 /** Linear-interpolated quantile (q in [0, 1]) of an array of numbers. */
 function quantile(values, q) {
   if (!values.length) return NaN;
@@ -116,4 +135,4 @@ function median(values) {
   return quantile(values, 0.5);
 }
 
-module.exports = { Sqnr, argmax, loadCtcCharset, ctcGreedyDecode, binaryOverlap, quantile, median };
+module.exports = { Sqnr, argmax, loadCtcCharset, ctcGreedyDecode, editDistance, binaryOverlap, quantile, median };

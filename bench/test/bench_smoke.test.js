@@ -151,6 +151,10 @@ test('metrics: SQNR, CTC greedy decoding with the PaddleOCR charset, binarized I
 
   assert.deepEqual(metrics.binaryOverlap(Float32Array.of(0.9, 0.2, 0.5, 0.31), Float32Array.of(0.8, 0.4, 0.1, 0.3), 0.3),
     { inter: 1, union: 4 });
+  assert.equal(metrics.editDistance('kitten', 'sitting'), 3);
+  assert.equal(metrics.editDistance('', 'abc'), 3);
+  assert.equal(metrics.editDistance('€5.00', '€5.00'), 0);
+  assert.equal(metrics.editDistance('ab', 'ba'), 2);
   assert.equal(metrics.median([5, 1, 3]), 3);
   assert.equal(metrics.quantile([1, 2, 3, 4, 5], 0.25), 2);
 });
