@@ -4,9 +4,10 @@
 // measured in ONNX Runtime (CPU) against the FP32 source on the given inputs:
 //  (a) the SQNR of every quantized activation (the FP32 tensor against the
 //      QDQ model's value of it after its DequantizeLinear);
-//  (b) keep-one-float: the model-output SQNR when one unit (a Conv, MatMul or
-//      Gemm node) is left float by adding it to the quantize pass's
-//      exclude-nodes, and the gain over the fully quantized model;
+//  (b) keep-one-float: the model-output SQNR when one unit (by default a
+//      Conv, ConvTranspose, MatMul or Gemm node) is left float by adding it
+//      to the quantize pass's exclude-nodes, and the gain over the fully
+//      quantized model;
 //  (c) only-quantized: the output SQNR with that unit the only node quantized.
 // Writes sensitivity.json (schema qopt-sensitivity/1), optionally a one-page
 // HTML chart, and prints a ranked table. See docs/sensitivity.md.
@@ -23,7 +24,7 @@ const { Sqnr } = require('../../bench/lib/metrics');
 const SCHEMA = 'qopt-sensitivity/1';
 const DEFAULTS = Object.freeze({
   samples: 4,
-  units: ['Conv', 'MatMul', 'Gemm'],
+  units: ['Conv', 'ConvTranspose', 'MatMul', 'Gemm'],
   mode: 'keep-float',
   optLevel: 'disabled',
   batchSize: 128,
@@ -676,7 +677,7 @@ inputs (as qopt-calibrate):
   --image-size=HxW  --size-multiple=N  --mean=a,b,c  --std=a,b,c  --scale=1/255  --channel-order=rgb|bgr  --layout=nchw|nhwc
   --samples=N                 use the first N samples (default ${DEFAULTS.samples}; 0: all)
 what to measure:
-  --units=Conv,MatMul,Gemm    op types of the units (default ${DEFAULTS.units.join(',')})
+  --units=Conv,MatMul         op types of the units (default ${DEFAULTS.units.join(',')})
   --mode=keep-float|only-quantized|both   (default ${DEFAULTS.mode})
   --budget=N                  keep_float: up to N units with a gain above 0 dB
                               (default: up to ${DEFAULTS.maxUnits} units with a gain >= --min-gain=${DEFAULTS.minGainDb} dB),
