@@ -257,7 +257,8 @@ function fmtDb(x, signed = false) {
 function formatTable(doc, top = 10) {
   const lines = [];
   lines.push(`baseline output SQNR ${fmtDb(doc.baseline.output_sqnr_db)} dB over ${doc.samples} samples ` +
-    `(${doc.baseline.outputs.length} float output(s) together), ${doc.units.length} units, ${doc.tensors.length} tensors`);
+    `(${doc.settings && doc.settings.objective ? `objective ${doc.settings.objective.join(', ')}`
+      : `${doc.baseline.outputs.length} float output(s) together`}), ${doc.units.length} units, ${doc.tensors.length} tensors`);
   const hasKeep = doc.units.some((u) => u.keep_float);
   const hasOnly = doc.units.some((u) => u.only_quantized);
   const head = ['rank', 'unit', 'op'];
@@ -433,7 +434,8 @@ async function outputSqnr(file, opts, source, outputNames, reference) {
  * Measures the sensitivity of `modelPath` (FP32) to the quantize pipeline
  * opts.quantize on opts.inputs; returns the sensitivity.json document.
  * opts: quantize (pipeline text), inputs/random/seed/shapes/image/imageSize/
- *   layout (as calibrate), samples, units (op types), mode, budget,
+ *   layout (as calibrate), samples, objective (tensor names; default the
+ *   float outputs), units (op types), mode, budget,
  *   maxUnits, minGainDb, optLevel, threads, batchSize, qoptOpt, keepTemp,
  *   log(line) for progress.
  */
@@ -470,6 +472,33 @@ async function sensitivity(modelPath, opts = {}) {
     const outputNames = fp32List.outputs;
     const fp32Tensors = new Map(fp32List.tensors.map((t) => [t.name, t]));
     const inputNames = new Set(fp32List.inputs.map((i) => i.name));
+    // What the SQNR of a variant is measured on: the model's float outputs, or --objective's tensors.
+    const objective = opts.objective && opts.objective.length ? opts.objective : null;
+    for (const t of objective || []) {
+      if (!fp32Tensors.has(t)) throw new SensitivityError(`--objective: '${t}' is not a float node output of '${modelPath}'`);
+    }
+    const measuredNames = objective || outputNames;
+
+    // Quantizes the FP32 model with `pipeline` into variant.onnx; returns the
+    // quantize statistics and the names to fetch for measuredNames (with an
+    // objective, every float tensor is exposed and each objective tensor T is
+    // read after its T_DequantizeLinear when it has one, else as it is).
+    const makeVariant = (pipeline) => {
+      if (!objective) {
+        return { stats: runPipeline(qoptOpt, modelPath, pipeline, f('variant.onnx'), f('variant.report.json')), fetch: outputNames };
+      }
+      const listFile = f('variant.list.json');
+      const stats = runPipeline(qoptOpt, modelPath,
+        `${pipeline},expose-tensors{types=float list=${cal.quotePipelineValue(listFile)}}`, f('variant.onnx'),
+        f('variant.report.json'));
+      const list = JSON.parse(fs.readFileSync(listFile, 'utf8'));
+      const byNode = new Map(list.tensors.filter((t) => t.op_type === 'DequantizeLinear').map((t) => [t.node, t.name]));
+      const names = new Set(list.tensors.map((t) => t.name));
+      const fetch = objective.map((t) => byNode.get(`${t}_DequantizeLinear`) || (names.has(t) ? t : null));
+      const lost = objective.find((t, k) => fetch[k] === null);
+      if (lost !== undefined) throw new SensitivityError(`--objective: tensor '${lost}' is gone after the --quantize pipeline`);
+      return { stats, fetch };
+    };
 
     // Pairs (FP32 tensor T, its value after T_DequantizeLinear in the QDQ model).
     const suffix = '_DequantizeLinear';
@@ -525,7 +554,7 @@ async function sensitivity(modelPath, opts = {}) {
         log(`activations: ${pairs.length} quantized tensors, ${source.count} samples, ${batches.length} batch(es)`);
         for (let b = 0; b < batches.length; b++) {
           const idx = batches[b];
-          const fpFetch = [...new Set([...(b === 0 ? outputNames : []),
+          const fpFetch = [...new Set([...(b === 0 ? measuredNames : []),
             ...idx.filter((j) => pairs[j].kind !== 'input').map((j) => pairs[j].name)])];
           const qFetch = [...new Set([...(b === 0 ? outputNames : []), ...idx.map((j) => pairs[j].dq)])];
           for (let i = 0; i < source.count; i++) {
@@ -533,8 +562,8 @@ async function sensitivity(modelPath, opts = {}) {
             const a = await runOrFail(fp32, feeds, fpFetch, modelPath, source, i);
             const q = await runOrFail(base, feeds, qFetch, f('base.onnx'), source, i);
             if (b === 0) {
-              reference[i] = floatOutputs(a, outputNames);
-              floatOutputs(q, outputNames).forEach((data, k) => baseSqnr.add(reference[i][k], data));
+              reference[i] = floatOutputs(a, measuredNames);
+              if (!objective) floatOutputs(q, outputNames).forEach((data, k) => baseSqnr.add(reference[i][k], data));
             }
             for (const j of idx) {
               const ref = pairs[j].kind === 'input' ? feeds[pairs[j].name].data : a[pairs[j].name].data;
@@ -553,7 +582,11 @@ async function sensitivity(modelPath, opts = {}) {
       });
     });
     if (!reference[0] || !reference[0].length) throw new SensitivityError(`'${modelPath}' has no float32 output`);
-    const baseline = baseSqnr.nonFinite > 0 ? NaN : baseSqnr.db();
+    let baseline = baseSqnr.nonFinite > 0 ? NaN : baseSqnr.db();
+    if (objective) {
+      const v = makeVariant(opts.quantize);
+      baseline = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+    }
     log(`baseline: output SQNR ${fmtDb(dbValue(baseline))} dB (${baseStats['nodes-quantized']} nodes quantized)`);
 
     // Variants, one quantize + one session per unit and mode.
@@ -566,25 +599,23 @@ async function sensitivity(modelPath, opts = {}) {
       n++;
       const entry = { name: u.name, op_type: u.op_type, quantized: true };
       if (doKeep) {
-        const pipeline = withExcludedNodes(specs, exactNamesPattern([u.name]));
-        const st = runPipeline(qoptOpt, modelPath, pipeline, f('variant.onnx'), f('variant.report.json'));
-        if ((st['nodes-excluded'] || 0) <= baseExcluded) {
+        const v = makeVariant(withExcludedNodes(specs, exactNamesPattern([u.name])));
+        if ((v.stats['nodes-excluded'] || 0) <= baseExcluded) {
           entry.quantized = false;
           entry.keep_float = null;
         } else {
-          const db = await outputSqnr(f('variant.onnx'), runOpts, source, outputNames, reference);
+          const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
           entry.keep_float = { output_sqnr_db: dbValue(db), gain_db: dbValue(db - baseline) };
         }
       }
       if (doOnly) {
         const others = allNodes.filter((x) => x !== u.name);
-        const pipeline = withExcludedNodes(specs, exactNamesPattern(others.length ? others : ['']));
-        const st = runPipeline(qoptOpt, modelPath, pipeline, f('variant.onnx'), f('variant.report.json'));
-        if (!st['nodes-quantized']) {
+        const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(others.length ? others : [''])));
+        if (!v.stats['nodes-quantized']) {
           entry.quantized = false;
           entry.only_quantized = null;
         } else {
-          const db = await outputSqnr(f('variant.onnx'), runOpts, source, outputNames, reference);
+          const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
           entry.only_quantized = { output_sqnr_db: dbValue(db) };
         }
       }
@@ -603,9 +634,8 @@ async function sensitivity(modelPath, opts = {}) {
     for (const name of plan.candidates) {
       if (chosen.length >= plan.limit) break;
       const names = [...chosen, name];
-      runPipeline(qoptOpt, modelPath, withExcludedNodes(specs, exactNamesPattern(names)), f('variant.onnx'),
-        f('variant.report.json'));
-      const db = await outputSqnr(f('variant.onnx'), runOpts, source, outputNames, reference);
+      const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(names)));
+      const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
       const kept = db > best;
       tried.push({ names, output_sqnr_db: dbValue(db), kept });
       log(`keep float ${names.join(', ')}: output SQNR ${fmtDb(dbValue(db))} dB -> ${kept ? 'kept' : `dropped ${name}`}`);
@@ -644,14 +674,14 @@ async function sensitivity(modelPath, opts = {}) {
         : { kind: 'random', path: null, seed: opts.seed === undefined ? lib.DEFAULTS.seed : opts.seed },
       samples: source.count,
       settings: {
-        units: unitOps, mode, opt_level: runOpts.optLevel, threads: runOpts.threads, batch_size: batchSize,
+        objective, units: unitOps, mode, opt_level: runOpts.optLevel, threads: runOpts.threads, batch_size: batchSize,
         budget: opts.budget === undefined ? null : opts.budget,
         max_units: opts.maxUnits === undefined ? DEFAULTS.maxUnits : opts.maxUnits,
         min_gain_db: opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb,
       },
       baseline: {
         output_sqnr_db: dbValue(baseline),
-        outputs: outputNames.filter((_, k) => k < reference[0].length),
+        outputs: measuredNames.filter((_, k) => k < reference[0].length),
         nodes_quantized: baseStats['nodes-quantized'] === undefined ? null : baseStats['nodes-quantized'],
       },
       tensors,
@@ -677,6 +707,8 @@ inputs (as qopt-calibrate):
   --image-size=HxW  --size-multiple=N  --mean=a,b,c  --std=a,b,c  --scale=1/255  --channel-order=rgb|bgr  --layout=nchw|nhwc
   --samples=N                 use the first N samples (default ${DEFAULTS.samples}; 0: all)
 what to measure:
+  --objective=T1,T2           measure the SQNR on these FP32 tensors (after their DequantizeLinear) instead
+                              of the model's float outputs (e.g. logits before a quantized softmax)
   --units=Conv,MatMul         op types of the units (default ${DEFAULTS.units.join(',')})
   --mode=keep-float|only-quantized|both   (default ${DEFAULTS.mode})
   --budget=N                  keep_float: up to N units with a gain above 0 dB
@@ -698,6 +730,7 @@ const OPTIONS = {
   ...cal.INPUT_CLI_OPTIONS,
   quantize: { type: 'string' },
   samples: { type: 'string' },
+  objective: { type: 'string' },
   units: { type: 'string' },
   mode: { type: 'string' },
   budget: { type: 'string' },
@@ -729,6 +762,10 @@ function optionsFromCli(values) {
     qoptOpt: values['qopt-opt'],
     keepTemp: Boolean(values['keep-temp']),
   };
+  if (values.objective !== undefined) {
+    opts.objective = values.objective.split(',').map((x) => x.trim()).filter(Boolean);
+    if (!opts.objective.length) throw new lib.UsageError(`bad --objective=${values.objective} (tensor names)`);
+  }
   if (values.units !== undefined) {
     opts.units = values.units.split(',').map((s) => s.trim()).filter(Boolean);
     if (!opts.units.length) throw new lib.UsageError(`bad --units=${values.units} (op types, e.g. Conv,MatMul)`);

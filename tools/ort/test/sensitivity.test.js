@@ -192,6 +192,7 @@ test('CLI: bad input is one line naming the file or option, exit 2', () => {
     [[model, '--quantize=quantize', '--inputs=.', '--mode=fast'], /bad --mode=fast/],
     [[model, '--quantize=quantize', '--inputs=.', '--budget=0'], /bad --budget=0/],
     [[model, '--quantize=quantize', '--inputs=.', '--std=0'], /bad --std=0/],
+    [[model, '--quantize=quantize', '--inputs=.', '--objective=,'], /bad --objective=,/],
     [[model, '--bogus'], /Unknown option '--bogus'/],
   ];
   for (const [args, want] of cases) {
