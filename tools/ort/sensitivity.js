@@ -396,7 +396,7 @@ function runPipeline(qoptOpt, model, pipeline, out, reportFile) {
   return q ? q.statistics : {};
 }
 
-/** Float feeds of the samples; SampleSource keeps them in memory (a few samples). */
+/** The float32 data of the named tensors of a run result, in the order of `names` (others are skipped). */
 function floatOutputs(result, names) {
   return names.filter((n) => result[n] && result[n].type === 'float32').map((n) => result[n].data);
 }
