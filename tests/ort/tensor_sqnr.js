@@ -7,7 +7,10 @@
 // (tools/ort/lib.js generates them from REF's input metadata).
 //
 //   node tests/ort/tensor_sqnr.js REF.onnx NAME=A.onnx NAME=B.onnx... [--input-shape=x:1x3x48x192] [--seeds=1,2]
-//        [--min-db=X] [--zero-rms=1e-6]
+//        [--npy-dir=DIR] [--min-db=X] [--zero-rms=1e-6]
+//
+// --npy-dir=DIR runs the models on DIR/*.npy instead (one sample per file,
+// feeding a one-input model) in name order, not on seeded inputs.
 //
 // Prints one line per common tensor (SQNR in dB of every model against REF)
 // and a last line `mean NAME=dB ...`, the mean over tensors whose SQNR is
@@ -16,6 +19,7 @@
 // `FAIL` line), unless REF's tensor is numerically zero (RMS below
 // --zero-rms, default 1e-6: there SQNR measures nothing). Exit 0, 1 on a
 // failure, 2 on a usage or model error.
+const fs = require('node:fs');
 const path = require('node:path');
 const lib = require(path.join(__dirname, '..', '..', 'tools', 'ort', 'lib.js'));
 const metrics = require(path.join(__dirname, '..', '..', 'bench', 'lib', 'metrics.js'));
@@ -24,8 +28,11 @@ async function outputsOf(file, opts, seeds) {
   const session = await lib.loadSession(file, { optLevel: 'disabled' });
   try {
     const runs = [];
-    for (const seed of seeds) {
-      const { feeds } = lib.generateInputs(session, { ...opts, seed });
+    const samples = opts.npyFiles
+      ? opts.npyFiles.map((f) => ({ provided: new Map([[session.inputNames[0], lib.readNpy(f)]]) }))
+      : seeds.map((seed) => ({ seed }));
+    for (const sample of samples) {
+      const { feeds } = lib.generateInputs(session, { ...opts, ...sample });
       const { outputs } = await lib.runSession(session, feeds, file);
       runs.push(new Map(outputs.filter((o) => o.tensor.type === 'float32').map((o) => [o.name, o.tensor.data])));
     }
@@ -70,6 +77,15 @@ async function main() {
     process.exit(2);
   }
   const opts = { shapes: lib.parseShapeSpecs(shapes) };
+  const npyArg = args.find((a) => a.startsWith('--npy-dir='));
+  if (npyArg) {
+    const dir = npyArg.slice('--npy-dir='.length);
+    opts.npyFiles = fs.readdirSync(dir).filter((f) => f.endsWith('.npy')).sort().map((f) => path.join(dir, f));
+    if (!opts.npyFiles.length) {
+      console.error(`tensor_sqnr: no .npy files in '${dir}'`);
+      process.exit(2);
+    }
+  }
   const ref = await outputsOf(files[0], opts, seeds);
   const models = [];
   for (const spec of files.slice(1)) {

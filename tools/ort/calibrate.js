@@ -40,17 +40,7 @@ Exit: 0 success, 2 bad input or usage (one line naming the file or tensor), 3 in
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
-  inputs: { type: 'string' },
-  random: { type: 'string' },
-  seed: { type: 'string' },
-  'input-shape': { type: 'string', multiple: true },
-  'image-size': { type: 'string' },
-  'size-multiple': { type: 'string' },
-  mean: { type: 'string' },
-  std: { type: 'string' },
-  scale: { type: 'string' },
-  'channel-order': { type: 'string' },
-  layout: { type: 'string' },
+  ...cal.INPUT_CLI_OPTIONS,
   percentile: { type: 'string' },
   bins: { type: 'string' },
   types: { type: 'string' },
@@ -69,63 +59,19 @@ function usageError(message) {
   return new lib.UsageError(`${message} (see --help)`);
 }
 
-function parseNumberList(name, text, count) {
-  const items = text.split(',').map((s) => s.trim());
-  const nums = items.map((s) => parseNumber(name, s));
-  if (count && nums.length !== 1 && nums.length !== count) {
-    throw new lib.UsageError(`bad --${name}=${text} (want 1 or ${count} numbers)`);
-  }
-  return nums;
-}
-
-/** A number, or a fraction like 1/255. */
-function parseNumber(name, text) {
-  const m = /^\s*([^/]+?)\s*(?:\/\s*([^/]+?)\s*)?$/.exec(text);
-  const a = m ? Number(m[1]) : NaN;
-  const b = m && m[2] !== undefined ? Number(m[2]) : 1;
-  const v = a / b;
-  if (!m || m[1] === '' || !Number.isFinite(v)) throw new lib.UsageError(`bad --${name}=${text} (want a number)`);
-  return v;
-}
-
-function parseSize(text) {
-  const m = /^(\d+)x(\d+)$/.exec(text || '');
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new lib.UsageError(`bad --image-size=${text} (want HxW, e.g. 640x640)`);
-  return { height: Number(m[1]), width: Number(m[2]) };
-}
-
-function oneOf(name, v, allowed) {
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v)) throw new lib.UsageError(`bad --${name}=${v} (one of ${allowed.join(', ')})`);
-  return v;
-}
-
 function optionsFromCli(values) {
   const opts = {
+    ...cal.inputOptionsFromCli(values),
     qoptOpt: values['qopt-opt'],
-    inputs: values.inputs,
-    random: lib.parseIntOpt('random', values.random, 1),
-    seed: lib.parseIntOpt('seed', values.seed),
-    shapes: lib.parseShapeSpecs(values['input-shape'] || []),
     batchSize: lib.parseIntOpt('batch-size', values['batch-size'], 0),
     bins: lib.parseIntOpt('bins', values.bins, 8),
-    optLevel: oneOf('opt-level', values['opt-level'], lib.OPT_LEVELS),
+    optLevel: cal.oneOf('opt-level', values['opt-level'], lib.OPT_LEVELS),
     threads: lib.parseIntOpt('threads', values.threads, 1),
     allowNonFinite: Boolean(values['allow-nonfinite']),
     keepTemp: Boolean(values['keep-temp']),
-    layout: oneOf('layout', values.layout, ['nchw', 'nhwc']) || 'nchw',
-    image: {
-      channelOrder: oneOf('channel-order', values['channel-order'], ['rgb', 'bgr']) || 'rgb',
-      scale: values.scale === undefined ? undefined : parseNumber('scale', values.scale),
-      mean: values.mean === undefined ? undefined : parseNumberList('mean', values.mean, 3),
-      std: values.std === undefined ? undefined : parseNumberList('std', values.std, 3),
-      sizeMultiple: lib.parseIntOpt('size-multiple', values['size-multiple'], 1),
-    },
   };
-  if (opts.image.std && opts.image.std.some((s) => s === 0)) throw new lib.UsageError(`bad --std=${values.std} (zero)`);
-  if (values['image-size'] !== undefined) opts.imageSize = parseSize(values['image-size']);
   if (values.percentile !== undefined) {
-    const p = parseNumber('percentile', values.percentile);
+    const p = cal.parseNumber('percentile', values.percentile);
     if (!(p > 50 && p <= 100)) throw new lib.UsageError(`bad --percentile=${values.percentile} (want 50 < P <= 100)`);
     opts.percentile = p;
   }

@@ -864,6 +864,81 @@ function checkFeed(tensor, info, file) {
 }
 
 // ---------------------------------------------------------------------------
+// Command-line options of the input loaders (qopt-calibrate, qopt-sensitivity)
+
+/** node:util parseArgs specs of the options inputOptionsFromCli reads. */
+const INPUT_CLI_OPTIONS = Object.freeze({
+  inputs: { type: 'string' },
+  random: { type: 'string' },
+  seed: { type: 'string' },
+  'input-shape': { type: 'string', multiple: true },
+  'image-size': { type: 'string' },
+  'size-multiple': { type: 'string' },
+  mean: { type: 'string' },
+  std: { type: 'string' },
+  scale: { type: 'string' },
+  'channel-order': { type: 'string' },
+  layout: { type: 'string' },
+});
+
+/** A number, or a fraction like 1/255. */
+function parseNumber(name, text) {
+  const m = /^\s*([^/]+?)\s*(?:\/\s*([^/]+?)\s*)?$/.exec(text);
+  const a = m ? Number(m[1]) : NaN;
+  const b = m && m[2] !== undefined ? Number(m[2]) : 1;
+  const v = a / b;
+  if (!m || m[1] === '' || !Number.isFinite(v)) throw new UsageError(`bad --${name}=${text} (want a number)`);
+  return v;
+}
+
+function parseNumberList(name, text, count) {
+  const items = text.split(',').map((s) => s.trim());
+  const nums = items.map((s) => parseNumber(name, s));
+  if (count && nums.length !== 1 && nums.length !== count) {
+    throw new UsageError(`bad --${name}=${text} (want 1 or ${count} numbers)`);
+  }
+  return nums;
+}
+
+function parseSize(text) {
+  const m = /^(\d+)x(\d+)$/.exec(text || '');
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new UsageError(`bad --image-size=${text} (want HxW, e.g. 640x640)`);
+  return { height: Number(m[1]), width: Number(m[2]) };
+}
+
+/** `v` when it is one of `allowed` (undefined stays undefined); else a UsageError naming --NAME. */
+function oneOf(name, v, allowed) {
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v)) throw new UsageError(`bad --${name}=${v} (one of ${allowed.join(', ')})`);
+  return v;
+}
+
+/**
+ * The loader options of parsed INPUT_CLI_OPTIONS values, as calibrate() and
+ * the SampleSource take them: {inputs, random, seed, shapes, layout, image,
+ * imageSize}.
+ */
+function inputOptionsFromCli(values) {
+  const opts = {
+    inputs: values.inputs,
+    random: lib.parseIntOpt('random', values.random, 1),
+    seed: lib.parseIntOpt('seed', values.seed),
+    shapes: lib.parseShapeSpecs(values['input-shape'] || []),
+    layout: oneOf('layout', values.layout, ['nchw', 'nhwc']) || 'nchw',
+    image: {
+      channelOrder: oneOf('channel-order', values['channel-order'], ['rgb', 'bgr']) || 'rgb',
+      scale: values.scale === undefined ? undefined : parseNumber('scale', values.scale),
+      mean: values.mean === undefined ? undefined : parseNumberList('mean', values.mean, 3),
+      std: values.std === undefined ? undefined : parseNumberList('std', values.std, 3),
+      sizeMultiple: lib.parseIntOpt('size-multiple', values['size-multiple'], 1),
+    },
+  };
+  if (opts.image.std && opts.image.std.some((s) => s === 0)) throw new UsageError(`bad --std=${values.std} (zero)`);
+  if (values['image-size'] !== undefined) opts.imageSize = parseSize(values['image-size']);
+  return opts;
+}
+
+// ---------------------------------------------------------------------------
 // qopt-opt
 
 function resolveQoptOpt(explicit) {
@@ -1389,7 +1464,13 @@ module.exports = {
   listSamples,
   loadSample,
   checkFeed,
+  INPUT_CLI_OPTIONS,
+  inputOptionsFromCli,
+  parseNumber,
+  oneOf,
+  SampleSource,
   resolveQoptOpt,
+  quotePipelineValue,
   runExposeTensors,
   formatCalibJson,
   writeFileAtomic,

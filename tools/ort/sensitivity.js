@@ -1,0 +1,847 @@
+#!/usr/bin/env node
+'use strict';
+// qopt-sensitivity: which layers of a quantized model cost the most accuracy,
+// measured in ONNX Runtime (CPU) against the FP32 source on the given inputs:
+//  (a) the SQNR of every quantized activation (the FP32 tensor against the
+//      QDQ model's value of it after its DequantizeLinear);
+//  (b) keep-one-float: the model-output SQNR when one unit (by default a
+//      Conv, ConvTranspose, MatMul or Gemm node) is left float by adding it
+//      to the quantize pass's exclude-nodes, and the gain over the fully
+//      quantized model;
+//  (c) only-quantized: the output SQNR with that unit the only node quantized.
+// Writes sensitivity.json (schema qopt-sensitivity/1), optionally a one-page
+// HTML chart, and prints a ranked table. See docs/sensitivity.md.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawnSync } = require('node:child_process');
+const lib = require('./lib');
+const cal = require('./calibration');
+const { Sqnr } = require('../../bench/lib/metrics');
+
+const SCHEMA = 'qopt-sensitivity/1';
+const DEFAULTS = Object.freeze({
+  samples: 4,
+  units: ['Conv', 'ConvTranspose', 'MatMul', 'Gemm'],
+  mode: 'keep-float',
+  optLevel: 'disabled',
+  batchSize: 128,
+  maxUnits: 3,
+  minGainDb: 0.5,
+});
+const MODES = ['keep-float', 'only-quantized', 'both'];
+
+/** Bad input (pipeline, model, inputs): the CLI prints one line and exits 2. */
+class SensitivityError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'SensitivityError';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Pipeline text and node-name patterns (pure)
+
+/** `name` as an RE2 literal: its metacharacters escaped. */
+function escapeRe2(name) {
+  return String(name).replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+/** An RE2 pattern matching exactly the given node names: ^(a|b)$. */
+function exactNamesPattern(names) {
+  if (!names.length) throw new Error('exactNamesPattern: no names');
+  return `^(${names.map(escapeRe2).join('|')})$`;
+}
+
+/**
+ * Parses pipeline text as qopt-opt does (pass/pipeline.cc): passes separated
+ * by commas, each `name` or `name{key=value ...}`, a value quoted with ' or "
+ * or ending at a space or '}'. Returns [{name, options: [[key, value]]}].
+ */
+function parsePipeline(text) {
+  const specs = [];
+  let pos = 0;
+  const fail = (what) => { throw new SensitivityError(`bad --quantize pipeline at column ${pos + 1}: ${what}`); };
+  const spaces = () => { while (pos < text.length && /\s/.test(text[pos])) pos++; };
+  const name = () => {
+    const m = /^[A-Za-z0-9._-]*/.exec(text.slice(pos));
+    pos += m[0].length;
+    return m[0];
+  };
+  spaces();
+  if (pos === text.length) fail('empty pipeline');
+  for (;;) {
+    spaces();
+    const spec = { name: name(), options: [] };
+    if (!spec.name) fail('expected a pass name');
+    spaces();
+    if (text[pos] === '{') {
+      pos++;
+      for (;;) {
+        spaces();
+        if (text[pos] === '}') { pos++; break; }
+        if (pos >= text.length) fail("missing '}' after the options");
+        const key = name();
+        if (!key) fail('expected an option name');
+        spaces();
+        if (text[pos] !== '=') fail(`expected '=' after option '${key}'`);
+        pos++;
+        spaces();
+        let value;
+        const q = text[pos];
+        if (q === '"' || q === "'") {
+          const end = text.indexOf(q, pos + 1);
+          if (end < 0) fail('unterminated quoted value');
+          value = text.slice(pos + 1, end);
+          pos = end + 1;
+        } else {
+          const start = pos;
+          while (pos < text.length && !/\s/.test(text[pos]) && text[pos] !== '}') pos++;
+          value = text.slice(start, pos);
+          if (!value) fail(`expected a value for option '${key}'`);
+        }
+        if (spec.options.some(([k]) => k === key)) fail(`option '${key}' given twice`);
+        spec.options.push([key, value]);
+      }
+    }
+    specs.push(spec);
+    spaces();
+    if (pos === text.length) break;
+    if (text[pos] !== ',') fail("expected ',' between passes");
+    pos++;
+  }
+  return specs;
+}
+
+function formatPipeline(specs) {
+  return specs.map((s) => (s.options.length
+    ? `${s.name}{${s.options.map(([k, v]) => `${k}=${cal.quotePipelineValue(v)}`).join(' ')}}`
+    : s.name)).join(',');
+}
+
+/** The one quantize pass of a parsed pipeline; an error naming the option otherwise. */
+function quantizeSpec(specs) {
+  const q = specs.filter((s) => s.name === 'quantize');
+  if (q.length !== 1) {
+    throw new SensitivityError(`--quantize must hold exactly one quantize pass (found ${q.length} in ` +
+      `'${formatPipeline(specs)}')`);
+  }
+  const mode = q[0].options.find(([k]) => k === 'mode');
+  if (mode && mode[1] !== 'static') throw new SensitivityError(`--quantize: only mode=static is measured (got mode=${mode[1]})`);
+  return q[0];
+}
+
+/**
+ * The pipeline text with `pattern` added to its quantize pass's exclude-nodes
+ * (as an alternative to a pattern the pipeline already has).
+ */
+function withExcludedNodes(specs, pattern) {
+  const out = specs.map((s) => ({ name: s.name, options: s.options.map(([k, v]) => [k, v]) }));
+  const q = quantizeSpec(out);
+  const old = q.options.find(([k]) => k === 'exclude-nodes');
+  if (old && old[1] !== '') old[1] = `(?:${old[1]})|${pattern}`;
+  else if (old) old[1] = pattern;
+  else q.options.push(['exclude-nodes', pattern]);
+  return formatPipeline(out);
+}
+
+// ---------------------------------------------------------------------------
+// Ranking, budget, document (pure)
+
+/** dB as JSON: a finite number rounded to 1e-4, else null. */
+function dbValue(x) {
+  return Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null;
+}
+
+/** Tensors worst first: finite SQNR ascending, then those without a value, graph order on ties. */
+function rankTensors(tensors) {
+  const key = (t) => (t.sqnr_db === null ? Infinity : t.sqnr_db);
+  return tensors.map((t, i) => ({ t, i })).sort((a, b) => key(a.t) - key(b.t) || a.i - b.i).map(({ t }) => t);
+}
+
+/**
+ * What a unit is ranked by, larger meaning more sensitive: its keep-float
+ * gain when measured, else minus its only-quantized output SQNR; null when
+ * neither was measured (the unit is not quantized in the baseline).
+ */
+function unitScore(u) {
+  if (u.keep_float) return u.keep_float.gain_db;
+  if (u.only_quantized && u.only_quantized.output_sqnr_db !== null) return -u.only_quantized.output_sqnr_db;
+  return null;
+}
+
+/** Units by score, largest first; units without one (not quantized) last; graph order on ties. */
+function rankUnits(units) {
+  const key = (u) => { const s = unitScore(u); return s === null ? -Infinity : s; };
+  return units.map((u, i) => ({ u, i })).sort((a, b) => key(b.u) - key(a.u) || a.i - b.i)
+    .map(({ u }, k) => ({ ...u, rank: k + 1 }));
+}
+
+/**
+ * The candidates for keep_float among ranked units, and how many to keep:
+ * with `budget` N, up to N of the units whose score is above 0; without, up
+ * to `maxUnits` (3) of those whose score is at least `minGainDb` (0.5 dB);
+ * in only-quantized mode (no keep-float gains), the N (or maxUnits) first.
+ * The candidates are the first 2N such units, in rank order: sensitivity()
+ * adds them one at a time and keeps a unit only when the output SQNR of the
+ * model with all kept units float improves (gains do not add up).
+ * Returns {candidates: [names], limit, rule}.
+ */
+function keepFloatCandidates(ranked, { budget, maxUnits = DEFAULTS.maxUnits, minGainDb = DEFAULTS.minGainDb } = {}) {
+  const scored = ranked.filter((u) => unitScore(u) !== null);
+  const limit = budget === undefined ? maxUnits : budget;
+  let eligible;
+  let rule;
+  if (!scored.some((u) => u.keep_float)) {
+    eligible = scored;
+    rule = `only-quantized: up to ${limit} of the units with the lowest output SQNR when quantized alone`;
+  } else if (budget !== undefined) {
+    eligible = scored.filter((u) => unitScore(u) > 0);
+    rule = `budget: up to ${limit} of the units with a gain above 0 dB`;
+  } else {
+    eligible = scored.filter((u) => unitScore(u) >= minGainDb);
+    rule = `default: up to ${limit} of the units with a gain of at least ${minGainDb} dB`;
+  }
+  rule += ', each kept only when it raises the output SQNR of the model with the units kept before it';
+  return { candidates: eligible.slice(0, 2 * limit).map((u) => u.name), limit, rule };
+}
+
+/** The quantize option that keeps `names` float, ready to paste; null when there are none. */
+function excludeOption(names) {
+  return names.length ? `exclude-nodes=${cal.quotePipelineValue(exactNamesPattern(names))}` : null;
+}
+
+/** Checks a sensitivity document's shape; throws an Error naming the first bad field. */
+function validateSensitivity(doc) {
+  const need = (cond, what) => { if (!cond) throw new Error(`sensitivity.json: ${what}`); };
+  const isDb = (x) => x === null || Number.isFinite(x);
+  need(doc && doc.schema === SCHEMA, `schema is not ${SCHEMA}`);
+  need(typeof doc.model === 'string' && typeof doc.pipeline === 'string', 'model and pipeline are strings');
+  need(Number.isInteger(doc.samples) && doc.samples > 0, 'samples is a positive integer');
+  need(doc.baseline && isDb(doc.baseline.output_sqnr_db) && Array.isArray(doc.baseline.outputs), 'baseline');
+  need(Array.isArray(doc.tensors), 'tensors is a list');
+  for (const t of doc.tensors) {
+    need(typeof t.name === 'string' && typeof t.dq_output === 'string' && isDb(t.sqnr_db), `tensor ${t.name}`);
+  }
+  need(Array.isArray(doc.units), 'units is a list');
+  doc.units.forEach((u, k) => {
+    need(typeof u.name === 'string' && typeof u.op_type === 'string' && u.rank === k + 1, `unit ${u.name} (rank)`);
+    need(typeof u.quantized === 'boolean', `unit ${u.name}: quantized`);
+    for (const m of ['keep_float', 'only_quantized']) {
+      if (u[m] !== undefined) need(u[m] === null || (isDb(u[m].output_sqnr_db)), `unit ${u.name}: ${m}`);
+    }
+  });
+  for (let k = 1; k < doc.units.length; k++) {
+    const a = unitScore(doc.units[k - 1]);
+    const b = unitScore(doc.units[k]);
+    need(b === null || (a !== null && a >= b), `units not ranked by gain at ${doc.units[k].name}`);
+  }
+  const kf = doc.keep_float;
+  need(kf && Array.isArray(kf.names) && typeof kf.rule === 'string', 'keep_float');
+  need(kf.names.every((n) => doc.units.some((u) => u.name === n)), 'keep_float names a unit that is not listed');
+  need((kf.names.length === 0) === (kf.option === null), 'keep_float.option');
+  return doc;
+}
+
+// ---------------------------------------------------------------------------
+// Output: table and HTML (pure)
+
+function fmtDb(x, signed = false) {
+  if (x === null || x === undefined) return '-';
+  return `${signed && x >= 0 ? '+' : ''}${x.toFixed(2)}`;
+}
+
+/** The ranked table printed to stdout. */
+function formatTable(doc, top = 10) {
+  const lines = [];
+  lines.push(`baseline output SQNR ${fmtDb(doc.baseline.output_sqnr_db)} dB over ${doc.samples} samples ` +
+    `(${doc.settings && doc.settings.objective ? `objective ${doc.settings.objective.join(', ')}`
+      : `${doc.baseline.outputs.length} float output(s) together`}), ${doc.units.length} units, ${doc.tensors.length} tensors`);
+  const hasKeep = doc.units.some((u) => u.keep_float);
+  const hasOnly = doc.units.some((u) => u.only_quantized);
+  const head = ['rank', 'unit', 'op'];
+  if (hasKeep) head.push('keep-float dB', 'gain dB');
+  if (hasOnly) head.push('only-quantized dB');
+  const rows = doc.units.slice(0, top).map((u) => {
+    const r = [String(u.rank), u.name, u.op_type];
+    if (hasKeep) r.push(u.keep_float ? fmtDb(u.keep_float.output_sqnr_db) : '-', u.keep_float ? fmtDb(u.keep_float.gain_db, true) : '-');
+    if (hasOnly) r.push(u.only_quantized ? fmtDb(u.only_quantized.output_sqnr_db) : '-');
+    if (!u.quantized) r[2] += ' (float)';
+    return r;
+  });
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (r) => r.map((v, c) => (c === 1 || c === 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  lines.push(line(head));
+  for (const r of rows) lines.push(line(r));
+  if (doc.units.length > top) lines.push(`(${doc.units.length - top} more units in the JSON)`);
+  const worst = doc.tensors.slice(0, 5).map((t) => `${t.name} ${fmtDb(t.sqnr_db)}`).join(', ');
+  if (worst) lines.push(`worst tensors (dB): ${worst}`);
+  const kf = doc.keep_float;
+  if (kf.option) {
+    lines.push(`keep float (${kf.rule}): ${kf.names.join(', ')}` +
+      (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? ` -> output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : ''));
+    lines.push(`sensitivity: ${kf.option}`);
+  } else {
+    lines.push(`keep float: none (${kf.rule})`);
+    lines.push('sensitivity: (no exclude-nodes)');
+  }
+  return lines.join('\n');
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+/**
+ * A horizontal bar chart as inline SVG: one <rect class="CLASS"> per item,
+ * with a <title> (shown on hover) and a label. items: [{label, value, title}].
+ */
+function barChartSvg(items, { cls, unit = 'dB', barColor = '#4a7ab5', negColor = '#c0504d' }) {
+  const labelW = 260;
+  const chartW = 420;
+  const rowH = 16;
+  const top = 20;
+  const vals = items.map((it) => (it.value === null ? 0 : it.value));
+  const lo = Math.min(0, ...vals);
+  const hi = Math.max(0, ...vals);
+  const span = hi - lo || 1;
+  const x = (v) => labelW + ((v - lo) / span) * chartW;
+  const h = top + items.length * rowH + 10;
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + chartW + 80}" height="${h}" class="chart">`];
+  parts.push(`<line x1="${x(0).toFixed(1)}" y1="${top - 4}" x2="${x(0).toFixed(1)}" y2="${h - 8}" stroke="#888"/>`);
+  parts.push(`<text x="${labelW}" y="12" font-size="11">${escapeHtml(`${fmtDb(lo)} .. ${fmtDb(hi)} ${unit}`)}</text>`);
+  items.forEach((it, k) => {
+    const y = top + k * rowH;
+    const v = it.value === null ? 0 : it.value;
+    const x0 = Math.min(x(0), x(v));
+    const w = Math.max(Math.abs(x(v) - x(0)), it.value === null ? 0 : 1);
+    const label = it.label.length > 40 ? `${it.label.slice(0, 39)}…` : it.label;
+    parts.push(`<g><title>${escapeHtml(it.title)}</title>` +
+      `<text x="${labelW - 6}" y="${y + 11}" font-size="11" text-anchor="end">${escapeHtml(label)}</text>` +
+      `<rect class="${cls}" x="${x0.toFixed(1)}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowH - 4}" ` +
+      `fill="${v < 0 ? negColor : barColor}"/>` +
+      `<text x="${(Math.max(x(0), x(v)) + 4).toFixed(1)}" y="${y + 11}" font-size="10">${escapeHtml(fmtDb(it.value, true))}</text></g>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** The self-contained one-page HTML report (no external assets). */
+function renderHtml(doc) {
+  const unitItems = doc.units.map((u) => {
+    const s = unitScore(u);
+    const what = u.keep_float ? 'gain keeping it float' : 'minus the output SQNR quantizing it alone';
+    return {
+      label: `${u.rank}. ${u.name}`,
+      value: s,
+      title: `${u.name} (${u.op_type})${u.quantized ? '' : ', not quantized in the baseline'}: ${what} ${fmtDb(s, true)} dB` +
+        (u.keep_float ? `; keep-float output SQNR ${fmtDb(u.keep_float.output_sqnr_db)} dB` : '') +
+        (u.only_quantized ? `; only-quantized output SQNR ${fmtDb(u.only_quantized.output_sqnr_db)} dB` : ''),
+    };
+  });
+  const tensorItems = doc.tensors.map((t) => ({
+    label: t.name,
+    value: t.sqnr_db,
+    title: `${t.name} (${t.op_type || 'input'}): SQNR ${fmtDb(t.sqnr_db)} dB against FP32 (QDQ value ${t.dq_output})`,
+  }));
+  const kf = doc.keep_float;
+  const metric = doc.units.some((u) => u.keep_float) ? 'gain of the output SQNR when the unit alone stays float (dB)'
+    : 'minus the output SQNR when the unit alone is quantized (dB; longer: more sensitive)';
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>qopt sensitivity: ${escapeHtml(path.basename(doc.model))}</title>
+<style>body{font-family:sans-serif;margin:1.5em;max-width:60em}code{background:#f2f2f2;padding:0 .2em}
+table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style></head>
+<body>
+<h1>Quantization sensitivity</h1>
+<table>
+<tr><th>model</th><td><code>${escapeHtml(doc.model)}</code></td></tr>
+<tr><th>pipeline</th><td><code>${escapeHtml(doc.pipeline)}</code></td></tr>
+<tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
+<tr><th>baseline output SQNR</th><td>${fmtDb(doc.baseline.output_sqnr_db)} dB (${doc.baseline.outputs.map(escapeHtml).join(', ')})</td></tr>
+<tr><th>keep float</th><td>${kf.option ? `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +
+    (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? `: output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : '')
+    : `none (${escapeHtml(kf.rule)})`}</td></tr>
+</table>
+<h2>Units, ranked</h2>
+<p>${escapeHtml(metric)}; hover a bar for the numbers.</p>
+${barChartSvg(unitItems, { cls: 'unit-bar' })}
+<h2>Quantized tensors, worst first</h2>
+<p>SQNR of each activation after its DequantizeLinear against the FP32 tensor (dB).</p>
+${barChartSvg(tensorItems, { cls: 'tensor-bar', barColor: '#7a9a4a' })}
+</body></html>
+`;
+}
+
+// ---------------------------------------------------------------------------
+// Running (qopt-opt and ONNX Runtime)
+
+function sha256File(file) {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Runs qopt-opt MODEL --pass=PIPELINE -o OUT with a JSON report; returns the quantize pass's statistics. */
+function runPipeline(qoptOpt, model, pipeline, out, reportFile) {
+  const args = [model, `--pass=${pipeline}`, '--report=json', `--report-file=${reportFile}`, '-o', out];
+  const r = spawnSync(qoptOpt, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new SensitivityError(`cannot run qopt-opt '${qoptOpt}': ${r.error.message}`);
+  if (r.status !== 0) {
+    const msg = (r.stderr || '').trim().split('\n').filter(Boolean).slice(0, 1).join(' ') || `exit ${r.status}`;
+    throw new SensitivityError(`qopt-opt failed on '${model}' with --quantize pipeline '${pipeline.length > 200
+      ? `${pipeline.slice(0, 200)}...` : pipeline}': ${msg.replace(/^qopt-opt: error: /, '')}`);
+  }
+  const report = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
+  const q = (report.passes || []).find((p) => p.name === 'quantize');
+  return q ? q.statistics : {};
+}
+
+/** The float32 data of the named tensors of a run result, in the order of `names` (others are skipped). */
+function floatOutputs(result, names) {
+  return names.filter((n) => result[n] && result[n].type === 'float32').map((n) => result[n].data);
+}
+
+async function withSession(file, opts, fn) {
+  const session = await lib.loadSession(file, { optLevel: opts.optLevel, threads: opts.threads });
+  try {
+    return await fn(session);
+  } finally {
+    await session.release();
+  }
+}
+
+async function runOrFail(session, feeds, fetches, file, source, i) {
+  try {
+    return await session.run(feeds, fetches);
+  } catch (err) {
+    throw new SensitivityError(`running '${file}' on input '${source.describe(i)}' failed: ${lib.oneLine(err.message)}`);
+  }
+}
+
+/** Output SQNR (dB) of `file` against the FP32 outputs (all float outputs concatenated). */
+async function outputSqnr(file, opts, source, outputNames, reference) {
+  return withSession(file, opts, async (session) => {
+    const sqnr = new Sqnr();
+    for (let i = 0; i < source.count; i++) {
+      const result = await runOrFail(session, source.load(i), outputNames, file, source, i);
+      floatOutputs(result, outputNames).forEach((data, k) => sqnr.add(reference[i][k], data));
+    }
+    return sqnr.nonFinite > 0 ? NaN : sqnr.db();
+  });
+}
+
+/**
+ * Measures the sensitivity of `modelPath` (FP32) to the quantize pipeline
+ * opts.quantize on opts.inputs; returns the sensitivity.json document.
+ * opts: quantize (pipeline text), inputs/random/seed/shapes/image/imageSize/
+ *   layout (as calibrate), samples, objective (tensor names; default the
+ *   float outputs), units (op types), mode, budget,
+ *   maxUnits, minGainDb, optLevel, threads, batchSize, qoptOpt, keepTemp,
+ *   log(line) for progress.
+ */
+async function sensitivity(modelPath, opts = {}) {
+  const log = opts.log || (() => {});
+  try {
+    if (!fs.statSync(modelPath).isFile()) throw new Error('not a file');
+  } catch {
+    throw new SensitivityError(`cannot read model '${modelPath}': no such file`);
+  }
+  if (!opts.quantize) throw new lib.UsageError('give --quantize=\'quantize{calibration=calib.json ...}\'');
+  if (!opts.inputs && !opts.random) throw new lib.UsageError('give --inputs=DIR or --random=N');
+  const specs = parsePipeline(opts.quantize);
+  quantizeSpec(specs);
+  const qoptOpt = cal.resolveQoptOpt(opts.qoptOpt);
+  const mode = opts.mode || DEFAULTS.mode;
+  const unitOps = opts.units || DEFAULTS.units;
+  const runOpts = { optLevel: opts.optLevel || DEFAULTS.optLevel, threads: opts.threads || 1 };
+  const batchSize = opts.batchSize === undefined ? DEFAULTS.batchSize : opts.batchSize;
+  const t0 = Date.now();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-sensitivity-'));
+  const f = (name) => path.join(tmp, name);
+  try {
+    // FP32 with every float tensor exposed, the baseline quantized model, and
+    // the baseline with every DequantizeLinear output exposed.
+    const fp32List = cal.runExposeTensors(qoptOpt, modelPath, {
+      types: ['float'], ops: [], batchSize: 0, batchIndex: 0, list: f('fp32.list.json'), out: f('fp32.exposed.onnx'),
+    });
+    const baseStats = runPipeline(qoptOpt, modelPath, opts.quantize, f('base.onnx'), f('base.report.json'));
+    const qList = cal.runExposeTensors(qoptOpt, f('base.onnx'), {
+      types: ['float'], ops: ['DequantizeLinear'], batchSize: 0, batchIndex: 0, list: f('base.list.json'),
+      out: f('base.exposed.onnx'),
+    });
+    const outputNames = fp32List.outputs;
+    const fp32Tensors = new Map(fp32List.tensors.map((t) => [t.name, t]));
+    const inputNames = new Set(fp32List.inputs.map((i) => i.name));
+    // What the SQNR of a variant is measured on: the model's float outputs, or --objective's tensors.
+    const objective = opts.objective && opts.objective.length ? opts.objective : null;
+    for (const t of objective || []) {
+      if (!fp32Tensors.has(t)) throw new SensitivityError(`--objective: '${t}' is not a float node output of '${modelPath}'`);
+    }
+    const measuredNames = objective || outputNames;
+
+    // Quantizes the FP32 model with `pipeline` into variant.onnx; returns the
+    // quantize statistics and the names to fetch for measuredNames (with an
+    // objective, every float tensor is exposed and each objective tensor T is
+    // read after its T_DequantizeLinear when it has one, else as it is).
+    const makeVariant = (pipeline) => {
+      if (!objective) {
+        return { stats: runPipeline(qoptOpt, modelPath, pipeline, f('variant.onnx'), f('variant.report.json')), fetch: outputNames };
+      }
+      const listFile = f('variant.list.json');
+      const stats = runPipeline(qoptOpt, modelPath,
+        `${pipeline},expose-tensors{types=float list=${cal.quotePipelineValue(listFile)}}`, f('variant.onnx'),
+        f('variant.report.json'));
+      const list = JSON.parse(fs.readFileSync(listFile, 'utf8'));
+      const byNode = new Map(list.tensors.filter((t) => t.op_type === 'DequantizeLinear').map((t) => [t.node, t.name]));
+      const names = new Set(list.tensors.map((t) => t.name));
+      const fetch = objective.map((t) => byNode.get(`${t}_DequantizeLinear`) || (names.has(t) ? t : null));
+      const lost = objective.find((t, k) => fetch[k] === null);
+      if (lost !== undefined) throw new SensitivityError(`--objective: tensor '${lost}' is gone after the --quantize pipeline`);
+      return { stats, fetch };
+    };
+
+    // Pairs (FP32 tensor T, its value after T_DequantizeLinear in the QDQ model).
+    const suffix = '_DequantizeLinear';
+    const pairs = [];
+    for (const t of qList.tensors) {
+      if (t.op_type !== 'DequantizeLinear' || !t.node.endsWith(suffix)) continue;
+      const name = t.node.slice(0, -suffix.length);
+      if (!fp32Tensors.has(name) && !inputNames.has(name)) continue;  // a weight or bias
+      const src = fp32Tensors.get(name);
+      pairs.push({ name, dq: t.name, opType: src ? src.op_type : null, kind: src ? 'activation' : 'input' });
+    }
+    if (!pairs.length) {
+      throw new SensitivityError(`the --quantize pipeline leaves no T_DequantizeLinear of an FP32 tensor in the ` +
+        `model (is it a QDQ pipeline ending in quantize?)`);
+    }
+
+    // Units: nodes of the chosen op types, in graph order.
+    const allNodes = [...new Set(fp32List.tensors.map((t) => t.node))];
+    const units = [];
+    const seen = new Set();
+    for (const t of fp32List.tensors) {
+      if (unitOps.includes(t.op_type) && !seen.has(t.node)) {
+        seen.add(t.node);
+        units.push({ name: t.node, op_type: t.op_type });
+      }
+    }
+    if (!units.length) throw new SensitivityError(`no node of --units=${unitOps.join(',')} in '${modelPath}'`);
+
+    // Samples.
+    let source;
+    const reference = [];
+    const tensorSqnr = pairs.map(() => new Sqnr());
+    const refEnergy = pairs.map(() => 0);
+    const baseSqnr = new Sqnr();
+    await withSession(f('fp32.exposed.onnx'), runOpts, async (fp32) => {
+      const infos = lib.inputInfo(fp32);
+      let samples = opts.inputs ? cal.listSamples(opts.inputs, infos.map((i) => i.name)) : null;
+      const limit = opts.samples === undefined ? DEFAULTS.samples : opts.samples;
+      if (samples && limit > 0) samples = samples.slice(0, limit);
+      source = new cal.SampleSource({
+        samples,
+        random: opts.random,
+        infos,
+        seed: opts.seed,
+        shapes: opts.shapes,
+        cacheBytes: Infinity,
+        loadOpts: { shapes: opts.shapes, imageSize: opts.imageSize, image: opts.image, layout: opts.layout || 'nchw' },
+      });
+      await withSession(f('base.exposed.onnx'), runOpts, async (base) => {
+        const batches = [];
+        const step = batchSize > 0 ? batchSize : pairs.length;
+        for (let k = 0; k < pairs.length; k += step) batches.push(pairs.map((p, j) => j).slice(k, k + step));
+        log(`activations: ${pairs.length} quantized tensors, ${source.count} samples, ${batches.length} batch(es)`);
+        for (let b = 0; b < batches.length; b++) {
+          const idx = batches[b];
+          const fpFetch = [...new Set([...(b === 0 ? measuredNames : []),
+            ...idx.filter((j) => pairs[j].kind !== 'input').map((j) => pairs[j].name)])];
+          const qFetch = [...new Set([...(b === 0 ? outputNames : []), ...idx.map((j) => pairs[j].dq)])];
+          for (let i = 0; i < source.count; i++) {
+            const feeds = source.load(i);
+            const a = await runOrFail(fp32, feeds, fpFetch, modelPath, source, i);
+            const q = await runOrFail(base, feeds, qFetch, f('base.onnx'), source, i);
+            if (b === 0) {
+              reference[i] = floatOutputs(a, measuredNames);
+              if (!objective) floatOutputs(q, outputNames).forEach((data, k) => baseSqnr.add(reference[i][k], data));
+            }
+            for (const j of idx) {
+              const ref = pairs[j].kind === 'input' ? feeds[pairs[j].name].data : a[pairs[j].name].data;
+              const test = q[pairs[j].dq].data;
+              if (ref.length !== test.length) {
+                throw new SensitivityError(`tensor '${pairs[j].name}' has ${ref.length} values in FP32 and ` +
+                  `${test.length} after its DequantizeLinear`);
+              }
+              tensorSqnr[j].add(ref, test);
+              let e = 0;
+              for (let m = 0; m < ref.length; m++) e += ref[m] * ref[m];
+              refEnergy[j] += e / ref.length / source.count;
+            }
+          }
+        }
+      });
+    });
+    if (!reference[0] || !reference[0].length) throw new SensitivityError(`'${modelPath}' has no float32 output`);
+    let baseline = baseSqnr.nonFinite > 0 ? NaN : baseSqnr.db();
+    if (objective) {
+      const v = makeVariant(opts.quantize);
+      baseline = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+    }
+    log(`baseline: output SQNR ${fmtDb(dbValue(baseline))} dB (${baseStats['nodes-quantized']} nodes quantized)`);
+
+    // Variants, one quantize + one session per unit and mode.
+    const doKeep = mode === 'keep-float' || mode === 'both';
+    const doOnly = mode === 'only-quantized' || mode === 'both';
+    const baseExcluded = baseStats['nodes-excluded'] || 0;
+    const measured = [];
+    let n = 0;
+    for (const u of units) {
+      n++;
+      const entry = { name: u.name, op_type: u.op_type, quantized: true };
+      if (doKeep) {
+        const v = makeVariant(withExcludedNodes(specs, exactNamesPattern([u.name])));
+        if ((v.stats['nodes-excluded'] || 0) <= baseExcluded) {
+          entry.quantized = false;
+          entry.keep_float = null;
+        } else {
+          const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+          entry.keep_float = { output_sqnr_db: dbValue(db), gain_db: dbValue(db - baseline) };
+        }
+      }
+      if (doOnly) {
+        const others = allNodes.filter((x) => x !== u.name);
+        const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(others.length ? others : [''])));
+        if (!v.stats['nodes-quantized']) {
+          entry.quantized = false;
+          entry.only_quantized = null;
+        } else {
+          const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+          entry.only_quantized = { output_sqnr_db: dbValue(db) };
+        }
+      }
+      const parts = [];
+      if (entry.keep_float) parts.push(`keep-float ${fmtDb(entry.keep_float.output_sqnr_db)} dB (gain ${fmtDb(entry.keep_float.gain_db, true)})`);
+      if (entry.only_quantized) parts.push(`only-quantized ${fmtDb(entry.only_quantized.output_sqnr_db)} dB`);
+      if (!entry.quantized) parts.push('not quantized in the baseline');
+      log(`[${n}/${units.length}] ${u.name} (${u.op_type}): ${parts.join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      measured.push(entry);
+    }
+    const ranked = rankUnits(measured);
+    const plan = keepFloatCandidates(ranked, { budget: opts.budget, maxUnits: opts.maxUnits, minGainDb: opts.minGainDb });
+    const chosen = [];
+    const tried = [];
+    let best = baseline;
+    for (const name of plan.candidates) {
+      if (chosen.length >= plan.limit) break;
+      const names = [...chosen, name];
+      const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(names)));
+      const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+      const kept = db > best;
+      tried.push({ names, output_sqnr_db: dbValue(db), kept });
+      log(`keep float ${names.join(', ')}: output SQNR ${fmtDb(dbValue(db))} dB -> ${kept ? 'kept' : `dropped ${name}`}`);
+      if (kept) {
+        chosen.push(name);
+        best = db;
+      }
+    }
+    const keepFloat = {
+      names: chosen,
+      rule: plan.rule,
+      option: excludeOption(chosen),
+      pipeline: chosen.length ? withExcludedNodes(specs, exactNamesPattern(chosen)) : null,
+      output_sqnr_db: chosen.length ? dbValue(best) : null,
+      gain_db: chosen.length ? dbValue(best - baseline) : null,
+      tried,
+    };
+
+    const tensors = rankTensors(pairs.map((p, j) => {
+      const db = tensorSqnr[j].nonFinite > 0 ? NaN : tensorSqnr[j].db();
+      const entry = { name: p.name, op_type: p.opType, kind: p.kind, dq_output: p.dq, sqnr_db: dbValue(db),
+        rms: Math.sqrt(refEnergy[j]) };
+      if (!Number.isFinite(db)) {
+        entry.note = tensorSqnr[j].nonFinite > 0 ? 'non-finite difference'
+          : db === Infinity ? 'identical to FP32' : 'FP32 tensor is all zero';
+      }
+      return entry;
+    }));
+    const doc = {
+      schema: SCHEMA,
+      producer: { name: 'qopt-sensitivity', onnxruntime: lib.ort.env.versions.node || lib.ort.env.versions.common || null },
+      model: modelPath,
+      model_sha256: sha256File(modelPath),
+      pipeline: opts.quantize,
+      inputs: opts.inputs ? { kind: 'files', path: opts.inputs, ids: source.samples.map((s) => s.id) }
+        : { kind: 'random', path: null, seed: opts.seed === undefined ? lib.DEFAULTS.seed : opts.seed },
+      samples: source.count,
+      settings: {
+        objective, units: unitOps, mode, opt_level: runOpts.optLevel, threads: runOpts.threads, batch_size: batchSize,
+        budget: opts.budget === undefined ? null : opts.budget,
+        max_units: opts.maxUnits === undefined ? DEFAULTS.maxUnits : opts.maxUnits,
+        min_gain_db: opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb,
+      },
+      baseline: {
+        output_sqnr_db: dbValue(baseline),
+        outputs: measuredNames.filter((_, k) => k < reference[0].length),
+        nodes_quantized: baseStats['nodes-quantized'] === undefined ? null : baseStats['nodes-quantized'],
+      },
+      tensors,
+      units: ranked,
+      keep_float: keepFloat,
+    };
+    Object.defineProperty(doc, 'seconds', { enumerable: false, value: (Date.now() - t0) / 1000 });
+    return doc;
+  } finally {
+    if (opts.keepTemp) log(`temporary files kept in ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// CLI
+
+const USAGE = `usage: qopt-sensitivity FP32.onnx --quantize='quantize{calibration=calib.json ...}' --inputs=DIR [options] [-o sensitivity.json]
+measures, in ONNX Runtime, how much each quantized layer costs against the FP32 model (docs/sensitivity.md)
+  --quantize=PIPELINE         qopt-opt pipeline with one quantize pass (static, QDQ), as for quantizing the model
+inputs (as qopt-calibrate):
+  --inputs=DIR|FILE           .npy, .pb or PNG/JPEG samples   --random=N   --seed=S   --input-shape=NAME:1x3x48x320
+  --image-size=HxW  --size-multiple=N  --mean=a,b,c  --std=a,b,c  --scale=1/255  --channel-order=rgb|bgr  --layout=nchw|nhwc
+  --samples=N                 use the first N samples (default ${DEFAULTS.samples}; 0: all)
+what to measure:
+  --objective=T1,T2           measure the SQNR on these FP32 tensors (after their DequantizeLinear) instead
+                              of the model's float outputs (e.g. logits before a quantized softmax)
+  --units=Conv,MatMul         op types of the units (default ${DEFAULTS.units.join(',')})
+  --mode=keep-float|only-quantized|both   (default ${DEFAULTS.mode})
+  --budget=N                  keep_float: up to N units with a gain above 0 dB
+                              (default: up to ${DEFAULTS.maxUnits} units with a gain >= --min-gain=${DEFAULTS.minGainDb} dB),
+                              added in rank order while the output SQNR of them all together rises
+  --min-gain=DB  --max-units=N  the default rule's numbers
+output:
+  -o, --output=FILE           sensitivity.json (default: stdout, and the table goes to stderr)
+  --html=FILE                 one-page HTML with SVG bar charts
+  --top=N                     rows of the printed table (default 10)
+running:
+  --opt-level=LEVEL           ONNX Runtime graph optimizations (default ${DEFAULTS.optLevel})
+  --threads=N  --batch-size=K (tensors compared per run, default ${DEFAULTS.batchSize}; 0: all)
+  --qopt-opt=PATH             qopt-opt binary (default $QOPT_OPT, else build/tools/qopt-opt/qopt-opt)
+  --keep-temp                 keep the generated models (printed path)
+Exit: 0 success, 2 bad input or usage (one line naming the file or option), 3 internal error.`;
+
+const OPTIONS = {
+  ...cal.INPUT_CLI_OPTIONS,
+  quantize: { type: 'string' },
+  samples: { type: 'string' },
+  objective: { type: 'string' },
+  units: { type: 'string' },
+  mode: { type: 'string' },
+  budget: { type: 'string' },
+  'min-gain': { type: 'string' },
+  'max-units': { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  html: { type: 'string' },
+  top: { type: 'string' },
+  'opt-level': { type: 'string' },
+  threads: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'qopt-opt': { type: 'string' },
+  'keep-temp': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function optionsFromCli(values) {
+  const opts = {
+    ...cal.inputOptionsFromCli(values),
+    quantize: values.quantize,
+    samples: lib.parseIntOpt('samples', values.samples, 0),
+    mode: cal.oneOf('mode', values.mode, MODES),
+    budget: lib.parseIntOpt('budget', values.budget, 1),
+    maxUnits: lib.parseIntOpt('max-units', values['max-units'], 1),
+    minGainDb: values['min-gain'] === undefined ? undefined : cal.parseNumber('min-gain', values['min-gain']),
+    optLevel: cal.oneOf('opt-level', values['opt-level'], lib.OPT_LEVELS),
+    threads: lib.parseIntOpt('threads', values.threads, 1),
+    batchSize: lib.parseIntOpt('batch-size', values['batch-size'], 0),
+    qoptOpt: values['qopt-opt'],
+    keepTemp: Boolean(values['keep-temp']),
+  };
+  if (values.objective !== undefined) {
+    opts.objective = values.objective.split(',').map((x) => x.trim()).filter(Boolean);
+    if (!opts.objective.length) throw new lib.UsageError(`bad --objective=${values.objective} (tensor names)`);
+  }
+  if (values.units !== undefined) {
+    opts.units = values.units.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!opts.units.length) throw new lib.UsageError(`bad --units=${values.units} (op types, e.g. Conv,MatMul)`);
+  }
+  if (opts.quantize === undefined) throw new lib.UsageError("give --quantize='quantize{calibration=calib.json ...}' (see --help)");
+  if (!opts.inputs && !opts.random) throw new lib.UsageError('give --inputs=DIR or --random=N (see --help)');
+  if (opts.inputs && opts.random) throw new lib.UsageError('give --inputs=DIR or --random=N, not both');
+  if (opts.random && opts.samples === undefined) opts.samples = opts.random;
+  return opts;
+}
+
+async function main(argv) {
+  const { parseArgs } = require('node:util');
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    throw new lib.UsageError(`${err.message} (see --help)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new lib.UsageError(`want exactly one FP32 model, got ${positionals.length} (see --help)`);
+  const opts = optionsFromCli(values);
+  const top = lib.parseIntOpt('top', values.top, 1) || 10;
+  opts.log = (line) => process.stderr.write(`sensitivity: ${line}\n`);
+  const doc = await sensitivity(positionals[0], opts);
+  validateSensitivity(doc);
+  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  if (values.output) cal.writeFileAtomic(values.output, text);
+  else process.stdout.write(text);
+  if (values.html) cal.writeFileAtomic(values.html, renderHtml(doc));
+  const out = values.output ? process.stdout : process.stderr;
+  out.write(`${formatTable(doc, top)}\n`);
+  out.write(`sensitivity: OK (${doc.units.length} units, ${doc.tensors.length} tensors, ${doc.samples} samples, ` +
+    `${doc.seconds.toFixed(1)} s)${values.output ? ` -> ${values.output}` : ''}${values.html ? `, ${values.html}` : ''}\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err) => {
+      if (err instanceof lib.UsageError || err instanceof SensitivityError || err instanceof cal.CalibrationError ||
+          err instanceof lib.ModelError) {
+        console.error(`qopt-sensitivity: error: ${lib.oneLine(err.message)}`);
+        process.exitCode = 2;
+      } else {
+        console.error(`qopt-sensitivity: internal error: ${lib.oneLine(err && err.stack ? err.stack : err)}`);
+        process.exitCode = 3;
+      }
+    },
+  );
+}
+
+module.exports = {
+  SCHEMA,
+  DEFAULTS,
+  SensitivityError,
+  escapeRe2,
+  exactNamesPattern,
+  parsePipeline,
+  formatPipeline,
+  quantizeSpec,
+  withExcludedNodes,
+  dbValue,
+  rankTensors,
+  rankUnits,
+  unitScore,
+  keepFloatCandidates,
+  excludeOption,
+  validateSensitivity,
+  formatTable,
+  barChartSvg,
+  renderHtml,
+  sensitivity,
+};

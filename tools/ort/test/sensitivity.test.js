@@ -1,0 +1,207 @@
+'use strict';
+// Tests of tools/ort/sensitivity.js's pure parts: RE2 escaping of node names,
+// the pipeline rewriting that adds exclude-nodes, ranking, the keep_float
+// candidates, the document check, the table and the HTML (one bar per unit),
+// and the CLI's one-line errors (exit 2). tests/ort/sensitivity.sh runs the
+// tool on the PaddleOCR classifier.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const s = require('../sensitivity');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const TOOL = path.join(ROOT, 'tools', 'qopt-sensitivity');
+
+test('escapeRe2 quotes every RE2 metacharacter, and the pattern matches only the name', () => {
+  const name = 'a.b(c)[d]{e}|f*g+h?i^j$k\\l';
+  assert.equal(s.escapeRe2(name), 'a\\.b\\(c\\)\\[d\\]\\{e\\}\\|f\\*g\\+h\\?i\\^j\\$k\\\\l');
+  assert.equal(s.escapeRe2('/backbone/conv1/Conv'), '/backbone/conv1/Conv');
+  // These escapes mean the same in RE2 and JavaScript regular expressions.
+  const re = new RegExp(s.exactNamesPattern([name, 'p2o.Conv.1']));
+  assert.ok(re.test(name));
+  assert.ok(re.test('p2o.Conv.1'));
+  assert.ok(!re.test('p2o.Conv.10'));
+  assert.ok(!re.test('p2oxConvx1'));
+  assert.ok(!re.test(`x${name}`));
+  assert.equal(s.exactNamesPattern(['a', 'b.c']), '^(a|b\\.c)$');
+  assert.throws(() => s.exactNamesPattern([]));
+});
+
+test('parsePipeline reads what qopt-opt reads, and formatPipeline writes it back', () => {
+  const specs = s.parsePipeline(" canonicalize , quantize{calibration=c.json per-channel=true exclude-nodes='^(a b)$'},dce");
+  assert.deepEqual(specs, [
+    { name: 'canonicalize', options: [] },
+    { name: 'quantize', options: [['calibration', 'c.json'], ['per-channel', 'true'], ['exclude-nodes', '^(a b)$']] },
+    { name: 'dce', options: [] },
+  ]);
+  assert.equal(s.formatPipeline(specs), "canonicalize,quantize{calibration=c.json per-channel=true exclude-nodes='^(a b)$'},dce");
+  for (const bad of ['', 'quantize{calibration}', 'quantize{a=1', "quantize{a='x}", 'quantize{a=1 a=2}', 'a b']) {
+    assert.throws(() => s.parsePipeline(bad), s.SensitivityError, bad);
+  }
+  assert.throws(() => s.parsePipeline('quantize{a=1'), /column 13: missing '\}'/);
+});
+
+test('withExcludedNodes adds or extends exclude-nodes of the one quantize pass', () => {
+  const pat = s.exactNamesPattern(['p2o.Conv.0']);
+  assert.equal(s.withExcludedNodes(s.parsePipeline('quantize{calibration=c.json}'), pat),
+    'quantize{calibration=c.json exclude-nodes=^(p2o\\.Conv\\.0)$}');
+  assert.equal(s.withExcludedNodes(s.parsePipeline('quantize{calibration=c.json exclude-nodes=^head}'), pat),
+    'quantize{calibration=c.json exclude-nodes=(?:^head)|^(p2o\\.Conv\\.0)$}');
+  // A name with '}' or a space makes the value quoted.
+  assert.equal(s.withExcludedNodes(s.parsePipeline('quantize{calibration=c.json}'), s.exactNamesPattern(['a}b c'])),
+    "quantize{calibration=c.json exclude-nodes='^(a\\}b c)$'}");
+  // The input pipeline is not changed.
+  const specs = s.parsePipeline('cle,quantize{calibration=c.json}');
+  s.withExcludedNodes(specs, pat);
+  assert.equal(s.formatPipeline(specs), 'cle,quantize{calibration=c.json}');
+  assert.throws(() => s.withExcludedNodes(s.parsePipeline('dce'), pat), /exactly one quantize pass \(found 0/);
+  assert.throws(() => s.quantizeSpec(s.parsePipeline('quantize,quantize')), /found 2/);
+  assert.throws(() => s.quantizeSpec(s.parsePipeline('quantize{mode=dynamic}')), /only mode=static/);
+});
+
+function unit(name, gain, extra = {}) {
+  return { name, op_type: 'Conv', quantized: gain !== null,
+    keep_float: gain === null ? null : { output_sqnr_db: 30 + gain, gain_db: gain }, ...extra };
+}
+
+test('rankUnits: largest gain first, unmeasured last, graph order on ties', () => {
+  const ranked = s.rankUnits([unit('a', 0.1), unit('b', null), unit('c', 3), unit('d', -1), unit('e', 3)]);
+  assert.deepEqual(ranked.map((u) => u.name), ['c', 'e', 'a', 'd', 'b']);
+  assert.deepEqual(ranked.map((u) => u.rank), [1, 2, 3, 4, 5]);
+  // only-quantized alone: the lowest output SQNR is the most sensitive.
+  const only = s.rankUnits([
+    { name: 'x', op_type: 'Conv', quantized: true, only_quantized: { output_sqnr_db: 40 } },
+    { name: 'y', op_type: 'Conv', quantized: true, only_quantized: { output_sqnr_db: 25 } },
+  ]);
+  assert.deepEqual(only.map((u) => u.name), ['y', 'x']);
+});
+
+test('rankTensors: worst SQNR first, tensors without a value last', () => {
+  const t = (name, db) => ({ name, sqnr_db: db });
+  assert.deepEqual(s.rankTensors([t('a', 30), t('b', null), t('c', 12), t('d', 30)]).map((x) => x.name),
+    ['c', 'a', 'd', 'b']);
+});
+
+test('keepFloatCandidates: default threshold and count, --budget, only-quantized', () => {
+  const ranked = s.rankUnits([unit('a', 5), unit('b', 0.6), unit('c', 0.4), unit('d', 2), unit('e', 1), unit('f', -2),
+    unit('g', 0.7), unit('h', 0.55)]);
+  const def = s.keepFloatCandidates(ranked);
+  assert.equal(def.limit, 3);
+  assert.deepEqual(def.candidates, ['a', 'd', 'e', 'g', 'b', 'h']);
+  assert.match(def.rule, /up to 3 of the units with a gain of at least 0.5 dB/);
+  const b1 = s.keepFloatCandidates(ranked, { budget: 1 });
+  assert.deepEqual([b1.limit, b1.candidates], [1, ['a', 'd']]);
+  const b9 = s.keepFloatCandidates(ranked, { budget: 9 });
+  assert.deepEqual(b9.candidates, ['a', 'd', 'e', 'g', 'b', 'h', 'c']);  // gains above 0 only
+  assert.deepEqual(s.keepFloatCandidates(ranked, { minGainDb: 1.5, maxUnits: 5 }).candidates, ['a', 'd']);
+  assert.deepEqual(s.keepFloatCandidates(s.rankUnits([unit('z', -1), unit('y', null)])).candidates, []);
+  const only = s.rankUnits([
+    { name: 'x', op_type: 'Conv', quantized: true, only_quantized: { output_sqnr_db: 40 } },
+    { name: 'y', op_type: 'Conv', quantized: true, only_quantized: { output_sqnr_db: 25 } },
+  ]);
+  assert.deepEqual(s.keepFloatCandidates(only, { budget: 1 }).candidates, ['y', 'x']);
+  assert.equal(s.excludeOption([]), null);
+  assert.equal(s.excludeOption(['p2o.Conv.12', 'p2o.Conv.3']), 'exclude-nodes=^(p2o\\.Conv\\.12|p2o\\.Conv\\.3)$');
+});
+
+function sampleDoc() {
+  const units = s.rankUnits([unit('p2o.Conv.0', 1.25), unit('p2o.Conv.1', 4.5), unit('p2o.MatMul.0', null),
+    unit('<b>&"x"', -0.5)]);
+  return {
+    schema: s.SCHEMA,
+    producer: { name: 'qopt-sensitivity', onnxruntime: '1.30.0' },
+    model: 'cls.fp32.onnx',
+    model_sha256: '0'.repeat(64),
+    pipeline: 'quantize{calibration=c.json per-channel=true}',
+    inputs: { kind: 'files', path: 'eval', ids: ['eval/0.png'] },
+    samples: 1,
+    settings: {},
+    baseline: { output_sqnr_db: 30, outputs: ['softmax_0.tmp_0'], nodes_quantized: 3 },
+    tensors: s.rankTensors([
+      { name: 'x', op_type: null, kind: 'input', dq_output: 'x_DequantizeLinear_Output', sqnr_db: 45, rms: 1 },
+      { name: 'conv2d_53.tmp_0', op_type: 'Conv', kind: 'activation', dq_output: 'conv2d_53.tmp_0_DequantizeLinear_Output',
+        sqnr_db: 21.5, rms: 2 },
+    ]),
+    units,
+    keep_float: { names: ['p2o.Conv.1'], rule: 'default', option: s.excludeOption(['p2o.Conv.1']),
+      pipeline: 'quantize{calibration=c.json per-channel=true exclude-nodes=^(p2o\\.Conv\\.1)$}', output_sqnr_db: 34.5,
+      gain_db: 4.5, tried: [] },
+  };
+}
+
+test('validateSensitivity accepts a well-formed document and names what is wrong', () => {
+  const doc = sampleDoc();
+  assert.equal(s.validateSensitivity(doc), doc);
+  assert.throws(() => s.validateSensitivity({ ...doc, schema: 'qopt-sensitivity/0' }), /schema/);
+  assert.throws(() => s.validateSensitivity({ ...doc, samples: 0 }), /samples/);
+  assert.throws(() => s.validateSensitivity({ ...doc, units: [...doc.units].reverse() }), /rank/);
+  const swapped = doc.units.map((u, k) => ({ ...u, rank: k + 1 }));
+  [swapped[0], swapped[1]] = [{ ...swapped[1], rank: 1 }, { ...swapped[0], rank: 2 }];
+  assert.throws(() => s.validateSensitivity({ ...doc, units: swapped }), /not ranked by gain/);
+  assert.throws(() => s.validateSensitivity({ ...doc, keep_float: { ...doc.keep_float, names: ['nope'] } }), /keep_float/);
+  assert.throws(() => s.validateSensitivity({ ...doc, keep_float: { ...doc.keep_float, option: null } }), /keep_float.option/);
+  assert.throws(() => s.validateSensitivity({ ...doc, tensors: [{ name: 'x', sqnr_db: 'high' }] }), /tensor x/);
+  // JSON round trip: no Infinity or NaN survives as a number.
+  assert.deepEqual(JSON.parse(JSON.stringify(doc)), doc);
+  assert.equal(s.dbValue(Infinity), null);
+  assert.equal(s.dbValue(NaN), null);
+  assert.equal(s.dbValue(12.345678), 12.3457);
+});
+
+test('formatTable ranks the units and prints the option to paste', () => {
+  const text = s.formatTable(sampleDoc());
+  const lines = text.split('\n');
+  assert.match(lines[0], /^baseline output SQNR 30\.00 dB over 1 samples/);
+  assert.match(lines[2], /^ +1 +p2o\.Conv\.1 +Conv +34\.50 +\+4\.50$/);
+  assert.match(lines[5], /MatMul|p2o\.MatMul\.0/);
+  assert.equal(lines[lines.length - 1], 'sensitivity: exclude-nodes=^(p2o\\.Conv\\.1)$');
+  assert.match(text, /worst tensors \(dB\): conv2d_53\.tmp_0 21\.50, x 45\.00/);
+});
+
+test('renderHtml: one self-contained page, an SVG bar per unit and per tensor, names escaped', () => {
+  const doc = sampleDoc();
+  const html = s.renderHtml(doc);
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.equal((html.match(/<svg /g) || []).length, 2);
+  assert.equal((html.match(/class="unit-bar"/g) || []).length, doc.units.length);
+  assert.equal((html.match(/class="tensor-bar"/g) || []).length, doc.tensors.length);
+  assert.ok(!/(src|href)=/.test(html), 'no external assets');
+  assert.ok(!html.includes('<b>&"x"'), 'names are escaped');
+  assert.ok(html.includes('&lt;b&gt;&amp;&quot;x&quot;'));
+  // Bars in rank order, each with its name in a hover title.
+  const titles = [...html.matchAll(/<g><title>([^<]*)<\/title>/g)].map((m) => m[1]);
+  assert.equal(titles.length, doc.units.length + doc.tensors.length);
+  assert.ok(titles[0].startsWith('p2o.Conv.1 (Conv): gain keeping it float +4.50 dB'), titles[0]);
+  assert.ok(titles[3].includes('not quantized in the baseline'), titles[3]);
+});
+
+function cli(args) {
+  return spawnSync(TOOL, args, { encoding: 'utf8', env: { ...process.env, QOPT_OPT: process.env.QOPT_OPT || '/nonexistent' } });
+}
+
+test('CLI: bad input is one line naming the file or option, exit 2', () => {
+  const model = path.join(ROOT, 'testdata', 'models', 'paddleocr-cls.onnx');
+  const cases = [
+    [['missing.onnx', '--quantize=quantize{calibration=c.json}', '--inputs=.'], /cannot read model 'missing\.onnx': no such file/],
+    [[model, '--inputs=.'], /give --quantize=/],
+    [[model, '--quantize=quantize{calibration=c.json}'], /give --inputs=DIR or --random=N/],
+    [[model, '--quantize=quantize{calibration', '--inputs=.'], /bad --quantize pipeline at column 21: expected '=' after option 'calibration'/],
+    [[model, '--quantize=dce', '--inputs=.'], /exactly one quantize pass/],
+    [[model, '--quantize=quantize', '--inputs=.', '--mode=fast'], /bad --mode=fast/],
+    [[model, '--quantize=quantize', '--inputs=.', '--budget=0'], /bad --budget=0/],
+    [[model, '--quantize=quantize', '--inputs=.', '--std=0'], /bad --std=0/],
+    [[model, '--quantize=quantize', '--inputs=.', '--objective=,'], /bad --objective=,/],
+    [[model, '--bogus'], /Unknown option '--bogus'/],
+  ];
+  for (const [args, want] of cases) {
+    const r = cli(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^qopt-sensitivity: error: /);
+    assert.match(lines[0], want);
+  }
+  assert.equal(cli(['--help']).status, 0);
+});
