@@ -5,7 +5,8 @@
 #   1. canonicalize the FP32 model (constants -> initializers, opset 13,
 #      BatchNormalization folded, shapes inferred) and prove in ONNX Runtime
 #      that it computes the same outputs;
-#   2. calibrate it in ONNX Runtime and quantize it to INT8 QDQ the way ONNX
+#   2. calibrate it in ONNX Runtime on rendered text images (ImageMagick,
+#      bench/lib/text_images.js) and quantize it to INT8 QDQ the way ONNX
 #      Runtime's quantize_static does, and show what that costs in nodes and
 #      how far its outputs move;
 #   3. fuse-qdq: turn the QDQ file into integer execution (QLinearConv,
@@ -21,7 +22,12 @@
 #   6. the model as quantize_dynamic lays it out (DynamicQuantizeLinear +
 #      ConvInteger, several times slower than FP32 in ONNX Runtime),
 #      calibrated as it is and turned into static QDQ by dynamic-to-static
-#      (its integer weights kept), then fuse-qdq; timed before and after.
+#      (its integer weights kept), then fuse-qdq; timed before and after;
+#   7. int8: the one pass from FP32 to the file qopt would deploy, with the
+#      stages it chose and why.
+# The last table times every file side by side and measures its fidelity
+# against FP32 (output SQNR, binarized-map IoU) on other rendered images than
+# the calibration ones.
 # Output models go to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +35,9 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 qopt=build/tools/qopt-opt/qopt-opt
 model=${1:-testdata/models/paddleocr-det.onnx}
-shape=${QOPT_DEMO_SHAPE:-x:1x3x96x96}
+shape=${QOPT_DEMO_SHAPE:-x:1x3x320x320}
+IFS=x read -r _ _ img_h img_w <<<"${shape#*:}"
+det_norm=(--mean=0.485,0.456,0.406 --std=0.229,0.224,0.225)
 out=build/demo
 mkdir -p "$out"
 base=$(basename "${model%.onnx}")
@@ -41,9 +49,11 @@ echo "== ONNX Runtime: original vs canonicalized (|a-b| <= 1e-6 + 1e-5|b|)"
 node tools/ort/compare.js "$model" "$out/$base.fp32.onnx" --atol=1e-6 --rtol=1e-5 --input-shape="$shape" | tail -n 2
 
 echo
-echo "== 2. qopt-calibrate (ONNX Runtime, seeded random inputs), quantize{per-channel=true}, then the qdq-boundaries, bias-overflow and quant-lint analyses of the result"
-QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.fp32.onnx" --random=8 --input-shape="$shape" \
-  -o "$out/$base.calib.json" | tail -n 1
+echo "== 2. qopt-calibrate (ONNX Runtime, 8 rendered text images), quantize{per-channel=true}, then the qdq-boundaries, bias-overflow and quant-lint analyses of the result"
+node bench/lib/text_images.js --task=det --count=8 --seed=101 --width="$img_w" --height="$img_h" --out="$out/calib-images" >/dev/null
+node bench/lib/text_images.js --task=det --count=8 --seed=202 --width="$img_w" --height="$img_h" --out="$out/eval-images" >/dev/null
+QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.fp32.onnx" --inputs="$out/calib-images" --image-size="${img_h}x${img_w}" \
+  "${det_norm[@]}" -o "$out/$base.calib.json" | tail -n 1
 "$qopt" "$out/$base.fp32.onnx" \
   --pass="quantize{calibration=$out/$base.calib.json per-channel=true},op-count{compare=$out/$base.fp32.onnx},qdq-boundaries,bias-overflow,quant-lint" \
   --stats -o "$out/$base.int8.onnx"
@@ -73,16 +83,21 @@ echo "== 5. int8 activations (quantize_static's default): quantize{activation=s8
 echo
 echo "== 6. a dynamically quantized file (quantize_dynamic's layout): calibrated as it is, then dynamic-to-static,fuse-qdq"
 "$qopt" "$out/$base.fp32.onnx" --pass='quantize{mode=dynamic},op-count' -o "$out/$base.dynamic.onnx" | grep -E '^op-count|DynamicQuantizeLinear' | head -n 2
-QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.dynamic.onnx" --random=8 --input-shape="$shape" \
-  -o "$out/$base.dynamic.calib.json" | tail -n 1
+QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.dynamic.onnx" --inputs="$out/calib-images" --image-size="${img_h}x${img_w}" \
+  "${det_norm[@]}" -o "$out/$base.dynamic.calib.json" | tail -n 1
 "$qopt" "$out/$base.dynamic.onnx" --pass="dynamic-to-static{calibration=$out/$base.dynamic.calib.json},fuse-qdq" \
   -o "$out/$base.dynamic.static.onnx" | grep -E '^dynamic-to-static|nodes ' | head -n 2
 echo
-echo "== ONNX Runtime latency, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, the s8s8 file and the dynamic file before/after (1 thread, interleaved rounds, random inputs)"
-node bench/ort_bench.js --task=generic --random=4 --rounds=${QOPT_DEMO_ROUNDS:-60} --input-shape="$shape" \
+echo "== 7. qopt-opt $out/$base.fp32.onnx --pass='int8{calibration=... input-shape=$shape}': FP32 to the file qopt would deploy"
+"$qopt" "$out/$base.fp32.onnx" --pass="int8{calibration=$out/$base.calib.json input-shape=$shape}" \
+  -o "$out/$base.int8-pipeline.onnx" | sed -n '/^int8 runs:/,/^[^ ]/p' | sed '$d'
+echo
+echo "== ONNX Runtime: latency and fidelity against FP32 on 8 other rendered images, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, the s8s8 and dynamic files before/after, int8 (1 thread, interleaved rounds)"
+node bench/ort_bench.js --task=det --inputs="$out/eval-images" "${det_norm[@]}" --rounds=${QOPT_DEMO_ROUNDS:-40} --input-shape="$shape" \
   --qopt-opt="$qopt" --variant=fp32="$out/$base.fp32.onnx" --variant=qdq="$out/$base.int8.onnx" \
   --variant=fused="$out/$base.fused.onnx" --variant=auto="$out/$base.auto.onnx" \
   --variant=s8s8="$out/$base.s8s8.onnx" --variant=s8s8+fused="$out/$base.s8s8.fused.onnx" \
-  --variant=dynamic="$out/$base.dynamic.onnx" --variant=dynamic+static="$out/$base.dynamic.static.onnx" --pair=qdq=fused \
+  --variant=dynamic="$out/$base.dynamic.onnx" --variant=dynamic+static="$out/$base.dynamic.static.onnx" \
+  --variant=int8="$out/$base.int8-pipeline.onnx" --pair=qdq=fused \
   --pair=fused=auto --pair=s8s8=s8s8+fused --pair=dynamic=dynamic+static
 ls -lL "$out/$base.fused.onnx" "$out/$base.auto.onnx" "$out/$base.s8s8.fused.onnx" | awk '{printf "%10d bytes  %s\n", $5, $NF}'
