@@ -13,7 +13,9 @@
 #   cle+per-tensor  cle,dce on FP32, calibrated again, then quantize per tensor
 #   sq+per-channel  smoothquant{calibration=C},quantize{per-channel=true} (when qopt-opt has smoothquant)
 #   pc+fix-bias     per-channel, then fix-bias-overflow{bias-from=fp32.onnx}
-#   int8, int8-pt   int8{calibration=C input-shape=...} with per-channel=true / false (when qopt-opt has int8)
+#   int8-plain      int8{calibration=C target=T input-shape=...} (when qopt-opt has int8)
+#   int8, int8-pt   int8{... sensitivity=S} with per-channel=true / false, S = qopt-sensitivity
+#                   on the calibration images (--sens=N of them) with the matching quantize
 # Rows: latency / FP32 (1 thread, interleaved rounds, ORT level all), output
 # SQNR, rec CTC strings equal to FP32's and CER, cls top-1 agreement, det
 # binarized-map IoU; then one summary table over the models with the goals of
@@ -23,6 +25,7 @@
 #          [--out-dir=build/bench/fidelity] [--skip-setup] [--target=ort-cpu|FILE.json]
 #   --rounds=N   timing rounds (default det 40, rec 80, cls 400)
 #   --calib=N, --eval=N   images per calibration / evaluation set (default det 16/16, rec 32/64, cls 32/64)
+#   --sens=N     calibration images qopt-sensitivity measures on (default 8)
 #   --skip-setup do not run scripts/install-deps.sh and scripts/build.sh
 # Per-model files go to OUT_DIR/MODEL/ (prepare.log, results.json); the
 # summary is OUT_DIR/summary.json.
@@ -33,6 +36,7 @@ models=det,rec,cls
 rounds=
 n_calib_arg=
 n_eval_arg=
+n_sens=8
 out_root=build/bench/fidelity
 setup=1
 target=ort-cpu
@@ -42,6 +46,7 @@ for arg in "$@"; do
     --rounds=*) rounds=${arg#*=} ;;
     --calib=*) n_calib_arg=${arg#*=} ;;
     --eval=*) n_eval_arg=${arg#*=} ;;
+    --sens=*) n_sens=${arg#*=} ;;
     --out-dir=*) out_root=${arg#*=} ;;
     --skip-setup) setup=0 ;;
     --target=*) target=${arg#*=} ;;
@@ -131,9 +136,19 @@ prepare() {
   fi
   variant pc+fix-bias "$dir/fp32.onnx" "$pc},fix-bias-overflow{bias-from=$dir/fp32.onnx}" || return
   if has_pass int8; then
-    variant int8 "$dir/fp32.onnx" "int8{calibration=$c target=$target input-shape=$shape}" || return
-    variant int8-pt "$dir/fp32.onnx" "int8{calibration=$c target=$target input-shape=$shape per-channel=false}" || return
+    local i8="int8{calibration=$c target=$target input-shape=$shape"
+    variant int8-plain "$dir/fp32.onnx" "$i8}" || return
+    # The units to keep float, measured on the calibration images (qopt-sensitivity).
+    sensitivity "$pc}" "$dir/sensitivity.json" || return
+    variant int8 "$dir/fp32.onnx" "$i8 sensitivity=$dir/sensitivity.json}" || return
+    sensitivity "quantize{calibration=$c}" "$dir/sensitivity-pt.json" || return
+    variant int8-pt "$dir/fp32.onnx" "$i8 per-channel=false sensitivity=$dir/sensitivity-pt.json}" || return
   fi
+}
+
+sensitivity() {  # sensitivity QUANTIZE-PIPELINE OUT
+  step tools/qopt-sensitivity "$dir/fp32.onnx" --quantize="$1" --inputs="$dir/calib-images" --image-size="${h}x${w}" \
+    "${norm_args[@]}" --samples="$n_sens" -o "$2" --html="${2%.json}.html"
 }
 
 IFS=, read -r -a model_list <<<"$models"

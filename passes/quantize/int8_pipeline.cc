@@ -48,9 +48,10 @@ std::string QuoteRegex(const std::string& name) {
   return out;
 }
 
-// The names of the units a qopt-sensitivity document says to keep float:
-// its ranked `units` (most gain first), the first `budget` of them with a
-// positive gain, or its own `keep_float` list when budget is negative.
+// The names of the units a qopt-sensitivity document (docs/sensitivity.md)
+// says to keep float: its own `keep_float.names` (chosen greedily, each kept
+// only if the measured output SQNR rose) when budget is negative, else the
+// first `budget` of its ranked `units` whose keep-float gain is positive.
 absl::StatusOr<std::vector<std::string>> SensitiveUnits(const std::string& path, int64_t budget) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat("int8: cannot read sensitivity file '", path, "'"));
@@ -60,10 +61,11 @@ absl::StatusOr<std::vector<std::string>> SensitiveUnits(const std::string& path,
   }
   std::vector<std::string> names;
   if (budget < 0) {
-    if (!doc.contains("keep_float") || !doc["keep_float"].is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat("int8: '", path, "' has no keep_float list"));
+    const nlohmann::json* keep = doc.contains("keep_float") ? &doc["keep_float"] : nullptr;
+    if (keep == nullptr || !keep->is_object() || !keep->contains("names") || !(*keep)["names"].is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat("int8: '", path, "' has no keep_float.names list"));
     }
-    for (const auto& n : doc["keep_float"]) {
+    for (const auto& n : (*keep)["names"]) {
       if (n.is_string()) names.push_back(n.get<std::string>());
     }
     return names;
@@ -71,11 +73,15 @@ absl::StatusOr<std::vector<std::string>> SensitiveUnits(const std::string& path,
   if (!doc.contains("units") || !doc["units"].is_array()) {
     return absl::InvalidArgumentError(absl::StrCat("int8: '", path, "' has no units list"));
   }
-  for (const auto& u : doc["units"]) {
+  for (const auto& u : doc["units"]) {  // ranked, most sensitive first
     if (static_cast<int64_t>(names.size()) >= budget) break;
-    if (!u.is_object() || !u.contains("node") || !u["node"].is_string()) continue;
-    if (u.contains("gain_db") && u["gain_db"].is_number() && !(u["gain_db"].get<double>() > 0)) continue;
-    names.push_back(u["node"].get<std::string>());
+    if (!u.is_object() || !u.contains("name") || !u["name"].is_string()) continue;
+    const nlohmann::json* keep = u.contains("keep_float") ? &u["keep_float"] : nullptr;
+    if (keep == nullptr || !keep->is_object() || !keep->contains("gain_db") || !(*keep)["gain_db"].is_number() ||
+        !((*keep)["gain_db"].get<double>() > 0)) {
+      continue;
+    }
+    names.push_back(u["name"].get<std::string>());
   }
   return names;
 }
@@ -177,8 +183,9 @@ class Int8Pipeline : public Pass {
       absl::StatusOr<std::vector<std::string>> units = SensitiveUnits(sensitivity_.value(), budget_.value());
       if (!units.ok()) return units.status();
       keep = *units;
-      keep_why = absl::StrCat(keep.size(), " units kept float, the most sensitive in ", sensitivity_.value(),
-                              budget_.value() < 0 ? " (its keep_float list)" : absl::StrCat(" (budget ", budget_.value(), ")"));
+      keep_why = absl::StrCat(
+          keep.size(), " units kept float, the most sensitive in ", sensitivity_.value(),
+          budget_.value() < 0 ? " (its keep_float.names)" : absl::StrCat(" (budget ", budget_.value(), ")"));
     }
     std::string exclude;
     if (!keep.empty()) {
@@ -239,8 +246,8 @@ class Int8Pipeline : public Pass {
   Option<std::string> alpha_{this, "alpha", "smoothquant's migration strength (0..1 or auto)", "auto"};
   Option<std::string> sensitivity_{this, "sensitivity", "qopt-sensitivity output: keep its most sensitive units float",
                                    ""};
-  Option<int64_t> budget_{this, "budget", "How many of the sensitivity file's units to keep float (-1: its keep_float)",
-                          -1};
+  Option<int64_t> budget_{
+      this, "budget", "How many of the sensitivity file's ranked units to keep float (-1: its keep_float.names)", -1};
   Option<std::string> keep_float_{this, "keep-float", "re2 pattern: nodes kept float besides the sensitivity file's",
                                   ""};
   Option<std::string> fuse_{this, "fuse", "auto: fuse-qdq with float-units=auto; exact: fuse-qdq; none: QDQ file",
