@@ -80,8 +80,11 @@ declare -A calib_count=([det]=16 [rec]=32 [cls]=32)
 declare -A eval_count=([det]=16 [rec]=64 [cls]=64)
 declare -A model_rounds=([det]=40 [rec]=80 [cls]=400)
 
+# Read once: `qopt-opt --list-passes | grep -q` would fail under pipefail
+# when grep stops reading early.
+pass_list=$("$qopt" --list-passes 2>/dev/null || true)
 has_pass() {  # has_pass NAME: qopt-opt knows the pass
-  "$qopt" --list-passes 2>/dev/null | grep -qE "^ *$1( |$)"
+  grep -qE "^ *$1( |$)" <<<"$pass_list"
 }
 has_methods=0
 if tools/qopt-calibrate --help 2>&1 | grep -q -- '--methods'; then has_methods=1; fi

@@ -50,6 +50,7 @@
 #include "ir/op_traits.h"
 #include "pass/pattern.h"
 #include "passes/builtin_passes.h"
+#include "passes/canonicalize/hard_swish.h"
 #include "passes/fuse_qdq/island_costs.h"
 #include "passes/fuse_qdq/rewrite_util.h"
 #include "re2/re2.h"
@@ -473,37 +474,10 @@ class FloatIslands : public Pass {
   // for each. `div` is the candidate Div; nothing changes unless every piece
   // matches and only the chain reads its intermediate values.
   void TwoOpHardSwish(ir::Graph& graph, ir::Node& div) {
-    auto near = [](std::optional<double> v, double want) { return v && std::abs(*v - want) <= 1e-6 * want; };
-    auto only_user = [](const ir::Value* v, const ir::Node* user) {
-      return v != nullptr && !v->is_graph_output() && v->uses().size() == 1 && v->uses()[0].user == user;
-    };
-    if (!div.Is("Div") || !near(fuse_qdq::ScalarConstant(div.input(1)), 6)) return;
-    ir::Node* mul = div.input(0) ? div.input(0)->producer() : nullptr;
-    if (mul == nullptr || !mul->Is("Mul") || !only_user(mul->output(), &div)) return;
-    for (int k = 0; k < 2; ++k) {
-      ir::Value* x = mul->input(1 - k);
-      ir::Node* clip = mul->input(k) ? mul->input(k)->producer() : nullptr;
-      if (clip == nullptr || !clip->Is("Clip") || !only_user(clip->output(), mul)) continue;
-      std::optional<fuse_qdq::ClampBounds> bounds = fuse_qdq::ReadClampBounds(*clip);
-      if (!bounds || bounds->lo != 0 || bounds->hi > 6 * (1 + 1e-6) || bounds->hi <= 3) continue;
-      ir::Node* add = clip->input(0) ? clip->input(0)->producer() : nullptr;
-      if (add == nullptr || !add->Is("Add") || !only_user(add->output(), clip)) continue;
-      const int x_index = add->input(0) == x ? 0 : add->input(1) == x ? 1 : -1;
-      if (x_index < 0 || !near(fuse_qdq::ScalarConstant(add->input(1 - x_index)), 3)) continue;
-      const std::string name = div.output()->name();  // the hard-swish value keeps its name
-      const std::string node_name = div.name().empty() ? name : div.name();
-      ir::Node* gate = graph.AddNode("HardSigmoid", {x}, 1, &div, "", absl::StrCat(node_name, "_hard_sigmoid"));
-      gate->SetFloat("alpha", 1.0f / 6);
-      gate->SetFloat("beta", 0.5f);
-      ir::Node* product = graph.AddNode("Mul", {x, gate->output()}, 1, &div, "", node_name);
-      graph.ReplaceAllUsesWith(div.output(), product->output());
-      in_island_.insert(gate);
-      in_island_.insert(product);
-      for (ir::Node* dead : {&div, mul, clip, add}) graph.EraseNode(dead);
-      if (product->output()->name() != name) graph.RenameValue(product->output(), name);
-      ++hard_swish_;
-      return;
-    }
+    std::optional<canonicalize::HardSwishMatch> match = canonicalize::MatchHardSwish(div, /*accept_lower_top=*/true);
+    if (!match || match->interior.size() == 1) return;  // one interior node: already Mul(x, HardSigmoid(x))
+    for (ir::Node* made : canonicalize::RewriteHardSwish(graph, *match, /*single_op=*/false)) in_island_.insert(made);
+    ++hard_swish_;
   }
 
   // An island value that reaches a graph output only through Q -> DQ gives
