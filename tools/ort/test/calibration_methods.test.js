@@ -57,6 +57,7 @@ test('uniform data: MinMSE and entropy keep about the full range', () => {
     assert.ok(j[m].max >= 0.98 * j.max && j[m].max <= j.max, `${m}.max ${j[m].max} vs max ${j.max}`);
     assert.ok(j[m].min <= 0.98 * j.min && j[m].min >= j.min, `${m}.min ${j[m].min} vs min ${j.min}`);
     assert.equal(j[m].absmax, Math.max(-j[m].min, j[m].max));
+    assert.ok(j[m].clipped >= 0 && j[m].clipped < 0.01, `${m}.clipped ${j[m].clipped}`);
   }
   assert.equal(j.entropy.levels, 128); // two signs: TensorRT's |x| form, 2^(bits-1) levels
   assert.equal(j.mse.levels, 256);
@@ -104,6 +105,19 @@ test('one-signed data (after Relu): 2^bits levels, the range starts at the minim
   const four = entry(g, { bits: 4 });
   assert.equal(four.mse.levels, 16);
   assert.ok(four.mse.max < j.mse.max, `4-bit ${four.mse.max} vs 8-bit ${j.mse.max}`);
+});
+
+test('entropy never folds most values into one bin: data away from 0 (an SE gate) keeps its top', () => {
+  // KL compares shapes: cutting [0.15, 0.34] at 0.15 leaves a spike that its
+  // quantization matches exactly. At most 0.1% of the values may be clipped.
+  const u = uniform(8);
+  const gate = Float32Array.from({ length: 100000 }, () => 0.15 + 0.19 * u() ** 2);
+  const j = entry(gate);
+  assert.ok(j.entropy.clipped <= 1e-3, `clipped ${j.entropy.clipped}`);
+  assert.ok(j.entropy.max > 0.33, `entropy max ${j.entropy.max} (max ${j.max})`);
+  assert.equal(j.entropy.min, j.min);
+  const neg = entry(gate.map((v) => -v));
+  assert.ok(neg.entropy.min < -0.33 && neg.entropy.max === neg.max, JSON.stringify(neg.entropy));
 });
 
 test('histogramMse: the rounding error of a uniform distribution is step²/12', () => {
