@@ -14,7 +14,7 @@ constexpr uint32_t Compute = kCompute, IntegerKernel = kIntegerKernel, Quantizat
                    Commutes = kCommutes, Monotone = kMonotone, Homogeneous = kHomogeneous, Elementwise = kElementwise,
                    Activation = kActivation, CheapInFloat = kCheapInFloat, OrtQuantizes = kOrtQuantizes,
                    StableSince7 = kStableSince7, ChannelsFirst = kChannelsFirst, NonNegative = kNonNegative,
-                   Bounded = kBounded;
+                   Bounded = kBounded, TopDecides = kTopDecides;
 
 const std::vector<OpTraits>& Table() {
   static const auto* table = new std::vector<OpTraits>{
@@ -92,13 +92,14 @@ absl::string_view OpTraitName(OpTrait trait) {
     case kChannelsFirst: return "channels-first";
     case kNonNegative: return "non-negative";
     case kBounded: return "bounded";
+    case kTopDecides: return "top-decides";
   }
   return "unknown";
 }
 
 std::vector<OpTrait> AllOpTraitFlags() {
   std::vector<OpTrait> all;
-  for (uint32_t bit = 1; bit <= kBounded; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
+  for (uint32_t bit = 1; bit <= kTopDecides; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
   return all;
 }
 

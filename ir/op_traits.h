@@ -41,6 +41,7 @@ enum OpTrait : uint32_t {
   kChannelsFirst = 1u << 16,  // reads NCHW data: channel axis 1 of a rank >= 3 input
   kNonNegative = 1u << 17,    // never gives a negative value
   kBounded = 1u << 18,        // its output lies in a fixed interval whatever the input (Sigmoid: [0, 1], Tanh: [-1, 1])
+  kTopDecides = 1u << 19,     // its result hangs on the largest input values (Softmax, ArgMax): clipping them ties them
 };
 
 // The deployment targets the table has a kernel column for.

@@ -433,7 +433,10 @@ function minMseRange(h, min, max, bits) {
 /**
  * The per-tensor choice of `--choose=auto` (docs/calibration.md):
  *  1. graph inputs keep min/max (the preprocessing bounds them);
- *  2. outputs of bounded ops (trait `bounded`: Sigmoid, Tanh, Softmax) keep min/max;
+ *  2. outputs of bounded ops (trait `bounded`: Sigmoid, Tanh, Softmax) keep
+ *     min/max, and so do tensors read, directly or through data movement,
+ *     by an op whose result hangs on its largest inputs (trait
+ *     `top-decides`: Softmax, LogSoftmax, ArgMax, TopK; `ctx.decides` names it);
  *  3. tensors with at most AUTO_FEW_BINS occupied histogram bins keep min/max;
  *  4. otherwise the candidate (minmax, percentile, entropy, mse, those
  *     computed) with the highest estimated SQNR on the histogram for
@@ -446,6 +449,7 @@ function autoChoice(entry, h, ctx) {
   if (entry.op_type && ctx.bounded.has(entry.op_type)) {
     return { method: 'minmax', reason: `output of bounded op ${entry.op_type}` };
   }
+  if (ctx.decides) return { method: 'minmax', reason: `read by ${ctx.decides}: its largest values decide` };
   const occupied = occupiedBins(h);
   if (occupied <= AUTO_FEW_BINS) return { method: 'minmax', reason: `few distinct values (${occupied} histogram bins)` };
   const mom = histogramMoments(h);
@@ -673,7 +677,8 @@ class TensorStats {
       let pick = { method: opts.choose };
       if (opts.choose === 'auto') {
         if (!this.histogram) throw new UsageError('--choose=auto needs the histogram');
-        pick = has ? autoChoice(entry, this.histogram, { bits, bounded: opts.bounded || new Set() })
+        const ctx = { bits, bounded: opts.bounded || new Set(), decides: opts.decides || null };
+        pick = has ? autoChoice(entry, this.histogram, ctx)
           : { method: 'minmax', reason: 'no finite values' };
       }
       const r = pick.method === 'minmax' ? entry : entry[pick.method];
@@ -1524,6 +1529,27 @@ function checkFinite(stats, name, source, i, allowNonFinite) {
 }
 
 /**
+ * Tensors read by a `top-decides` op (Softmax, ArgMax, ...) directly or
+ * through `data-movement` ops (Flatten, Reshape, Transpose, ...), from the
+ * expose-tensors list (graph order, each with its `uses`): name -> that op.
+ */
+function topDecidingReaders(tensors) {
+  const top = opsWithTrait('top-decides');
+  const moves = opsWithTrait('data-movement');
+  const found = new Map();
+  for (let i = tensors.length - 1; i >= 0; i--) {
+    for (const u of tensors[i].uses || []) {
+      const op = top.has(u.op_type) ? u.op_type : moves.has(u.op_type) ? found.get(u.output) : undefined;
+      if (op) {
+        found.set(tensors[i].name, op);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/**
  * The range methods to compute: those asked for, plus the one --choose names
  * (mse for auto). --choose=percentile needs --percentile.
  */
@@ -1582,6 +1608,7 @@ async function calibrate(modelPath, opts = {}) {
     const meta = new Map();
     const histogram = percentile === null && !methods.length ? 0 : bins;
     const bounded = choose === 'auto' ? opsWithTrait('bounded') : new Set();
+    const decides = choose === 'auto' ? topDecidingReaders(list.tensors) : new Map();
     const entryOpts = { percentile, methods, bits, choose, bounded };
     const tensorsByBatch = Array.from({ length: batches }, () => []);
     for (const t2 of list.tensors) {
@@ -1665,7 +1692,7 @@ async function calibrate(modelPath, opts = {}) {
     for (const [name, s] of inputStats) tensors[name] = s.toJSON({ ...entryOpts, kind: 'input', opType: null });
     for (const [name, s] of stats) {
       const m = meta.get(name);
-      tensors[name] = s.toJSON({ ...entryOpts, kind: m.kind, opType: m.opType });
+      tensors[name] = s.toJSON({ ...entryOpts, kind: m.kind, opType: m.opType, decides: decides.get(name) });
     }
     const seconds = since(t0) / 1000;
     const doc = {

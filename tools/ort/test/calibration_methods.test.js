@@ -144,7 +144,7 @@ test('deterministic: the same values give the same entry, whatever the sample sp
   assert.equal(ranges(7), a);
 });
 
-test('choice: an explicit method copies its range; auto keeps min/max for inputs, bounded ops, few values', () => {
+test('choice: an explicit method copies its range; auto keeps min/max for inputs, bounded ops, Softmax inputs, few values', () => {
   const data = gaussian(7, 100000);
   data[3] = 60;
   const s = statsOf(data);
@@ -157,6 +157,7 @@ test('choice: an explicit method copies its range; auto keeps min/max for inputs
   const auto = (opts) => s.toJSON({ methods: ['entropy', 'mse'], choose: 'auto', bounded, ...opts }).choice;
   assert.deepEqual(auto({ kind: 'input' }), { method: 'minmax', min: mm.min, max: mm.max, reason: 'graph input' });
   assert.equal(auto({ opType: 'Sigmoid' }).reason, 'output of bounded op Sigmoid');
+  assert.equal(auto({ opType: 'Add', decides: 'ArgMax' }).reason, 'read by ArgMax: its largest values decide');
   const conv = auto({ opType: 'Conv' });
   assert.match(conv.reason, /^highest estimated SQNR, dB: minmax -?[\d.]+, entropy -?[\d.]+, mse -?[\d.]+$/);
   assert.notEqual(conv.method, 'minmax'); // the one outlier at 60 costs minmax its resolution
@@ -174,12 +175,16 @@ test('validateCalib checks the method ranges and the choice', () => {
   assert.deepEqual(cal.validateCalib(doc), ["tensor 't': bad choice range"]);
 });
 
-// Relu -> Sigmoid on [1, 2, 4, 4] samples: every tensor gets a choice.
+// Relu -> Sigmoid and Mul -> Flatten -> Softmax on [1, 2, 4, 4] samples:
+// every tensor gets a choice; M and F reach the Softmax.
 const MODEL = `<ir_version: 8, opset_import: ["" : 13]>
-m (float[1,2,4,4] X) => (float[1,2,4,4] Y)
+m (float[1,2,4,4] X) => (float[1,2,4,4] Y, float[1,32] S)
 {
   R = Relu(X)
   Y = Sigmoid(R)
+  M = Mul(X, X)
+  F = Flatten(M)
+  S = Softmax(F)
 }
 `;
 
@@ -218,6 +223,13 @@ test('CLI: --methods, --method-bits and --choose=auto; the same file twice', () 
   }
   assert.equal(doc.tensors.X.choice.reason, 'graph input');
   assert.equal(doc.tensors.Y.choice.reason, 'output of bounded op Sigmoid');
+  assert.equal(doc.tensors.S.choice.reason, 'output of bounded op Softmax');
+  for (const name of ['M', 'F']) {
+    assert.deepEqual(doc.tensors[name].choice, {
+      method: 'minmax', min: doc.tensors[name].min, max: doc.tensors[name].max,
+      reason: 'read by Softmax: its largest values decide',
+    }, name);
+  }
 
   // --choose=entropy alone computes entropy; minmax computes nothing more.
   const e = calibrateCli([model, `--inputs=${dir}`, '--choose=entropy', '-o', path.join(tmp, 'e.json')]);
