@@ -29,7 +29,8 @@ statistics:
                               as TensorRT/ONNX Runtime), mse (least expected squared error)
   --method-bits=N             the quantization the methods aim at: N-bit asymmetric (default ${D.methodBits})
   --choose=M                  record each tensor's choice: minmax, percentile, entropy, mse, or auto
-                              (min/max for inputs, bounded ops and few values; else best estimated SQNR)
+                              (auto: min/max for inputs, bounded ops, Softmax/ArgMax inputs and few
+                              values; else the best estimated SQNR; docs/calibration.md)
   --bins=N                    histogram bins (default ${D.bins})
   --types=float[,float16,double]  element types to calibrate (default float)
   --ops=Conv,MatMul           only outputs of these op types (default all)
