@@ -143,7 +143,12 @@ function optionsFromCli(values) {
     opts.methodBits = lib.parseIntOpt('method-bits', values['method-bits'], 2);
     if (opts.methodBits > 16) throw new lib.UsageError(`bad --method-bits=${values['method-bits']} (2 to 16)`);
   }
-  if (values.choose !== undefined) opts.choose = oneOf('choose', values.choose, cal.CHOICES);
+  if (values.choose !== undefined) {
+    if (!cal.CHOICES.includes(values.choose)) {
+      throw new lib.UsageError(`bad --choose=${values.choose} (one of ${cal.CHOICES.join(', ')})`);
+    }
+    opts.choose = values.choose;
+  }
   if (opts.bins !== undefined && opts.bins % 4 !== 0) throw new lib.UsageError(`bad --bins=${values.bins} (a multiple of 4)`);
   if (values.types !== undefined) {
     opts.types = values.types.split(',').map((s) => s.trim()).filter(Boolean);
