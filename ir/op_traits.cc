@@ -9,12 +9,12 @@ namespace qopt::ir {
 namespace {
 
 // The .def file names traits without their `k`.
-constexpr uint32_t Compute = kCompute, IntegerKernel = kIntegerKernel, Quantization = kQuantization,
-                   CastOp = kCastOp, ConstantOp = kConstantOp, ShapeOnly = kShapeOnly, DataMovement = kDataMovement,
-                   Layout = kLayout, Commutes = kCommutes, Monotone = kMonotone, Homogeneous = kHomogeneous,
-                   Elementwise = kElementwise, Activation = kActivation, CheapInFloat = kCheapInFloat,
-                   OrtQuantizes = kOrtQuantizes, StableSince7 = kStableSince7, ChannelsFirst = kChannelsFirst,
-                   NonNegative = kNonNegative;
+constexpr uint32_t Compute = kCompute, IntegerKernel = kIntegerKernel, Quantization = kQuantization, CastOp = kCastOp,
+                   ConstantOp = kConstantOp, ShapeOnly = kShapeOnly, DataMovement = kDataMovement, Layout = kLayout,
+                   Commutes = kCommutes, Monotone = kMonotone, Homogeneous = kHomogeneous, Elementwise = kElementwise,
+                   Activation = kActivation, CheapInFloat = kCheapInFloat, OrtQuantizes = kOrtQuantizes,
+                   StableSince7 = kStableSince7, ChannelsFirst = kChannelsFirst, NonNegative = kNonNegative,
+                   Bounded = kBounded, TopDecides = kTopDecides;
 
 const std::vector<OpTraits>& Table() {
   static const auto* table = new std::vector<OpTraits>{
@@ -91,13 +91,15 @@ absl::string_view OpTraitName(OpTrait trait) {
     case kStableSince7: return "stable-since-7";
     case kChannelsFirst: return "channels-first";
     case kNonNegative: return "non-negative";
+    case kBounded: return "bounded";
+    case kTopDecides: return "top-decides";
   }
   return "unknown";
 }
 
 std::vector<OpTrait> AllOpTraitFlags() {
   std::vector<OpTrait> all;
-  for (uint32_t bit = 1; bit <= kNonNegative; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
+  for (uint32_t bit = 1; bit <= kTopDecides; bit <<= 1) all.push_back(static_cast<OpTrait>(bit));
   return all;
 }
 

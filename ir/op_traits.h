@@ -31,15 +31,17 @@ enum OpTrait : uint32_t {
   // op gives the same result (element selection, or a monotone max); see
   // CommutesWithPerTensorQuantization for the conditions on attributes.
   kCommutes = 1u << 8,
-  kMonotone = 1u << 9,       // non-decreasing in its data input
-  kHomogeneous = 1u << 10,   // positively homogeneous: f(a * x) = a * f(x) for a > 0
-  kElementwise = 1u << 11,   // computes each output element from the same element of its inputs
-  kActivation = 1u << 12,    // a cheap element-wise function activations are written with
-  kCheapInFloat = 1u << 13,  // the float kernel costs about what the integer one does (ONNX Runtime CPU)
-  kOrtQuantizes = 1u << 14,  // ONNX Runtime's QDQ quantizer puts Q/DQ around it (its op registry)
-  kStableSince7 = 1u << 15,  // meaning unchanged from opset 7 to 21 up to the breaking versions upgrade-opset handles
-  kChannelsFirst = 1u << 16, // reads NCHW data: channel axis 1 of a rank >= 3 input
-  kNonNegative = 1u << 17,   // never gives a negative value
+  kMonotone = 1u << 9,        // non-decreasing in its data input
+  kHomogeneous = 1u << 10,    // positively homogeneous: f(a * x) = a * f(x) for a > 0
+  kElementwise = 1u << 11,    // computes each output element from the same element of its inputs
+  kActivation = 1u << 12,     // a cheap element-wise function activations are written with
+  kCheapInFloat = 1u << 13,   // the float kernel costs about what the integer one does (ONNX Runtime CPU)
+  kOrtQuantizes = 1u << 14,   // ONNX Runtime's QDQ quantizer puts Q/DQ around it (its op registry)
+  kStableSince7 = 1u << 15,   // meaning unchanged from opset 7 to 21 up to the breaking versions upgrade-opset handles
+  kChannelsFirst = 1u << 16,  // reads NCHW data: channel axis 1 of a rank >= 3 input
+  kNonNegative = 1u << 17,    // never gives a negative value
+  kBounded = 1u << 18,        // its output lies in a fixed interval whatever the input (Sigmoid: [0, 1], Tanh: [-1, 1])
+  kTopDecides = 1u << 19,     // its result hangs on the largest input values (Softmax, ArgMax): clipping them ties them
 };
 
 // The deployment targets the table has a kernel column for.

@@ -53,7 +53,7 @@ class DynamicToStatic : public Pass {
       return absl::InvalidArgumentError(
           absl::StrCat("dynamic-to-static needs calibration=calib.json: ", kHowToCalibrate));
     }
-    auto table = quantize::CalibrationTable::Load(calibration_.value(), range_.value() == "percentile");
+    auto table = quantize::CalibrationTable::Load(calibration_.value(), *quantize::ParseRangeMethod(range_.value()));
     if (!table.ok()) return table.status();
 
     // Every range first: a missing one fails before anything changes. Sites
@@ -202,7 +202,8 @@ class DynamicToStatic : public Pass {
 
   Option<std::string> calibration_{this, "calibration",
                                    "calib.json of the dynamic file (qopt-calibrate DYNAMIC.onnx); required", ""};
-  Option<std::string> range_{this, "range", "Which calibrated range to use", "minmax", {"minmax", "percentile"}};
+  Option<std::string> range_{this, "range", "Which calibrated range to use (choice: each tensor's recorded choice)",
+                             "minmax", quantize::RangeMethodNames()};
   Option<std::string> activation_{this, "activation", "Activation type of the static file", "u8", {"u8", "s8"}};
   Statistic sites_converted_{this, "sites-converted", "Dynamic sites now static QDQ"};
   Statistic sites_left_{this, "sites-left", "Integer sites left as they are (see the report)"};

@@ -5,11 +5,33 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 
 namespace qopt::quantize {
+namespace {
 
-absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path, bool use_percentile) {
+// The qopt-calibrate flag that records each method's range.
+constexpr const char* kHowToRecord[] = {"", "--percentile=P", "--methods=entropy", "--methods=mse",
+                                        "--choose=auto (or --choose=METHOD)"};
+
+}  // namespace
+
+const std::vector<std::string>& RangeMethodNames() {
+  static const auto* names = new std::vector<std::string>{"minmax", "percentile", "entropy", "mse", "choice"};
+  return *names;
+}
+
+absl::StatusOr<RangeMethod> ParseRangeMethod(absl::string_view name) {
+  const auto& names = RangeMethodNames();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<RangeMethod>(i);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown calibrated range '", name, "' (one of ", absl::StrJoin(names, ", "), ")"));
+}
+
+absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path, RangeMethod method) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read calibration file '", path, "'"));
   nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -20,25 +42,40 @@ absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path,
   }
   const auto& tensors = doc["tensors"];
   if (!tensors.is_object()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no \"tensors\" object"));
+  const std::string& key = RangeMethodNames()[static_cast<size_t>(method)];
   CalibrationTable table;
   for (const auto& [name, entry] : tensors.items()) {
     const nlohmann::json* source = &entry;
-    if (use_percentile) {
-      if (!entry.contains("percentile") || !entry["percentile"].is_object()) {
-        return absl::InvalidArgumentError(absl::StrCat("'", path, "': tensor '", name,
-                                                       "' has no percentile range (calibrate with --percentile)"));
+    std::string what = "range";
+    if (method != RangeMethod::kMinMax) {
+      if (!entry.contains(key) || !entry[key].is_object()) {
+        const std::string missing = method == RangeMethod::kChoice ? "no recorded choice" : key + " range";
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", path, "': tensor '", name, "' has ", method == RangeMethod::kChoice ? "" : "no ", missing,
+                         " (calibrate with qopt-calibrate ", kHowToRecord[static_cast<size_t>(method)], ")"));
       }
-      source = &entry["percentile"];
+      source = &entry[key];
+      what = absl::StrCat(key, " range");
+      if (method == RangeMethod::kChoice) {
+        const auto& m = (*source)["method"];
+        const std::string chosen = m.is_string() ? m.get<std::string>() : "";
+        if (chosen.empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("'", path, "': tensor '", name, "' has a choice without a method"));
+        }
+        what = absl::StrCat("chosen range (", chosen, ")");
+        ++table.chosen_[chosen];
+      }
     }
     const auto& lo = (*source)["min"];
     const auto& hi = (*source)["max"];
     if (!lo.is_number() || !hi.is_number()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("'", path, "': tensor '", name, "' has no finite range (NaN or never computed)"));
+          absl::StrCat("'", path, "': tensor '", name, "' has no finite ", what, " (NaN or never computed)"));
     }
     TensorRange range{lo.get<double>(), hi.get<double>()};
     if (!std::isfinite(range.min) || !std::isfinite(range.max) || range.min > range.max) {
-      return absl::InvalidArgumentError(absl::StrCat("'", path, "': tensor '", name, "' has an invalid range [",
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "': tensor '", name, "' has an invalid ", what, " [",
                                                      range.min, ", ", range.max, "]"));
     }
     table.ranges_[name] = range;

@@ -5,8 +5,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace qopt::quantize {
 
@@ -15,18 +17,30 @@ struct TensorRange {
   double max = 0;
 };
 
+// Which of a tensor's calibrated ranges to use: the `range=` option of
+// quantize and dynamic-to-static. kMinMax is the entry's own min/max; the
+// others its "percentile", "entropy", "mse" or "choice" object.
+enum class RangeMethod { kMinMax, kPercentile, kEntropy, kMse, kChoice };
+
+// The option values, in enum order: minmax, percentile, entropy, mse, choice.
+const std::vector<std::string>& RangeMethodNames();
+absl::StatusOr<RangeMethod> ParseRangeMethod(absl::string_view name);
+
 class CalibrationTable {
  public:
-  // `use_percentile`: take each tensor's percentile range (calibrated with
-  // --percentile) instead of its min/max. Errors name the file and tensor.
-  static absl::StatusOr<CalibrationTable> Load(const std::string& path, bool use_percentile);
+  // Reads every tensor's `method` range. Errors name the file, the tensor and
+  // the method, and say which qopt-calibrate flag records a missing range.
+  static absl::StatusOr<CalibrationTable> Load(const std::string& path, RangeMethod method);
   static CalibrationTable FromRanges(std::map<std::string, TensorRange> ranges);
 
   std::optional<TensorRange> Find(const std::string& tensor) const;
   size_t size() const { return ranges_.size(); }
+  // With RangeMethod::kChoice: how many tensors chose each method.
+  const std::map<std::string, int>& chosen() const { return chosen_; }
 
  private:
   std::map<std::string, TensorRange> ranges_;
+  std::map<std::string, int> chosen_;
 };
 
 }  // namespace qopt::quantize

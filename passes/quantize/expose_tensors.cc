@@ -213,8 +213,16 @@ class ExposeTensors : public Pass {
     for (size_t i = 0; i < candidates.size(); ++i) {
       const Candidate& c = candidates[i];
       std::set<std::string> consumers;
+      // Each reading node's op type and first output, in use order: lets a
+      // reader follow the tensor through data movement (the calibrator's
+      // `--choose=auto` looks for a Softmax behind Flatten/Reshape).
+      nlohmann::json uses = nlohmann::json::array();
       for (const ir::Use& use : c.value->uses()) {
-        if (!use.is_graph_output()) consumers.insert(QualifiedOpType(*use.user));
+        if (use.is_graph_output()) continue;
+        consumers.insert(QualifiedOpType(*use.user));
+        const ir::Value* out = use.user->output(0);
+        uses.push_back({{"op_type", QualifiedOpType(*use.user)},
+                        {"output", out != nullptr ? nlohmann::json(out->name()) : nlohmann::json(nullptr)}});
       }
       nlohmann::json t = {
           {"name", c.value->name()},
@@ -223,6 +231,7 @@ class ExposeTensors : public Pass {
           {"node", c.node->name()},
           {"output_index", c.value->output_index()},
           {"consumers", consumers},
+          {"uses", std::move(uses)},
           {"graph_output", c.value->is_graph_output()},
           {"batch", static_cast<int64_t>(i) / size},
       };

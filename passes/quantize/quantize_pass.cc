@@ -225,7 +225,7 @@ class Quantize : public Pass {
     if (calibration_.value().empty()) {
       return absl::InvalidArgumentError("quantize needs calibration=calib.json (from qopt-calibrate)");
     }
-    auto table = quantize::CalibrationTable::Load(calibration_.value(), range_.value() == "percentile");
+    auto table = quantize::CalibrationTable::Load(calibration_.value(), *quantize::ParseRangeMethod(range_.value()));
     if (!table.ok()) return table.status();
     table_ = *std::move(table);
     return absl::OkStatus();
@@ -502,7 +502,8 @@ class Quantize : public Pass {
                                                "Symmetric weights (auto: yes for signed types)", "auto",
                                                {"auto", "true", "false"}};
   Option<bool> reduce_range_{this, "reduce-range", "7-bit weights (for CPUs without VNNI)", false};
-  Option<std::string> range_{this, "range", "Which calibrated range to use", "minmax", {"minmax", "percentile"}};
+  Option<std::string> range_{this, "range", "Which calibrated range to use (choice: each tensor's recorded choice)",
+                             "minmax", quantize::RangeMethodNames()};
   Option<bool> adjust_weight_for_bias_{this, "adjust-weight-for-bias",
                                        "Enlarge int8/int16 weight scales that would overflow the int32 bias", true};
   Option<bool> keep_activations_{this, "keep-removable-activations",

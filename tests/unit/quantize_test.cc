@@ -343,5 +343,40 @@ TEST(QuantizeOverrides, TypeRangeAndFixedParameters) {
   std::filesystem::remove(overrides);
 }
 
+// range= picks which calibrated range each tensor uses: X's own min/max, its
+// mse range, or its recorded choice; a missing one names the tensor and flag.
+TEST(Quantize, RangeOptionPicksTheCalibratedRange) {
+  std::string text = R"({"schema": "qopt-calib/1", "tensors": {
+    "X": {"min": -1, "max": 1, "mse": {"min": -0.5, "max": 0.5}, "entropy": {"min": -0.25, "max": 0.25},
+          "choice": {"method": "entropy", "min": -0.25, "max": 0.25}})";
+  for (const auto& [tensor, range] : Ranges()) {
+    if (tensor == "X") continue;
+    text += ", \"" + tensor + "\": {\"min\": " + std::to_string(range.first) +
+            ", \"max\": " + std::to_string(range.second) + ", \"mse\": {\"min\": " + std::to_string(range.first) +
+            ", \"max\": " + std::to_string(range.second) +
+            "}, \"choice\": {\"method\": \"minmax\", \"min\": " + std::to_string(range.first) +
+            ", \"max\": " + std::to_string(range.second) + "}}";
+  }
+  const std::string calib = WriteText("range_option.calib.json", text + "}}");
+  for (const auto& [range, scale] : std::vector<std::pair<std::string, float>>{
+           {"minmax", 2.0f / 255}, {"mse", 1.0f / 255}, {"choice", 0.5f / 255}}) {
+    auto model = Parse(kModel);
+    absl::Status s = RunPipeline(*model, "quantize{calibration=" + calib + " range=" + range + "}");
+    ASSERT_TRUE(s.ok()) << range << ": " << s;
+    const ir::Node* x_q = model->graph().FindValue("X")->uses()[0].user;
+    ASSERT_EQ(x_q->op_type(), "QuantizeLinear");
+    EXPECT_FLOAT_EQ(static_cast<float>((*x_q->input(1)->constant()->ToDoubles())[0]), scale) << range;
+  }
+  auto model = Parse(kModel);
+  absl::Status e = RunPipeline(*model, "quantize{calibration=" + calib + " range=entropy}");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.message().find("has no entropy range (calibrate with qopt-calibrate --methods=entropy)"),
+            absl::string_view::npos)
+      << e;
+  e = RunPipeline(*model, "quantize{calibration=" + calib + " range=kl}");
+  ASSERT_FALSE(e.ok());
+  std::filesystem::remove(calib);
+}
+
 }  // namespace
 }  // namespace qopt

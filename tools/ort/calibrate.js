@@ -25,6 +25,12 @@ images:
   --channel-order=rgb|bgr     (default rgb)   --layout=nchw|nhwc (default nchw)
 statistics:
   --percentile=P              also P-th percentile ranges (e.g. 99.99), from histograms
+  --methods=entropy,mse       also these ranges per tensor, from histograms: entropy (KL divergence,
+                              as TensorRT/ONNX Runtime), mse (least expected squared error)
+  --method-bits=N             the quantization the methods aim at: N-bit asymmetric (default ${D.methodBits})
+  --choose=M                  record each tensor's choice: minmax, percentile, entropy, mse, or auto
+                              (auto: min/max for inputs, bounded ops, Softmax/ArgMax inputs and few
+                              values; else the best estimated SQNR; docs/calibration.md)
   --bins=N                    histogram bins (default ${D.bins})
   --types=float[,float16,double]  element types to calibrate (default float)
   --ops=Conv,MatMul           only outputs of these op types (default all)
@@ -42,6 +48,9 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   ...cal.INPUT_CLI_OPTIONS,
   percentile: { type: 'string' },
+  methods: { type: 'string' },
+  'method-bits': { type: 'string' },
+  choose: { type: 'string' },
   bins: { type: 'string' },
   types: { type: 'string' },
   ops: { type: 'string' },
@@ -74,6 +83,17 @@ function optionsFromCli(values) {
     const p = cal.parseNumber('percentile', values.percentile);
     if (!(p > 50 && p <= 100)) throw new lib.UsageError(`bad --percentile=${values.percentile} (want 50 < P <= 100)`);
     opts.percentile = p;
+  }
+  if (values.methods !== undefined) opts.methods = values.methods.split(',').map((s) => s.trim()).filter(Boolean);
+  if (values['method-bits'] !== undefined) {
+    opts.methodBits = lib.parseIntOpt('method-bits', values['method-bits'], 2);
+    if (opts.methodBits > 16) throw new lib.UsageError(`bad --method-bits=${values['method-bits']} (2 to 16)`);
+  }
+  if (values.choose !== undefined) {
+    if (!cal.CHOICES.includes(values.choose)) {
+      throw new lib.UsageError(`bad --choose=${values.choose} (one of ${cal.CHOICES.join(', ')})`);
+    }
+    opts.choose = values.choose;
   }
   if (opts.bins !== undefined && opts.bins % 4 !== 0) throw new lib.UsageError(`bad --bins=${values.bins} (a multiple of 4)`);
   if (values.types !== undefined) {

@@ -28,6 +28,7 @@ const CALIB_DEFAULTS = Object.freeze({
   // past it they are read again for every batch.
   cacheBytes: 256 * 1024 * 1024,
   types: ['float'],
+  methodBits: 8,
 });
 
 /**
@@ -51,18 +52,24 @@ class CalibrationError extends Error {
  * rank 2 and the other rank-3 tensors (MatMul/Gemm activations [.., T, K]).
  * Returns {axis, rule} or null for rank < 2.
  */
-// The ops that read NCHW data: `channels-first` in qopt's op-traits table
-// (ir/op_traits.def), asked of qopt-opt once (`--list-op-traits=json`).
-let channelsFirstOps = null;
-function channelsFirstConsumers() {
-  if (channelsFirstOps === null) {
+// What qopt's op-traits table (ir/op_traits.def) says about ops, asked of
+// qopt-opt once (`--list-op-traits=json`): op type -> its trait names.
+let opTraitTable = null;
+function opsWithTrait(trait) {
+  if (opTraitTable === null) {
     const r = spawnSync(resolveQoptOpt(), ['--list-op-traits=json'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
     if (r.error || r.status !== 0) {
       throw new CalibrationError(`qopt-opt --list-op-traits=json failed: ${r.error ? r.error.message : r.stderr.trim()}`);
     }
-    channelsFirstOps = new Set(JSON.parse(r.stdout).ops.filter((op) => op.traits.includes('channels-first'))
-      .map((op) => op.op));
+    opTraitTable = JSON.parse(r.stdout).ops;
   }
+  return new Set(opTraitTable.filter((op) => op.traits.includes(trait)).map((op) => op.op));
+}
+
+// The ops that read NCHW data: `channels-first` in the op-traits table.
+let channelsFirstOps = null;
+function channelsFirstConsumers() {
+  if (channelsFirstOps === null) channelsFirstOps = opsWithTrait('channels-first');
   return channelsFirstOps;
 }
 
@@ -182,6 +189,285 @@ function quantileOf(counts, total, q, low, width) {
     cum += c;
   }
   return low + (last + 1) * width;
+}
+
+// ---------------------------------------------------------------------------
+// Range methods on a histogram: entropy (KL divergence, as TensorRT's and ONNX
+// Runtime's entropy calibration) and MinMSE, plus the per-tensor choice.
+
+const RANGE_METHODS = ['entropy', 'mse'];
+const CHOICES = ['minmax', 'percentile', 'entropy', 'mse', 'auto'];
+// auto keeps min/max for tensors whose histogram has at most this many
+// occupied bins (few distinct values: masks, one-hot, constant-like tensors).
+const AUTO_FEW_BINS = 16;
+// auto never takes a range narrower than this fraction of the min/max span.
+const AUTO_MIN_SPAN = 1 / 16;
+
+// Entropy thresholds that would clip more than this fraction of the values
+// are not candidates: KL compares shapes, not values, so where |x| has
+// little mass near 0 it can rate a threshold that folds most values into one
+// spike bin as a perfect match (measured on cls: SE-block HardSigmoid gates
+// in [0.15, 0.34] cut to the constant 0.15).
+const ENTROPY_MAX_CLIPPED = 1e-3;
+
+const xlogx = (x) => (x > 0 ? x * Math.log(x) : 0);
+
+/** Folded counts of |x|: bin j covers [j·w, (j+1)·w), w = R / (bins/2). */
+function foldedCounts(h) {
+  const half = h.bins / 2;
+  const folded = new Float64Array(half);
+  for (let j = 0; j < half; j++) folded[j] = h.counts[half + j] + h.counts[half - 1 - j];
+  return folded;
+}
+
+/**
+ * Entropy calibration: the threshold t minimizing KL(P || Q), P the |x|
+ * histogram cut at t with the mass beyond t added to its last bin, Q the cut
+ * histogram (without that mass) merged into `levels` groups of bins — the
+ * bin holding 0 alone, the others in `levels - 1` equal groups — and spread
+ * back evenly over each group's bins where P is non-zero. Candidates are the
+ * bin edges from `levels` bins up to the bin holding the absolute maximum
+ * that clip at most ENTROPY_MAX_CLIPPED of the values; the first minimum wins. Each candidate costs O(levels) with prefix sums.
+ * Returns {t, kl} (t = absmax when there are fewer occupied bins than levels).
+ */
+function entropyThreshold(h, absmax, levels) {
+  const f = foldedCounts(h);
+  const half = f.length;
+  const w = h.range / half;
+  const used = Math.min(half, Math.floor(absmax / w) + 1);
+  if (used <= levels) return { t: absmax, kl: 0 };
+  const S = new Float64Array(used + 1); // counts before bin k
+  const HL = new Float64Array(used + 1); // sum of c·ln c before bin k
+  const NZ = new Float64Array(used + 1); // non-zero bins before bin k
+  for (let k = 0; k < used; k++) {
+    S[k + 1] = S[k] + f[k];
+    HL[k + 1] = HL[k] + xlogx(f[k]);
+    NZ[k + 1] = NZ[k] + (f[k] > 0 ? 1 : 0);
+  }
+  const T = S[used];
+  const lnT = Math.log(T);
+  const EPS = 1e-12;
+  let best = Infinity;
+  let bestI = used;
+  for (let i = levels; i <= used; i++) {
+    const kept = S[i];
+    const outliers = T - kept;
+    if (kept === 0 || outliers > ENTROPY_MAX_CLIPPED * T) continue;
+    let kl = 0;
+    for (let j = 0; j < levels; j++) {
+      // Group 0 is the bin holding 0 alone: the quantizer represents 0
+      // exactly (the zero point), so the spike of exact zeros after Relu or
+      // padding is not smeared over a group (which would favour small t).
+      const a = j === 0 ? 0 : 1 + Math.floor(((j - 1) * (i - 1)) / (levels - 1));
+      const b = j === 0 ? 1 : 1 + Math.floor((j * (i - 1)) / (levels - 1));
+      const qCount = S[b] - S[a];
+      let pMass = qCount;
+      let plnp = HL[b] - HL[a];
+      let nz = NZ[b] - NZ[a];
+      if (j === levels - 1 && outliers > 0) {
+        const last = f[i - 1];
+        pMass += outliers;
+        plnp += xlogx(last + outliers) - xlogx(last);
+        if (last === 0) nz += 1;
+      }
+      if (pMass === 0) continue;
+      let q = qCount > 0 ? qCount / nz / kept : 0; // normalized Q of each non-zero bin
+      if (q < EPS) q = EPS;
+      // sum over the group of p·ln(p / q), p = count / T
+      kl += plnp / T - (pMass / T) * lnT - (pMass / T) * Math.log(q);
+    }
+    if (kl < best) {
+      best = kl;
+      bestI = i;
+    }
+  }
+  return { t: Math.min(bestI * w, absmax), kl: best };
+}
+
+/**
+ * Prefix sums of the signed histogram over bin centres: C (counts), M1
+ * (count·x), M2 (count·x²); index k sums bins [0, k).
+ */
+function histogramMoments(h) {
+  const n = h.bins;
+  const w = (2 * h.range) / n;
+  const C = new Float64Array(n + 1);
+  const M1 = new Float64Array(n + 1);
+  const M2 = new Float64Array(n + 1);
+  for (let k = 0; k < n; k++) {
+    const c = h.counts[k];
+    const x = -h.range + (k + 0.5) * w;
+    C[k + 1] = C[k] + c;
+    M1[k + 1] = M1[k] + c * x;
+    M2[k + 1] = M2[k] + c * x * x;
+  }
+  return { n, w, C, M1, M2 };
+}
+
+/**
+ * Expected squared error of quantizing the histogram's values to `levels`
+ * uniform levels over [lo, hi] (lo <= 0 <= hi), per value: values outside
+ * are clipped ((x - lo)² or (x - hi)²), values inside get the rounding error
+ * Δ²/12, Δ = (hi - lo) / (levels - 1). Bins are taken at their centres.
+ */
+function histogramMse(h, lo, hi, levels, mom = histogramMoments(h)) {
+  const { n, w, C, M1, M2 } = mom;
+  if (h.total === 0) return NaN;
+  if (h.range === 0) return 0;
+  const total = C[n];
+  // first bin whose centre is >= lo, first bin whose centre is > hi
+  const a = Math.min(n, Math.max(0, Math.ceil((lo + h.range) / w - 0.5)));
+  const b = Math.min(n, Math.max(0, Math.floor((hi + h.range) / w - 0.5) + 1));
+  return mseFromMoments(mom, a, b, lo, hi, levels) / total;
+}
+
+function mseFromMoments({ n, C, M1, M2 }, a, b, lo, hi, levels) {
+  const below = M2[a] - 2 * lo * M1[a] + lo * lo * C[a];
+  const above = (M2[n] - M2[b]) - 2 * hi * (M1[n] - M1[b]) + hi * hi * (C[n] - C[b]);
+  const step = (hi - lo) / (levels - 1);
+  return below + above + (C[b] - C[a]) * (step * step) / 12;
+}
+
+/**
+ * MinMSE: the range [lo, hi] (bin edges, lo <= 0 <= hi) minimizing
+ * histogramMse over every pair of edges between the bins holding min and max
+ * (O(1) per pair with prefix sums); past about 250k pairs, a grid of every
+ * s-th edge first, then every edge within s of its best pair. The first
+ * minimum wins. Returns {lo, hi, mse}.
+ */
+function mseRange(h, min, max, levels) {
+  const mom = histogramMoments(h);
+  const { n, w, C } = mom;
+  const z = n / 2; // edge index of 0
+  const edge = (k) => -h.range + k * w;
+  const aMin = Math.min(z, Math.max(0, Math.floor((min + h.range) / w)));
+  const bMax = Math.max(z, Math.min(n, Math.floor((max + h.range) / w) + 1));
+  const total = C[n];
+  let best = Infinity;
+  let bestA = aMin;
+  let bestB = bMax;
+  const tryPair = (a, b) => {
+    if (b <= a) return;
+    const e = mseFromMoments(mom, a, b, edge(a), edge(b), levels);
+    if (e < best) {
+      best = e;
+      bestA = a;
+      bestB = b;
+    }
+  };
+  const pairs = (z - aMin + 1) * (bMax - z + 1);
+  const s = Math.max(1, Math.ceil(Math.sqrt(pairs / 250000)));
+  for (let a = z; a >= aMin; a -= s) for (let b = z; b <= bMax; b += s) tryPair(a, b);
+  tryPair(aMin, bMax);
+  if (s > 1) {
+    const a0 = bestA;
+    const b0 = bestB;
+    for (let a = Math.min(z, a0 + s); a >= Math.max(aMin, a0 - s); a--) {
+      for (let b = Math.max(z, b0 - s); b <= Math.min(bMax, b0 + s); b++) tryPair(a, b);
+    }
+  }
+  return { lo: edge(bestA), hi: edge(bestB), mse: best / total };
+}
+
+/** Estimated SQNR in dB of quantizing the histogram to `levels` levels over [lo, hi]. */
+function histogramSqnr(h, lo, hi, levels, mom = histogramMoments(h)) {
+  const { n, C, M2 } = mom;
+  if (!(C[n] > 0)) return null;
+  const power = M2[n] / C[n];
+  const err = histogramMse(h, Math.min(lo, 0), Math.max(hi, 0), levels, mom);
+  if (err === 0) return power === 0 ? null : Infinity;
+  return 10 * Math.log10(power / err);
+}
+
+/** Occupied bins of a histogram (a proxy for the number of distinct values). */
+function occupiedBins(h) {
+  if (h.range === 0) return h.total > 0 ? 1 : 0;
+  let k = 0;
+  for (let i = 0; i < h.bins; i++) if (h.counts[i] > 0) k++;
+  return k;
+}
+
+const rangeEntry = (lo, hi, extra = {}) => ({ min: lo, max: hi, absmax: Math.max(Math.abs(lo), Math.abs(hi)), ...extra });
+
+/** Fraction of the histogram's values in bins wholly outside [lo, hi] (a lower bound of the clipped fraction). */
+function clippedFraction(h, lo, hi) {
+  if (h.total === 0 || h.range === 0) return 0;
+  const w = (2 * h.range) / h.bins;
+  let out = 0;
+  for (let k = 0; k < h.bins; k++) {
+    const a = -h.range + k * w;
+    if (a + w <= lo || a > hi) out += h.counts[k];
+  }
+  return out / h.total;
+}
+
+/**
+ * The entropy range of a tensor with finite values in [min, max], for
+ * `bits`-bit asymmetric quantization: a one-signed tensor (min >= 0 or
+ * max <= 0, e.g. after Relu) spends all 2^bits levels on one side, so the
+ * KL threshold of |x| uses 2^bits levels and the range is [min, t] (or
+ * [-t, max]); a two-signed tensor uses TensorRT's symmetric form, 2^(bits-1)
+ * levels for |x|, and the range [max(min, -t), min(max, t)].
+ */
+function entropyRange(h, min, max, bits) {
+  const absmax = Math.max(-min, max);
+  const oneSided = min >= 0 || max <= 0;
+  const levels = oneSided ? 2 ** bits : 2 ** (bits - 1);
+  if (h.range === 0 || absmax === 0) return rangeEntry(min, max, { levels, clipped: 0 });
+  const { t } = entropyThreshold(h, absmax, levels);
+  const lo = Math.max(min, -t);
+  const hi = Math.min(max, t);
+  return rangeEntry(lo, hi, { levels, clipped: clippedFraction(h, lo, hi) });
+}
+
+/** The MinMSE range for asymmetric `bits`-bit quantization, clamped to [min, max]. */
+function minMseRange(h, min, max, bits) {
+  const levels = 2 ** bits;
+  if (h.range === 0 || min === max) return rangeEntry(min, max, { levels, clipped: 0 });
+  const r = mseRange(h, min, max, levels);
+  const lo = Math.max(min, r.lo);
+  const hi = Math.min(max, r.hi);
+  return rangeEntry(lo, hi, { levels, clipped: clippedFraction(h, lo, hi) });
+}
+
+/**
+ * The per-tensor choice of `--choose=auto` (docs/calibration.md):
+ *  1. graph inputs keep min/max (the preprocessing bounds them);
+ *  2. outputs of bounded ops (trait `bounded`: Sigmoid, Tanh, Softmax) keep
+ *     min/max, and so do tensors read, directly or through data movement,
+ *     by an op whose result hangs on its largest inputs (trait
+ *     `top-decides`: Softmax, LogSoftmax, ArgMax, TopK; `ctx.decides` names it);
+ *  3. tensors with at most AUTO_FEW_BINS occupied histogram bins keep min/max;
+ *  4. otherwise the candidate (minmax, percentile, entropy, mse, those
+ *     computed) with the highest estimated SQNR on the histogram for
+ *     `bits`-bit asymmetric quantization, among those whose span is at least
+ *     AUTO_MIN_SPAN of the min/max span; the first in that order on a tie.
+ * Returns {method, reason}.
+ */
+function autoChoice(entry, h, ctx) {
+  if (entry.kind === 'input') return { method: 'minmax', reason: 'graph input' };
+  if (entry.op_type && ctx.bounded.has(entry.op_type)) {
+    return { method: 'minmax', reason: `output of bounded op ${entry.op_type}` };
+  }
+  if (ctx.decides) return { method: 'minmax', reason: `read by ${ctx.decides}: its largest values decide` };
+  const occupied = occupiedBins(h);
+  if (occupied <= AUTO_FEW_BINS) return { method: 'minmax', reason: `few distinct values (${occupied} histogram bins)` };
+  const mom = histogramMoments(h);
+  const levels = 2 ** ctx.bits;
+  const span = entry.max - entry.min;
+  let best = null;
+  const scores = [];
+  for (const m of ['minmax', 'percentile', 'entropy', 'mse']) {
+    const r = m === 'minmax' ? entry : entry[m];
+    if (!r || r.min === null) continue;
+    const sqnr = histogramSqnr(h, r.min, r.max, levels, mom);
+    if (sqnr === null) continue;
+    const narrow = r.max - r.min < AUTO_MIN_SPAN * span;
+    scores.push(`${m} ${sqnr.toFixed(1)}${narrow ? ' (too narrow)' : ''}`);
+    if (!narrow && (best === null || sqnr > best.sqnr)) best = { method: m, sqnr };
+  }
+  if (best === null) return { method: 'minmax', reason: 'no estimate' };
+  return { method: best.method, reason: `highest estimated SQNR, dB: ${scores.join(', ')}` };
 }
 
 /** Float values of an ort.Tensor (float16 decoded); throws for other types. */
@@ -377,6 +663,28 @@ class TensorStats {
         max: clamp(this.histogram.quantile(p / 100), this.min, this.max),
         absmax: clamp(this.histogram.absQuantile(p / 100), 0, entry.absmax),
       } : { p, min: null, max: null, absmax: null };
+    }
+    const bits = opts.bits || CALIB_DEFAULTS.methodBits;
+    if (this.histogram) {
+      for (const m of opts.methods || []) {
+        if (!has) entry[m] = { min: null, max: null, absmax: null };
+        else if (m === 'entropy') entry.entropy = entropyRange(this.histogram, this.min, this.max, bits);
+        else if (m === 'mse') entry.mse = minMseRange(this.histogram, this.min, this.max, bits);
+        else throw new UsageError(`unknown range method '${m}' (${RANGE_METHODS.join(', ')})`);
+      }
+    }
+    if (opts.choose) {
+      let pick = { method: opts.choose };
+      if (opts.choose === 'auto') {
+        if (!this.histogram) throw new UsageError('--choose=auto needs the histogram');
+        const ctx = { bits, bounded: opts.bounded || new Set(), decides: opts.decides || null };
+        pick = has ? autoChoice(entry, this.histogram, ctx)
+          : { method: 'minmax', reason: 'no finite values' };
+      }
+      const r = pick.method === 'minmax' ? entry : entry[pick.method];
+      if (!r) throw new UsageError(`--choose=${opts.choose}: tensor '${this.name}' has no ${pick.method} range`);
+      entry.choice = { method: pick.method, min: r.min, max: r.max };
+      if (pick.reason) entry.choice.reason = pick.reason;
     }
     return entry;
   }
@@ -1033,6 +1341,12 @@ function validateCalib(doc) {
         !(t.percentile.min <= t.percentile.max && Number.isFinite(t.percentile.absmax))) {
       problems.push(`tensor '${name}': bad percentile range`);
     }
+    for (const m of ['entropy', 'mse', 'choice']) {
+      const r = t[m];
+      if (r && r.min !== null && !(Number.isFinite(r.min) && Number.isFinite(r.max) && r.min <= r.max)) {
+        problems.push(`tensor '${name}': bad ${m} range`);
+      }
+    }
   }
   return problems;
 }
@@ -1290,11 +1604,51 @@ function checkFinite(stats, name, source, i, allowNonFinite) {
 }
 
 /**
+ * Tensors read by a `top-decides` op (Softmax, ArgMax, ...) directly or
+ * through `data-movement` ops (Flatten, Reshape, Transpose, ...), from the
+ * expose-tensors list (graph order, each with its `uses`): name -> that op.
+ */
+function topDecidingReaders(tensors) {
+  const top = opsWithTrait('top-decides');
+  const moves = opsWithTrait('data-movement');
+  const found = new Map();
+  for (let i = tensors.length - 1; i >= 0; i--) {
+    for (const u of tensors[i].uses || []) {
+      const op = top.has(u.op_type) ? u.op_type : moves.has(u.op_type) ? found.get(u.output) : undefined;
+      if (op) {
+        found.set(tensors[i].name, op);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The range methods to compute: those asked for, plus the one --choose names
+ * (mse for auto). --choose=percentile needs --percentile.
+ */
+function rangeMethods(asked, choose, percentile) {
+  for (const m of asked) {
+    if (!RANGE_METHODS.includes(m)) {
+      throw new UsageError(`bad --methods: '${m}' (${RANGE_METHODS.join(', ')}; percentile is --percentile=P)`);
+    }
+  }
+  if (choose !== null && !CHOICES.includes(choose)) throw new UsageError(`bad --choose=${choose} (${CHOICES.join(', ')})`);
+  if (choose === 'percentile' && percentile === null) throw new UsageError('--choose=percentile needs --percentile=P');
+  const want = new Set(asked);
+  if (choose === 'entropy' || choose === 'mse') want.add(choose);
+  if (choose === 'auto') want.add('mse');
+  return RANGE_METHODS.filter((m) => want.has(m));
+}
+
+/**
  * Calibrates `modelPath`: exposes its float tensors in batches of
  * opts.batchSize with qopt-opt, runs every sample through each batch's model
  * in ONNX Runtime and accumulates statistics. Returns the calib.json document.
  * opts: inputs (file or folder) | random (N), shapes (Map), seed, qoptOpt,
- *       batchSize, types, ops, percentile, bins, optLevel, threads,
+ *       batchSize, types, ops, percentile, bins, methods ([entropy, mse]),
+ *       methodBits, choose (minmax|percentile|entropy|mse|auto), optLevel, threads,
  *       imageSize {height, width}, image {mean, std, scale, channelOrder,
  *       sizeMultiple}, layout, allowNonFinite, keepTemp, onProgress(done, total, batch, batches).
  */
@@ -1308,6 +1662,9 @@ async function calibrate(modelPath, opts = {}) {
   const ops = opts.ops || [];
   const bins = opts.bins || CALIB_DEFAULTS.bins;
   const percentile = opts.percentile === undefined ? null : opts.percentile;
+  const choose = opts.choose || null;
+  const methods = rangeMethods(opts.methods || [], choose, percentile);
+  const bits = opts.methodBits || CALIB_DEFAULTS.methodBits;
   const optLevel = opts.optLevel || CALIB_DEFAULTS.optLevel;
   const t0 = process.hrtime.bigint();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-calib-'));
@@ -1324,7 +1681,10 @@ async function calibrate(modelPath, opts = {}) {
     // Accumulators: graph inputs first, then the candidates in graph order.
     const stats = new Map();
     const meta = new Map();
-    const histogram = percentile === null ? 0 : bins;
+    const histogram = percentile === null && !methods.length ? 0 : bins;
+    const bounded = choose === 'auto' ? opsWithTrait('bounded') : new Set();
+    const decides = choose === 'auto' ? topDecidingReaders(list.tensors) : new Map();
+    const entryOpts = { percentile, methods, bits, choose, bounded };
     const tensorsByBatch = Array.from({ length: batches }, () => []);
     for (const t2 of list.tensors) {
       stats.set(t2.name, new TensorStats(t2.name, { consumers: t2.consumers, histogram }));
@@ -1404,10 +1764,10 @@ async function calibrate(modelPath, opts = {}) {
     }
 
     const tensors = {};
-    for (const [name, s] of inputStats) tensors[name] = s.toJSON({ kind: 'input', opType: null, percentile });
+    for (const [name, s] of inputStats) tensors[name] = s.toJSON({ ...entryOpts, kind: 'input', opType: null });
     for (const [name, s] of stats) {
       const m = meta.get(name);
-      tensors[name] = s.toJSON({ kind: m.kind, opType: m.opType, percentile });
+      tensors[name] = s.toJSON({ ...entryOpts, kind: m.kind, opType: m.opType, decides: decides.get(name) });
     }
     const seconds = since(t0) / 1000;
     const doc = {
@@ -1423,7 +1783,10 @@ async function calibrate(modelPath, opts = {}) {
         batch_size: batchSize,
         batches,
         percentile,
-        bins: percentile === null ? null : bins,
+        bins: histogram ? bins : null,
+        methods,
+        method_bits: methods.length || choose ? bits : null,
+        choose,
         opt_level: optLevel,
         untyped: list.untyped,
       },
@@ -1453,6 +1816,14 @@ module.exports = {
   CalibrationError,
   channelAxis,
   Histogram,
+  RANGE_METHODS,
+  CHOICES,
+  entropyThreshold,
+  entropyRange,
+  minMseRange,
+  histogramMse,
+  histogramSqnr,
+  autoChoice,
   TensorStats,
   decodeTensorProto,
   encodeTensorProto,
