@@ -12,6 +12,7 @@
 #   pc+entropy, pc+mse, pc+choice   ... range=entropy|mse|choice (when qopt-calibrate has --methods)
 #   cle+per-tensor  cle,dce on FP32, calibrated again, then quantize per tensor
 #   sq+per-channel  smoothquant{calibration=C},quantize{per-channel=true} (when qopt-opt has smoothquant)
+#   hs+per-channel  upgrade-opset{opset=14},fuse-hardswish, then per-channel
 #   pc+fix-bias     per-channel, then fix-bias-overflow{bias-from=fp32.onnx}
 #   int8-plain      int8{calibration=C target=T input-shape=...} (when qopt-opt has int8)
 #   int8, int8-pt   int8{... sensitivity=S} with per-channel=true / false, S = qopt-sensitivity
@@ -110,6 +111,10 @@ prepare() {
     --out="$dir/calib-images" || return
   step node bench/lib/text_images.js --task="$m" --count="$n_eval" --seed=202 --width="$w" --height="$h" \
     --out="$dir/eval-images" || return
+  # cls's output is a 2-class softmax: too coarse to rank units on with a few
+  # samples; its logits are what the classes come from.
+  sens_objective=()
+  [[ $m == cls ]] && sens_objective=(--objective=Flatten_out)
   step "$qopt" "testdata/models/paddleocr-$m.onnx" --pass=canonicalize --report=none -o "$dir/fp32.onnx" || return
   local methods=()
   ((has_methods)) && methods=(--methods=entropy,mse --choose=auto)
@@ -137,6 +142,7 @@ prepare() {
   if has_pass smoothquant; then
     variant sq+per-channel "$dir/fp32.onnx" "smoothquant{calibration=$c},$pc}" || return
   fi
+  variant hs+per-channel "$dir/fp32.onnx" "upgrade-opset{opset=14},fuse-hardswish,$pc}" || return
   variant pc+fix-bias "$dir/fp32.onnx" "$pc},fix-bias-overflow{bias-from=$dir/fp32.onnx}" || return
   if has_pass int8; then
     local i8="int8{calibration=$c target=$target input-shape=$shape"
@@ -151,7 +157,7 @@ prepare() {
 
 sensitivity() {  # sensitivity QUANTIZE-PIPELINE OUT
   step tools/qopt-sensitivity "$dir/fp32.onnx" --quantize="$1" --inputs="$dir/calib-images" --image-size="${h}x${w}" \
-    "${norm_args[@]}" --samples="$n_sens" -o "$2" --html="${2%.json}.html"
+    "${norm_args[@]}" --samples="$n_sens" "${sens_objective[@]}" -o "$2" --html="${2%.json}.html"
 }
 
 IFS=, read -r -a model_list <<<"$models"
