@@ -238,8 +238,9 @@ function nodesInOrder(tensors) {
 /**
  * The prefixes of `nodes` (graph order) that end right after a unit and the
  * nodes following it up to the next unit: for the i-th unit (1-based), the
- * first K nodes where K is the index of unit i+1 (all nodes for the last
- * unit). Returns [{units: i, nodes: K, last_node}].
+ * first K nodes where K is the index of unit i+1 (for the last unit, all
+ * nodes: that is the FP32 model, so it is left out).
+ * Returns [{units: i, nodes: K, last_node}].
  */
 function prefixCutPoints(nodes, unitOps) {
   const at = [];
@@ -247,7 +248,12 @@ function prefixCutPoints(nodes, unitOps) {
   return at.map((_, i) => {
     const k = i + 1 < at.length ? at[i + 1] : nodes.length;
     return { units: i + 1, nodes: k, last_node: nodes[k - 1].name };
-  });
+  }).filter((c) => c.nodes < nodes.length);
+}
+
+/** Index of the first node without a name (exclude-nodes cannot match it), or -1. */
+function firstUnnamed(nodes) {
+  return nodes.findIndex((n) => !n.name);
 }
 
 /**
@@ -648,6 +654,32 @@ async function sensitivity(modelPath, opts = {}) {
     }
     if (!units.length) throw new SensitivityError(`no node of --units=${unitOps.join(',')} in '${modelPath}'`);
 
+    // Prefix mode's cut points, before anything is run: the nodes in graph
+    // order (every output type), the prefixes ending before each next unit,
+    // none reaching past a node without a name.
+    let nodes = null;
+    let cuts = null;
+    let picks = null;
+    let unnamedAt = -1;
+    if (mode === 'prefix') {
+      const all = cal.runExposeTensors(qoptOpt, modelPath, {
+        types: ['all'], ops: [], batchSize: 0, batchIndex: 0, list: f('all.list.json'),
+      });
+      nodes = nodesInOrder(all.tensors);
+      const every = prefixCutPoints(nodes, unitOps);
+      unnamedAt = firstUnnamed(nodes);
+      cuts = unnamedAt < 0 ? every : every.filter((c) => c.nodes <= unnamedAt);
+      if (unnamedAt >= 0) {
+        const what = `node ${unnamedAt + 1} of '${modelPath}' (${nodes[unnamedAt].op_type}) has no name, and exclude-nodes ` +
+          'matches names';
+        if (!cuts.length) throw new SensitivityError(`--mode=prefix: ${what}: no prefix before it ends after a unit`);
+        log(`prefix: ${what}: the sweep stops before it (${cuts.length} of ${every.length} prefixes)`);
+      }
+      const max = opts.prefixMax !== undefined ? opts.prefixMax
+        : Math.max(1, Math.min(DEFAULTS.prefixMax, Math.ceil(units.length / 2)));
+      picks = prefixSweep(cuts.length, { max, step: opts.prefixStep });
+    }
+
     // Samples.
     let source;
     const reference = [];
@@ -714,19 +746,6 @@ async function sensitivity(modelPath, opts = {}) {
     let prefix = null;
     let prefixKeep = null;
     if (mode === 'prefix') {
-      const all = cal.runExposeTensors(qoptOpt, modelPath, {
-        types: ['all'], ops: [], batchSize: 0, batchIndex: 0, list: f('all.list.json'),
-      });
-      const nodes = nodesInOrder(all.tensors);
-      const cuts = prefixCutPoints(nodes, unitOps);
-      const picks = prefixSweep(cuts.length, { max: opts.prefixMax, step: opts.prefixStep });
-      const lastK = cuts[picks[picks.length - 1]].nodes;
-      const unnamed = nodes.slice(0, lastK).map((n, k) => ({ n, k })).filter(({ n }) => !n.name);
-      if (unnamed.length) {
-        throw new SensitivityError(`--mode=prefix: ${unnamed.length} of the first ${lastK} nodes of '${modelPath}' ` +
-          `have no name (the first is node ${unnamed[0].k + 1}, ${unnamed[0].n.op_type}) and exclude-nodes matches ` +
-          'names: give them names, or a smaller --prefix-max');
-      }
       const fraction = opts.prefixFraction === undefined ? DEFAULTS.prefixFraction : opts.prefixFraction;
       const minGainDb = opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb;
       const sweep = [];
@@ -745,7 +764,8 @@ async function sensitivity(modelPath, opts = {}) {
       const chosen = choice.index === null ? null : sweep[choice.index];
       const names = chosen ? nodes.slice(0, chosen.nodes).map((x) => x.name) : [];
       prefix = {
-        units_total: cuts.length, nodes_total: nodes.length,
+        units_total: units.length, nodes_total: nodes.length,
+        unnamed_node: unnamedAt < 0 ? null : { index: unnamedAt, op_type: nodes[unnamedAt].op_type },
         max_units: cuts[picks[picks.length - 1]].units, step: opts.prefixStep || DEFAULTS.prefixStep,
         fraction, min_gain_db: minGainDb, best_gain_db: choice.best_gain_db, chosen: choice.index, sweep,
       };
@@ -1032,6 +1052,7 @@ module.exports = {
   nodesInOrder,
   prefixCutPoints,
   prefixSweep,
+  firstUnnamed,
   choosePrefix,
   excludeOption,
   validateSensitivity,

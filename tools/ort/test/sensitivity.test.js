@@ -120,9 +120,11 @@ test('prefixCutPoints: each prefix ends right before the next unit, the last one
     { units: 1, nodes: 5, last_node: 'n4' },   // Transpose, Conv and its Mul/Add/Clip
     { units: 2, nodes: 6, last_node: 'n5' },   // a unit followed right away by a unit
     { units: 3, nodes: 8, last_node: 'n7' },
-    { units: 4, nodes: 11, last_node: 'n10' },  // the last unit: the whole model
-  ]);
+  ]);  // the last unit's prefix would be the whole model (FP32): left out
   assert.deepEqual(s.prefixCutPoints(nodes, ['Gemm']), []);
+  assert.deepEqual(s.prefixCutPoints(nodes.slice(0, 9), ['Conv', 'MatMul']).map((c) => c.nodes), [5, 6, 8]);
+  assert.equal(s.firstUnnamed(nodes), -1);
+  assert.equal(s.firstUnnamed([{ name: 'a' }, { name: '' }, { name: '' }]), 1);
 });
 
 test('prefixSweep: default max is 16 or half the units, step and max always measured', () => {
