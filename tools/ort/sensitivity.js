@@ -469,7 +469,7 @@ function renderHtml(doc) {
     : 'minus the output SQNR when the unit alone is quantized (dB; longer: more sensitive)';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>qopt sensitivity: ${escapeHtml(path.basename(doc.model))}</title>
-<style>body{font-family:sans-serif;margin:1.5em;max-width:60em}code{background:#f2f2f2;padding:0 .2em}
+<style>body{font-family:sans-serif;margin:1.5em;max-width:60em}code{background:#f2f2f2;padding:0 .2em;word-break:break-all}
 table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style></head>
 <body>
 <h1>Quantization sensitivity</h1>
@@ -478,7 +478,8 @@ table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style><
 <tr><th>pipeline</th><td><code>${escapeHtml(doc.pipeline)}</code></td></tr>
 <tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
 <tr><th>baseline output SQNR</th><td>${fmtDb(doc.baseline.output_sqnr_db)} dB (${doc.baseline.outputs.map(escapeHtml).join(', ')})</td></tr>
-<tr><th>keep float</th><td>${kf.option ? `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +
+<tr><th>keep float</th><td>${kf.option ? `${doc.prefix ? `the first ${kf.names.length} of ${doc.prefix.nodes_total} nodes: ` : ''}` +
+    `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +
     (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? `: output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : '')
     : `none (${escapeHtml(kf.rule)})`}</td></tr>
 </table>
@@ -491,10 +492,10 @@ ${barChartSvg(doc.prefix.sweep.map((e, k) => ({
     title: `first ${e.nodes} nodes float (${e.units} units, up to ${e.last_node}): output SQNR ${fmtDb(e.output_sqnr_db)} dB, ` +
       `gain ${fmtDb(e.gain_db, true)} dB${k === doc.prefix.chosen ? ' (chosen)' : ''}`,
   })), { cls: 'prefix-bar', barColor: '#8a6ab5' })}
-` : ''}<h2>Units, ranked</h2>
+` : ''}${doc.units.length || !doc.prefix ? `<h2>Units, ranked</h2>
 <p>${escapeHtml(metric)}; hover a bar for the numbers.</p>
 ${barChartSvg(unitItems, { cls: 'unit-bar' })}
-<h2>Quantized tensors, worst first</h2>
+` : ''}<h2>Quantized tensors, worst first</h2>
 <p>SQNR of each activation after its DequantizeLinear against the FP32 tensor (dB).</p>
 ${barChartSvg(tensorItems, { cls: 'tensor-bar', barColor: '#7a9a4a' })}
 </body></html>
