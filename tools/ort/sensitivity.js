@@ -564,7 +564,7 @@ async function outputSqnr(file, opts, source, outputNames, reference) {
  * opts: quantize (pipeline text), inputs/random/seed/shapes/image/imageSize/
  *   layout (as calibrate), samples, objective (tensor names; default the
  *   float outputs), units (op types), mode, budget,
- *   maxUnits, minGainDb, optLevel, threads, batchSize, qoptOpt, keepTemp,
+ *   maxUnits, minGainDb, prefixMax, prefixStep, prefixFraction, optLevel, threads, batchSize, qoptOpt, keepTemp,
  *   log(line) for progress.
  */
 async function sensitivity(modelPath, opts = {}) {
