@@ -8,7 +8,10 @@
 //      Conv, ConvTranspose, MatMul or Gemm node) is left float by adding it
 //      to the quantize pass's exclude-nodes, and the gain over the fully
 //      quantized model;
-//  (c) only-quantized: the output SQNR with that unit the only node quantized.
+//  (c) only-quantized: the output SQNR with that unit the only node quantized;
+//  (d) prefix (--mode=prefix): the output SQNR when the first K nodes in graph
+//      order stay float, K cut right before the next unit, for the first N
+//      units; keep_float is then the smallest prefix near the best gain.
 // Writes sensitivity.json (schema qopt-sensitivity/1), optionally a one-page
 // HTML chart, and prints a ranked table. See docs/sensitivity.md.
 
@@ -30,8 +33,11 @@ const DEFAULTS = Object.freeze({
   batchSize: 128,
   maxUnits: 3,
   minGainDb: 0.5,
+  prefixMax: 16,
+  prefixStep: 1,
+  prefixFraction: 0.8,
 });
-const MODES = ['keep-float', 'only-quantized', 'both'];
+const MODES = ['keep-float', 'only-quantized', 'both', 'prefix'];
 
 /** Bad input (pipeline, model, inputs): the CLI prints one line and exits 2. */
 class SensitivityError extends Error {
@@ -208,6 +214,82 @@ function keepFloatCandidates(ranked, { budget, maxUnits = DEFAULTS.maxUnits, min
   return { candidates: eligible.slice(0, 2 * limit).map((u) => u.name), limit, rule };
 }
 
+// ---------------------------------------------------------------------------
+// Prefix mode (pure)
+
+/**
+ * The nodes of a model in graph order from an expose-tensors list (one entry
+ * per output tensor, in node order): [{name, op_type}]. A node with several
+ * outputs is listed once; unnamed nodes keep the name ''.
+ */
+function nodesInOrder(tensors) {
+  const nodes = [];
+  let prev = null;
+  for (const t of tensors) {
+    const name = t.node || '';
+    const same = prev && prev.node === name && name !== '' ? true
+      : prev && name === '' && prev.node === '' && t.output_index > prev.output_index;
+    if (!same) nodes.push({ name, op_type: t.op_type });
+    prev = { node: name, output_index: t.output_index };
+  }
+  return nodes;
+}
+
+/**
+ * The prefixes of `nodes` (graph order) that end right after a unit and the
+ * nodes following it up to the next unit: for the i-th unit (1-based), the
+ * first K nodes where K is the index of unit i+1 (for the last unit, all
+ * nodes: that is the FP32 model, so it is left out).
+ * Returns [{units: i, nodes: K, last_node}].
+ */
+function prefixCutPoints(nodes, unitOps) {
+  const at = [];
+  nodes.forEach((n, k) => { if (unitOps.includes(n.op_type)) at.push(k); });
+  return at.map((_, i) => {
+    const k = i + 1 < at.length ? at[i + 1] : nodes.length;
+    return { units: i + 1, nodes: k, last_node: nodes[k - 1].name };
+  }).filter((c) => c.nodes < nodes.length);
+}
+
+/** Index of the first node without a name (exclude-nodes cannot match it), or -1. */
+function firstUnnamed(nodes) {
+  return nodes.findIndex((n) => !n.name);
+}
+
+/**
+ * Which of `count` cut points to measure (0-based indexes): units step,
+ * 2*step, ... up to `max` units, and `max` itself. Default max: 16 or half
+ * the units, whichever is smaller (at least 1).
+ */
+function prefixSweep(count, { max, step = DEFAULTS.prefixStep } = {}) {
+  if (!count) return [];
+  const top = Math.min(count, max === undefined ? Math.max(1, Math.min(DEFAULTS.prefixMax, Math.ceil(count / 2))) : max);
+  const out = [];
+  for (let i = step; i <= top; i += step) out.push(i - 1);
+  if (out[out.length - 1] !== top - 1) out.push(top - 1);
+  return out;
+}
+
+/**
+ * The prefix to keep float from a measured sweep ([{units, nodes, gain_db}]):
+ * the smallest one (fewest nodes) whose gain is at least `fraction` of the
+ * best measured gain and at least `minGainDb`; none when the best gain is
+ * below `minGainDb`. Returns {index (into sweep) or null, best_gain_db, rule}.
+ */
+function choosePrefix(sweep, { fraction = DEFAULTS.prefixFraction, minGainDb = DEFAULTS.minGainDb } = {}) {
+  const gains = sweep.map((e) => (Number.isFinite(e.gain_db) ? e.gain_db : -Infinity));
+  const best = gains.length ? Math.max(...gains) : -Infinity;
+  const rule = `prefix: the fewest leading nodes whose gain is at least ${fraction} of the best measured ` +
+    `gain (${fmtDb(dbValue(best), true)} dB) and at least ${minGainDb} dB`;
+  if (!(best >= minGainDb)) return { index: null, best_gain_db: dbValue(best), rule };
+  const need = Math.max(fraction * best, minGainDb);
+  let index = null;
+  sweep.forEach((e, k) => {
+    if (gains[k] >= need && (index === null || e.nodes < sweep[index].nodes)) index = k;
+  });
+  return { index, best_gain_db: dbValue(best), rule };
+}
+
 /** The quantize option that keeps `names` float, ready to paste; null when there are none. */
 function excludeOption(names) {
   return names.length ? `exclude-nodes=${cal.quotePipelineValue(exactNamesPattern(names))}` : null;
@@ -240,7 +322,21 @@ function validateSensitivity(doc) {
   }
   const kf = doc.keep_float;
   need(kf && Array.isArray(kf.names) && typeof kf.rule === 'string', 'keep_float');
-  need(kf.names.every((n) => doc.units.some((u) => u.name === n)), 'keep_float names a unit that is not listed');
+  if (doc.prefix) {
+    const px = doc.prefix;
+    need(Array.isArray(px.sweep) && px.sweep.length > 0, 'prefix.sweep is a non-empty list');
+    px.sweep.forEach((e, k) => {
+      need(Number.isInteger(e.units) && Number.isInteger(e.nodes) && typeof e.last_node === 'string' &&
+        isDb(e.output_sqnr_db) && isDb(e.gain_db), `prefix.sweep[${k}]`);
+      need(k === 0 || e.nodes > px.sweep[k - 1].nodes, `prefix.sweep[${k}]: nodes not increasing`);
+    });
+    need(px.chosen === null || (Number.isInteger(px.chosen) && px.sweep[px.chosen]), 'prefix.chosen');
+    const c = px.chosen === null ? null : px.sweep[px.chosen];
+    need(c ? kf.names.length === c.nodes && kf.names[kf.names.length - 1] === c.last_node : kf.names.length === 0,
+      'keep_float.names is not the chosen prefix');
+  } else {
+    need(kf.names.every((n) => doc.units.some((u) => u.name === n)), 'keep_float names a unit that is not listed');
+  }
   need((kf.names.length === 0) === (kf.option === null), 'keep_float.option');
   return doc;
 }
@@ -258,7 +354,9 @@ function formatTable(doc, top = 10) {
   const lines = [];
   lines.push(`baseline output SQNR ${fmtDb(doc.baseline.output_sqnr_db)} dB over ${doc.samples} samples ` +
     `(${doc.settings && doc.settings.objective ? `objective ${doc.settings.objective.join(', ')}`
-      : `${doc.baseline.outputs.length} float output(s) together`}), ${doc.units.length} units, ${doc.tensors.length} tensors`);
+      : `${doc.baseline.outputs.length} float output(s) together`}), ${doc.prefix ? doc.prefix.units_total
+    : doc.units.length} units, ${doc.tensors.length} tensors`);
+  if (doc.prefix) lines.push(...formatPrefixSweep(doc));
   const hasKeep = doc.units.some((u) => u.keep_float);
   const hasOnly = doc.units.some((u) => u.only_quantized);
   const head = ['rank', 'unit', 'op'];
@@ -273,21 +371,37 @@ function formatTable(doc, top = 10) {
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (r) => r.map((v, c) => (c === 1 || c === 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
-  lines.push(line(head));
-  for (const r of rows) lines.push(line(r));
+  if (rows.length) {
+    lines.push(line(head));
+    for (const r of rows) lines.push(line(r));
+  }
   if (doc.units.length > top) lines.push(`(${doc.units.length - top} more units in the JSON)`);
   const worst = doc.tensors.slice(0, 5).map((t) => `${t.name} ${fmtDb(t.sqnr_db)}`).join(', ');
   if (worst) lines.push(`worst tensors (dB): ${worst}`);
   const kf = doc.keep_float;
   if (kf.option) {
-    lines.push(`keep float (${kf.rule}): ${kf.names.join(', ')}` +
+    const which = doc.prefix ? `${kf.names[0]} .. ${kf.names[kf.names.length - 1]}` : kf.names.join(', ');
+    lines.push(`keep float (${kf.rule}): ${which}` +
       (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? ` -> output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : ''));
+    if (doc.prefix) lines.push(`kept float: ${kf.names.length} nodes (of ${doc.prefix.nodes_total})`);
     lines.push(`sensitivity: ${kf.option}`);
   } else {
     lines.push(`keep float: none (${kf.rule})`);
     lines.push('sensitivity: (no exclude-nodes)');
   }
   return lines.join('\n');
+}
+
+/** The prefix sweep as table lines: units, nodes, last node, output SQNR, gain; '*' marks the choice. */
+function formatPrefixSweep(doc) {
+  const px = doc.prefix;
+  const head = ['units', 'nodes', 'last node', 'output dB', 'gain dB', ''];
+  const rows = px.sweep.map((e, k) => [String(e.units), String(e.nodes), e.last_node, fmtDb(e.output_sqnr_db),
+    fmtDb(e.gain_db, true), k === px.chosen ? '*' : '']);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (r) => r.map((v, c) => (c === 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ').trimEnd();
+  return [`prefix sweep: first K nodes float (${px.units_total} units, ${px.nodes_total} nodes in the model)`,
+    line(head), ...rows.map(line)];
 }
 
 function escapeHtml(s) {
@@ -328,6 +442,10 @@ function barChartSvg(items, { cls, unit = 'dB', barColor = '#4a7ab5', negColor =
   return parts.join('\n');
 }
 
+function prefixLabel(e) {
+  return `${e.units} units, ${e.nodes} nodes`;
+}
+
 /** The self-contained one-page HTML report (no external assets). */
 function renderHtml(doc) {
   const unitItems = doc.units.map((u) => {
@@ -351,7 +469,7 @@ function renderHtml(doc) {
     : 'minus the output SQNR when the unit alone is quantized (dB; longer: more sensitive)';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>qopt sensitivity: ${escapeHtml(path.basename(doc.model))}</title>
-<style>body{font-family:sans-serif;margin:1.5em;max-width:60em}code{background:#f2f2f2;padding:0 .2em}
+<style>body{font-family:sans-serif;margin:1.5em;max-width:60em}code{background:#f2f2f2;padding:0 .2em;word-break:break-all}
 table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style></head>
 <body>
 <h1>Quantization sensitivity</h1>
@@ -360,14 +478,24 @@ table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style><
 <tr><th>pipeline</th><td><code>${escapeHtml(doc.pipeline)}</code></td></tr>
 <tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
 <tr><th>baseline output SQNR</th><td>${fmtDb(doc.baseline.output_sqnr_db)} dB (${doc.baseline.outputs.map(escapeHtml).join(', ')})</td></tr>
-<tr><th>keep float</th><td>${kf.option ? `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +
+<tr><th>keep float</th><td>${kf.option ? `${doc.prefix ? `the first ${kf.names.length} of ${doc.prefix.nodes_total} nodes: ` : ''}` +
+    `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +
     (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? `: output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : '')
     : `none (${escapeHtml(kf.rule)})`}</td></tr>
 </table>
-<h2>Units, ranked</h2>
+${doc.prefix ? `<h2>Prefix sweep</h2>
+<p>Gain of the output SQNR (dB) when the first K nodes in graph order stay float, cut right after a unit and
+the nodes before the next one; ${doc.prefix.chosen === null ? 'none chosen' : `chosen: ${escapeHtml(prefixLabel(doc.prefix.sweep[doc.prefix.chosen]))}`}.</p>
+${barChartSvg(doc.prefix.sweep.map((e, k) => ({
+    label: `${k === doc.prefix.chosen ? '* ' : ''}${prefixLabel(e)}`,
+    value: e.gain_db,
+    title: `first ${e.nodes} nodes float (${e.units} units, up to ${e.last_node}): output SQNR ${fmtDb(e.output_sqnr_db)} dB, ` +
+      `gain ${fmtDb(e.gain_db, true)} dB${k === doc.prefix.chosen ? ' (chosen)' : ''}`,
+  })), { cls: 'prefix-bar', barColor: '#8a6ab5' })}
+` : ''}${doc.units.length || !doc.prefix ? `<h2>Units, ranked</h2>
 <p>${escapeHtml(metric)}; hover a bar for the numbers.</p>
 ${barChartSvg(unitItems, { cls: 'unit-bar' })}
-<h2>Quantized tensors, worst first</h2>
+` : ''}<h2>Quantized tensors, worst first</h2>
 <p>SQNR of each activation after its DequantizeLinear against the FP32 tensor (dB).</p>
 ${barChartSvg(tensorItems, { cls: 'tensor-bar', barColor: '#7a9a4a' })}
 </body></html>
@@ -436,7 +564,7 @@ async function outputSqnr(file, opts, source, outputNames, reference) {
  * opts: quantize (pipeline text), inputs/random/seed/shapes/image/imageSize/
  *   layout (as calibrate), samples, objective (tensor names; default the
  *   float outputs), units (op types), mode, budget,
- *   maxUnits, minGainDb, optLevel, threads, batchSize, qoptOpt, keepTemp,
+ *   maxUnits, minGainDb, prefixMax, prefixStep, prefixFraction, optLevel, threads, batchSize, qoptOpt, keepTemp,
  *   log(line) for progress.
  */
 async function sensitivity(modelPath, opts = {}) {
@@ -527,6 +655,32 @@ async function sensitivity(modelPath, opts = {}) {
     }
     if (!units.length) throw new SensitivityError(`no node of --units=${unitOps.join(',')} in '${modelPath}'`);
 
+    // Prefix mode's cut points, before anything is run: the nodes in graph
+    // order (every output type), the prefixes ending before each next unit,
+    // none reaching past a node without a name.
+    let nodes = null;
+    let cuts = null;
+    let picks = null;
+    let unnamedAt = -1;
+    if (mode === 'prefix') {
+      const all = cal.runExposeTensors(qoptOpt, modelPath, {
+        types: ['all'], ops: [], batchSize: 0, batchIndex: 0, list: f('all.list.json'),
+      });
+      nodes = nodesInOrder(all.tensors);
+      const every = prefixCutPoints(nodes, unitOps);
+      unnamedAt = firstUnnamed(nodes);
+      cuts = unnamedAt < 0 ? every : every.filter((c) => c.nodes <= unnamedAt);
+      if (unnamedAt >= 0) {
+        const what = `node ${unnamedAt + 1} of '${modelPath}' (${nodes[unnamedAt].op_type}) has no name, and exclude-nodes ` +
+          'matches names';
+        if (!cuts.length) throw new SensitivityError(`--mode=prefix: ${what}: no prefix before it ends after a unit`);
+        log(`prefix: ${what}: the sweep stops before it (${cuts.length} of ${every.length} prefixes)`);
+      }
+      const max = opts.prefixMax !== undefined ? opts.prefixMax
+        : Math.max(1, Math.min(DEFAULTS.prefixMax, Math.ceil(units.length / 2)));
+      picks = prefixSweep(cuts.length, { max, step: opts.prefixStep });
+    }
+
     // Samples.
     let source;
     const reference = [];
@@ -589,13 +743,52 @@ async function sensitivity(modelPath, opts = {}) {
     }
     log(`baseline: output SQNR ${fmtDb(dbValue(baseline))} dB (${baseStats['nodes-quantized']} nodes quantized)`);
 
+    // Prefix mode: the first K nodes float, for each cut point of the sweep.
+    let prefix = null;
+    let prefixKeep = null;
+    if (mode === 'prefix') {
+      const fraction = opts.prefixFraction === undefined ? DEFAULTS.prefixFraction : opts.prefixFraction;
+      const minGainDb = opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb;
+      const sweep = [];
+      for (const p of picks) {
+        const c = cuts[p];
+        const names = nodes.slice(0, c.nodes).map((x) => x.name);
+        const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(names)));
+        const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+        sweep.push({ ...c, output_sqnr_db: dbValue(db), gain_db: dbValue(db - baseline),
+          nodes_quantized: v.stats['nodes-quantized'] === undefined ? null : v.stats['nodes-quantized'] });
+        log(`prefix [${sweep.length}/${picks.length}] ${c.units} units, ${c.nodes} nodes (up to ${c.last_node}): ` +
+          `output SQNR ${fmtDb(dbValue(db))} dB (gain ${fmtDb(dbValue(db - baseline), true)}) ` +
+          `(${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      const choice = choosePrefix(sweep, { fraction, minGainDb });
+      const chosen = choice.index === null ? null : sweep[choice.index];
+      const names = chosen ? nodes.slice(0, chosen.nodes).map((x) => x.name) : [];
+      prefix = {
+        units_total: units.length, nodes_total: nodes.length,
+        unnamed_node: unnamedAt < 0 ? null : { index: unnamedAt, op_type: nodes[unnamedAt].op_type },
+        max_units: cuts[picks[picks.length - 1]].units, step: opts.prefixStep || DEFAULTS.prefixStep,
+        fraction, min_gain_db: minGainDb, best_gain_db: choice.best_gain_db, chosen: choice.index, sweep,
+      };
+      prefixKeep = {
+        names,
+        rule: `${choice.rule}: ${chosen ? `the first ${chosen.nodes} nodes (${chosen.units} units, up to ${chosen.last_node})` : 'none'}`,
+        option: excludeOption(names),
+        pipeline: names.length ? withExcludedNodes(specs, exactNamesPattern(names)) : null,
+        output_sqnr_db: chosen ? chosen.output_sqnr_db : null,
+        gain_db: chosen ? chosen.gain_db : null,
+        nodes_float: names.length,
+        tried: [],
+      };
+    }
+
     // Variants, one quantize + one session per unit and mode.
     const doKeep = mode === 'keep-float' || mode === 'both';
     const doOnly = mode === 'only-quantized' || mode === 'both';
     const baseExcluded = baseStats['nodes-excluded'] || 0;
     const measured = [];
     let n = 0;
-    for (const u of units) {
+    for (const u of (mode === 'prefix' ? [] : units)) {
       n++;
       const entry = { name: u.name, op_type: u.op_type, quantized: true };
       if (doKeep) {
@@ -644,7 +837,7 @@ async function sensitivity(modelPath, opts = {}) {
         best = db;
       }
     }
-    const keepFloat = {
+    const keepFloat = prefixKeep || {
       names: chosen,
       rule: plan.rule,
       option: excludeOption(chosen),
@@ -678,6 +871,8 @@ async function sensitivity(modelPath, opts = {}) {
         budget: opts.budget === undefined ? null : opts.budget,
         max_units: opts.maxUnits === undefined ? DEFAULTS.maxUnits : opts.maxUnits,
         min_gain_db: opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb,
+        ...(prefix ? { prefix_max: opts.prefixMax === undefined ? null : opts.prefixMax,
+          prefix_step: prefix.step, prefix_fraction: prefix.fraction } : {}),
       },
       baseline: {
         output_sqnr_db: dbValue(baseline),
@@ -687,6 +882,7 @@ async function sensitivity(modelPath, opts = {}) {
       tensors,
       units: ranked,
       keep_float: keepFloat,
+      ...(prefix ? { prefix } : {}),
     };
     Object.defineProperty(doc, 'seconds', { enumerable: false, value: (Date.now() - t0) / 1000 });
     return doc;
@@ -710,11 +906,16 @@ what to measure:
   --objective=T1,T2           measure the SQNR on these FP32 tensors (after their DequantizeLinear) instead
                               of the model's float outputs (e.g. logits before a quantized softmax)
   --units=Conv,MatMul         op types of the units (default ${DEFAULTS.units.join(',')})
-  --mode=keep-float|only-quantized|both   (default ${DEFAULTS.mode})
+  --mode=keep-float|only-quantized|both|prefix   (default ${DEFAULTS.mode})
   --budget=N                  keep_float: up to N units with a gain above 0 dB
                               (default: up to ${DEFAULTS.maxUnits} units with a gain >= --min-gain=${DEFAULTS.minGainDb} dB),
                               added in rank order while the output SQNR of them all together rises
   --min-gain=DB  --max-units=N  the default rule's numbers
+prefix mode (--mode=prefix: keep the first K nodes in graph order float, K cut after each unit):
+  --prefix-max=N              sweep the prefixes ending after units 1..N (default: ${DEFAULTS.prefixMax} or half the units, the smaller)
+  --prefix-step=S             every S-th unit only (default ${DEFAULTS.prefixStep}; unit N is always measured)
+  --prefix-fraction=F         keep_float: the smallest prefix with a gain >= F x the best gain and >= --min-gain
+                              (default ${DEFAULTS.prefixFraction})
 output:
   -o, --output=FILE           sensitivity.json (default: stdout, and the table goes to stderr)
   --html=FILE                 one-page HTML with SVG bar charts
@@ -736,6 +937,9 @@ const OPTIONS = {
   budget: { type: 'string' },
   'min-gain': { type: 'string' },
   'max-units': { type: 'string' },
+  'prefix-max': { type: 'string' },
+  'prefix-step': { type: 'string' },
+  'prefix-fraction': { type: 'string' },
   output: { type: 'string', short: 'o' },
   html: { type: 'string' },
   top: { type: 'string' },
@@ -756,6 +960,10 @@ function optionsFromCli(values) {
     budget: lib.parseIntOpt('budget', values.budget, 1),
     maxUnits: lib.parseIntOpt('max-units', values['max-units'], 1),
     minGainDb: values['min-gain'] === undefined ? undefined : cal.parseNumber('min-gain', values['min-gain']),
+    prefixMax: lib.parseIntOpt('prefix-max', values['prefix-max'], 1),
+    prefixStep: lib.parseIntOpt('prefix-step', values['prefix-step'], 1),
+    prefixFraction: values['prefix-fraction'] === undefined ? undefined
+      : cal.parseNumber('prefix-fraction', values['prefix-fraction']),
     optLevel: cal.oneOf('opt-level', values['opt-level'], lib.OPT_LEVELS),
     threads: lib.parseIntOpt('threads', values.threads, 1),
     batchSize: lib.parseIntOpt('batch-size', values['batch-size'], 0),
@@ -769,6 +977,9 @@ function optionsFromCli(values) {
   if (values.units !== undefined) {
     opts.units = values.units.split(',').map((s) => s.trim()).filter(Boolean);
     if (!opts.units.length) throw new lib.UsageError(`bad --units=${values.units} (op types, e.g. Conv,MatMul)`);
+  }
+  if (opts.prefixFraction !== undefined && !(opts.prefixFraction > 0 && opts.prefixFraction <= 1)) {
+    throw new lib.UsageError(`bad --prefix-fraction=${values['prefix-fraction']} (a number in (0, 1])`);
   }
   if (opts.quantize === undefined) throw new lib.UsageError("give --quantize='quantize{calibration=calib.json ...}' (see --help)");
   if (!opts.inputs && !opts.random) throw new lib.UsageError('give --inputs=DIR or --random=N (see --help)');
@@ -802,7 +1013,8 @@ async function main(argv) {
   if (values.html) cal.writeFileAtomic(values.html, renderHtml(doc));
   const out = values.output ? process.stdout : process.stderr;
   out.write(`${formatTable(doc, top)}\n`);
-  out.write(`sensitivity: OK (${doc.units.length} units, ${doc.tensors.length} tensors, ${doc.samples} samples, ` +
+  out.write(`sensitivity: OK (${doc.prefix ? `${doc.prefix.sweep.length} prefixes of ${doc.prefix.units_total}`
+    : doc.units.length} units, ${doc.tensors.length} tensors, ${doc.samples} samples, ` +
     `${doc.seconds.toFixed(1)} s)${values.output ? ` -> ${values.output}` : ''}${values.html ? `, ${values.html}` : ''}\n`);
   return 0;
 }
@@ -838,6 +1050,11 @@ module.exports = {
   rankUnits,
   unitScore,
   keepFloatCandidates,
+  nodesInOrder,
+  prefixCutPoints,
+  prefixSweep,
+  firstUnnamed,
+  choosePrefix,
   excludeOption,
   validateSensitivity,
   formatTable,

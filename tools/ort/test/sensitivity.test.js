@@ -1,7 +1,7 @@
 'use strict';
 // Tests of tools/ort/sensitivity.js's pure parts: RE2 escaping of node names,
 // the pipeline rewriting that adds exclude-nodes, ranking, the keep_float
-// candidates, the document check, the table and the HTML (one bar per unit),
+// candidates, prefix mode's cut points and choice, the document check, the table and the HTML (one bar per unit),
 // and the CLI's one-line errors (exit 2). tests/ort/sensitivity.sh runs the
 // tool on the PaddleOCR classifier.
 
@@ -106,6 +106,56 @@ test('keepFloatCandidates: default threshold and count, --budget, only-quantized
   assert.equal(s.excludeOption(['p2o.Conv.12', 'p2o.Conv.3']), 'exclude-nodes=^(p2o\\.Conv\\.12|p2o\\.Conv\\.3)$');
 });
 
+test('nodesInOrder: one entry per node in list order, several outputs once, unnamed nodes kept', () => {
+  const t = (node, op, i = 0) => ({ node, op_type: op, output_index: i });
+  const nodes = s.nodesInOrder([t('c0', 'Conv'), t('s', 'Split'), t('s', 'Split', 1), t('', 'Relu'), t('', 'Relu'),
+    t('', 'TopK'), t('', 'TopK', 1), t('c1', 'Conv')]);
+  assert.deepEqual(nodes.map((n) => `${n.name}:${n.op_type}`), ['c0:Conv', 's:Split', ':Relu', ':Relu', ':TopK', 'c1:Conv']);
+});
+
+test('prefixCutPoints: each prefix ends right before the next unit, the last one takes every node', () => {
+  const nodes = ['Transpose', 'Conv', 'Mul', 'Add', 'Clip', 'Conv', 'Conv', 'Relu', 'MatMul', 'Add', 'Softmax']
+    .map((op, k) => ({ name: `n${k}`, op_type: op }));
+  assert.deepEqual(s.prefixCutPoints(nodes, ['Conv', 'MatMul']), [
+    { units: 1, nodes: 5, last_node: 'n4' },   // Transpose, Conv and its Mul/Add/Clip
+    { units: 2, nodes: 6, last_node: 'n5' },   // a unit followed right away by a unit
+    { units: 3, nodes: 8, last_node: 'n7' },
+  ]);  // the last unit's prefix would be the whole model (FP32): left out
+  assert.deepEqual(s.prefixCutPoints(nodes, ['Gemm']), []);
+  assert.deepEqual(s.prefixCutPoints(nodes.slice(0, 9), ['Conv', 'MatMul']).map((c) => c.nodes), [5, 6, 8]);
+  assert.equal(s.firstUnnamed(nodes), -1);
+  assert.equal(s.firstUnnamed([{ name: 'a' }, { name: '' }, { name: '' }]), 1);
+});
+
+test('prefixSweep: default max is 16 or half the units, step and max always measured', () => {
+  assert.deepEqual(s.prefixSweep(0), []);
+  assert.deepEqual(s.prefixSweep(1), [0]);
+  assert.deepEqual(s.prefixSweep(7), [0, 1, 2, 3]);  // ceil(7 / 2)
+  assert.equal(s.prefixSweep(64).length, 16);
+  assert.deepEqual(s.prefixSweep(64, { max: 4 }), [0, 1, 2, 3]);
+  assert.deepEqual(s.prefixSweep(64, { max: 10, step: 4 }), [3, 7, 9]);
+  assert.deepEqual(s.prefixSweep(3, { max: 10 }), [0, 1, 2]);  // no more than there are
+});
+
+test('choosePrefix: fewest nodes with >= fraction of the best gain and >= min gain', () => {
+  const sweep = [[1, 1, -0.01], [2, 10, -0.08], [3, 19, 3.2], [4, 22, 2.49], [9, 61, 4.46], [10, 70, 5.73],
+    [12, 82, 7.46], [13, 91, 7.01], [16, 118, 6.94]].map(([units, nodes, gain]) => ({ units, nodes, gain_db: gain }));
+  const c = s.choosePrefix(sweep);
+  assert.equal(c.index, 6);  // 5.73 < 0.8 x 7.46 = 5.97 <= 7.46
+  assert.equal(c.best_gain_db, 7.46);
+  assert.match(c.rule, /^prefix: the fewest leading nodes whose gain is at least 0\.8 of the best measured gain \(\+7\.46 dB\) and at least 0\.5 dB$/);
+  assert.equal(s.choosePrefix(sweep, { fraction: 0.75 }).index, 5);
+  assert.equal(s.choosePrefix(sweep, { fraction: 0.4 }).index, 2);
+  assert.equal(s.choosePrefix(sweep, { fraction: 1 }).index, 6);
+  // The min-gain floor: with a small best gain nothing, else it raises the bar.
+  assert.equal(s.choosePrefix(sweep, { minGainDb: 8 }).index, null);
+  assert.equal(s.choosePrefix(sweep, { fraction: 0.1, minGainDb: 4 }).index, 4);
+  // Unmeasured (null) gains never win; an all-negative sweep chooses none.
+  assert.equal(s.choosePrefix([{ units: 1, nodes: 3, gain_db: null }, { units: 2, nodes: 5, gain_db: 1 }]).index, 1);
+  assert.equal(s.choosePrefix([{ units: 1, nodes: 3, gain_db: -1 }]).index, null);
+  assert.equal(s.choosePrefix([]).index, null);
+});
+
 function sampleDoc() {
   const units = s.rankUnits([unit('p2o.Conv.0', 1.25), unit('p2o.Conv.1', 4.5), unit('p2o.MatMul.0', null),
     unit('<b>&"x"', -0.5)]);
@@ -177,6 +227,41 @@ test('renderHtml: one self-contained page, an SVG bar per unit and per tensor, n
   assert.ok(titles[3].includes('not quantized in the baseline'), titles[3]);
 });
 
+function prefixDoc() {
+  const doc = sampleDoc();
+  const names = ['c0', 'mul.0', 'c1', 'add.1'];
+  const sweep = [{ units: 1, nodes: 2, last_node: 'mul.0', output_sqnr_db: 30.1, gain_db: 0.1, nodes_quantized: 5 },
+    { units: 2, nodes: 4, last_node: 'add.1', output_sqnr_db: 33, gain_db: 3, nodes_quantized: 3 }];
+  return {
+    ...doc,
+    units: [],
+    prefix: { units_total: 5, nodes_total: 9, max_units: 2, step: 1, fraction: 0.8, min_gain_db: 0.5, best_gain_db: 3,
+      chosen: 1, sweep },
+    keep_float: { names, rule: 'prefix: ...', option: s.excludeOption(names), pipeline: 'x', output_sqnr_db: 33,
+      gain_db: 3, nodes_float: 4, tried: [] },
+  };
+}
+
+test('prefix mode: the document check, the sweep table and the sweep chart', () => {
+  const doc = prefixDoc();
+  assert.equal(s.validateSensitivity(doc), doc);
+  assert.throws(() => s.validateSensitivity({ ...doc, keep_float: { ...doc.keep_float, names: ['c0', 'mul.0'] } }),
+    /not the chosen prefix/);
+  assert.throws(() => s.validateSensitivity({ ...doc, prefix: { ...doc.prefix, chosen: 5 } }), /prefix.chosen/);
+  const noneChosen = { ...doc, prefix: { ...doc.prefix, chosen: null },
+    keep_float: { ...doc.keep_float, names: [], option: null } };
+  assert.equal(s.validateSensitivity(noneChosen), noneChosen);
+  const text = s.formatTable(doc);
+  assert.match(text, /^baseline output SQNR 30\.00 dB over 1 samples .*, 5 units, /);
+  assert.match(text, /\n +1 +2 +mul\.0 +30\.10 +\+0\.10\n/);
+  assert.match(text, /\n +2 +4 +add\.1 +33\.00 +\+3\.00 +\*\n/);
+  assert.match(text, /keep float \(prefix: \.\.\.\): c0 \.\. add\.1 -> output SQNR 33\.00 dB/);
+  assert.match(text, /kept float: 4 nodes \(of 9\)/);
+  const html = s.renderHtml(doc);
+  assert.equal((html.match(/class="prefix-bar"/g) || []).length, 2);
+  assert.match(html, /first 4 nodes float \(2 units, up to add\.1\): output SQNR 33\.00 dB, gain \+3\.00 dB \(chosen\)/);
+});
+
 function cli(args) {
   return spawnSync(TOOL, args, { encoding: 'utf8', env: { ...process.env, QOPT_OPT: process.env.QOPT_OPT || '/nonexistent' } });
 }
@@ -193,6 +278,8 @@ test('CLI: bad input is one line naming the file or option, exit 2', () => {
     [[model, '--quantize=quantize', '--inputs=.', '--budget=0'], /bad --budget=0/],
     [[model, '--quantize=quantize', '--inputs=.', '--std=0'], /bad --std=0/],
     [[model, '--quantize=quantize', '--inputs=.', '--objective=,'], /bad --objective=,/],
+    [[model, '--quantize=quantize', '--inputs=.', '--mode=prefix', '--prefix-max=0'], /bad --prefix-max=0/],
+    [[model, '--quantize=quantize', '--inputs=.', '--mode=prefix', '--prefix-fraction=1.5'], /bad --prefix-fraction=1\.5/],
     [[model, '--bogus'], /Unknown option '--bogus'/],
   ];
   for (const [args, want] of cases) {
