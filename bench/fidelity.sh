@@ -17,6 +17,7 @@
 #   int8-plain      int8{calibration=C target=T input-shape=...} (when qopt-opt has int8)
 #   int8, int8-pt   int8{... sensitivity=S} with per-channel=true / false, S = qopt-sensitivity
 #                   on the calibration images (--sens=N of them) with the matching quantize
+#                   (det, rec: --mode=prefix; cls: --mode=keep-float on its logits)
 # Rows: latency / FP32 (1 thread, interleaved rounds, ORT level all), output
 # SQNR, rec CTC strings equal to FP32's and CER, cls top-1 agreement, det
 # binarized-map IoU; then one summary table over the models with the goals of
@@ -26,7 +27,7 @@
 #          [--out-dir=build/bench/fidelity] [--skip-setup] [--target=ort-cpu|FILE.json]
 #   --rounds=N   timing rounds (default det 40, rec 80, cls 400)
 #   --calib=N, --eval=N   images per calibration / evaluation set (default det 16/16, rec 32/64, cls 32/64)
-#   --sens=N     calibration images qopt-sensitivity measures on (default 8)
+#   --sens=N     calibration images qopt-sensitivity measures on (default 16)
 #   --skip-setup do not run scripts/install-deps.sh and scripts/build.sh
 # Per-model files go to OUT_DIR/MODEL/ (prepare.log, results.json); the
 # summary is OUT_DIR/summary.json.
@@ -37,7 +38,7 @@ models=det,rec,cls
 rounds=
 n_calib_arg=
 n_eval_arg=
-n_sens=8
+n_sens=16
 out_root=build/bench/fidelity
 setup=1
 target=ort-cpu
@@ -111,10 +112,12 @@ prepare() {
     --out="$dir/calib-images" || return
   step node bench/lib/text_images.js --task="$m" --count="$n_eval" --seed=202 --width="$w" --height="$h" \
     --out="$dir/eval-images" || return
-  # cls's output is a 2-class softmax: too coarse to rank units on with a few
-  # samples; its logits are what the classes come from.
-  sens_objective=()
-  [[ $m == cls ]] && sens_objective=(--objective=Flatten_out)
+  # What qopt-sensitivity measures. det and rec: --mode=prefix (keeping one
+  # conv float gains < 1 dB there, the leading high-resolution layers together
+  # several dB; docs/sensitivity.md). cls: one unit at a time, on its logits
+  # (its output, a 2-class softmax, is too coarse to rank units on).
+  sens_args=(--mode=prefix)
+  [[ $m == cls ]] && sens_args=(--mode=keep-float --objective=Flatten_out)
   step "$qopt" "testdata/models/paddleocr-$m.onnx" --pass=canonicalize --report=none -o "$dir/fp32.onnx" || return
   local methods=()
   ((has_methods)) && methods=(--methods=entropy,mse --choose=auto)
@@ -157,7 +160,7 @@ prepare() {
 
 sensitivity() {  # sensitivity QUANTIZE-PIPELINE OUT
   step tools/qopt-sensitivity "$dir/fp32.onnx" --quantize="$1" --inputs="$dir/calib-images" --image-size="${h}x${w}" \
-    "${norm_args[@]}" --samples="$n_sens" "${sens_objective[@]}" -o "$2" --html="${2%.json}.html"
+    "${norm_args[@]}" --samples="$n_sens" "${sens_args[@]}" -o "$2" --html="${2%.json}.html"
 }
 
 IFS=, read -r -a model_list <<<"$models"

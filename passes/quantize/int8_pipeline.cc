@@ -189,7 +189,7 @@ class Int8Pipeline : public Pass {
       if (!units.ok()) return units.status();
       keep = *units;
       keep_why = absl::StrCat(
-          keep.size(), " units kept float, the most sensitive in ", sensitivity_.value(),
+          keep.size(), " nodes kept float, as measured in ", sensitivity_.value(),
           budget_.value() < 0 ? " (its keep_float.names)" : absl::StrCat(" (budget ", budget_.value(), ")"));
     }
     std::string exclude;
