@@ -24,7 +24,8 @@
 #      calibrated as it is and turned into static QDQ by dynamic-to-static
 #      (its integer weights kept), then fuse-qdq; timed before and after;
 #   7. int8: the one pass from FP32 to the file qopt would deploy, with the
-#      stages it chose and why.
+#      stages it chose and why, keeping float the leading layers that
+#      qopt-sensitivity --mode=prefix measured to matter most.
 # The last table times every file side by side and measures its fidelity
 # against FP32 (output SQNR, binarized-map IoU) on other rendered images than
 # the calibration ones.
@@ -53,7 +54,7 @@ echo "== 2. qopt-calibrate (ONNX Runtime, 8 rendered text images), quantize{per-
 node bench/lib/text_images.js --task=det --count=8 --seed=101 --width="$img_w" --height="$img_h" --out="$out/calib-images" >/dev/null
 node bench/lib/text_images.js --task=det --count=8 --seed=202 --width="$img_w" --height="$img_h" --out="$out/eval-images" >/dev/null
 QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.fp32.onnx" --inputs="$out/calib-images" --image-size="${img_h}x${img_w}" \
-  "${det_norm[@]}" -o "$out/$base.calib.json" | tail -n 1
+  "${det_norm[@]}" --methods=entropy,mse --choose=auto -o "$out/$base.calib.json" | tail -n 1
 "$qopt" "$out/$base.fp32.onnx" \
   --pass="quantize{calibration=$out/$base.calib.json per-channel=true},op-count{compare=$out/$base.fp32.onnx},qdq-boundaries,bias-overflow,quant-lint" \
   --stats -o "$out/$base.int8.onnx"
@@ -88,8 +89,14 @@ QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.dynamic.onnx" --inputs="$out/cal
 "$qopt" "$out/$base.dynamic.onnx" --pass="dynamic-to-static{calibration=$out/$base.dynamic.calib.json},fuse-qdq" \
   -o "$out/$base.dynamic.static.onnx" | grep -E '^dynamic-to-static|nodes ' | head -n 2
 echo
-echo "== 7. qopt-opt $out/$base.fp32.onnx --pass='int8{calibration=... input-shape=$shape}': FP32 to the file qopt would deploy"
-"$qopt" "$out/$base.fp32.onnx" --pass="int8{calibration=$out/$base.calib.json input-shape=$shape}" \
+echo "== 7. qopt-sensitivity --mode=prefix (which leading layers to keep float, measured in ONNX Runtime on the calibration images), then"
+echo "      qopt-opt $out/$base.fp32.onnx --pass='int8{calibration=... sensitivity=... input-shape=$shape}': FP32 to the file qopt would deploy"
+QOPT_OPT=$qopt tools/qopt-sensitivity "$out/$base.fp32.onnx" --mode=prefix \
+  --quantize="quantize{calibration=$out/$base.calib.json per-channel=true}" --inputs="$out/calib-images" \
+  --image-size="${img_h}x${img_w}" "${det_norm[@]}" -o "$out/$base.sensitivity.json" --html="$out/$base.sensitivity.html" |
+  grep -E '^keep float|^kept float'
+"$qopt" "$out/$base.fp32.onnx" \
+  --pass="int8{calibration=$out/$base.calib.json sensitivity=$out/$base.sensitivity.json input-shape=$shape}" \
   -o "$out/$base.int8-pipeline.onnx" | sed -n '/^int8 runs:/,/^[^ ]/p' | sed '$d'
 echo
 echo "== ONNX Runtime: latency and fidelity against FP32 on 8 other rendered images, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, the s8s8 and dynamic files before/after, int8 (1 thread, interleaved rounds)"
