@@ -377,7 +377,7 @@ class SmoothQuant : public Pass {
     double best_err = none;
     const int steps = static_cast<int>(std::round(1 / alpha_step_.value()));
     for (int i = 0; i <= steps; ++i) {
-      const double alpha = std::min(1.0, i * alpha_step_.value());
+      const double alpha = std::min(1.0, std::round(i * alpha_step_.value() * 1e6) / 1e6);
       const double err = Estimate(consumers, a, Scales(a, wmax, alpha), non_negative);
       if (err < best_err) {
         best_err = err;

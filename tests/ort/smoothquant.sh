@@ -30,7 +30,7 @@ for name in det rec cls; do
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).analyses.smoothquant;
       const reasons = {};
       for (const p of r.refused) {
-        const why = p.reason.replace(/\x27[^\x27]*\x27/g, "T").replace(/ \([^)]*\)$/, "").replace(/\S+ \(\w+\)/g, "N");
+        const why = p.reason.replace(/\x27[^\x27]*\x27/g, "T").replace(/\(group \d+\).*/, "").replace(/\S+ \(\w+\)/g, "N");
         reasons[why] = (reasons[why] || 0) + 1;
       }
       const folds = {};
