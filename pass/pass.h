@@ -40,10 +40,11 @@ struct PassResults {
   // the boundary analysis names units): fuse-qdq-units gives them "in a
   // float island" as the reason they stay float.
   std::set<std::string> float_island_nodes;
-  // Activation ranges {min, max} a conversion derived for tensors it made
-  // that no calibration table can name (dynamic-to-static's MatMul output
-  // before a bias that ONNX Runtime had fused into the op): quantize uses
-  // them where its table has no range.
+  // Activation ranges {min, max} an earlier pass derived for tensors whose
+  // calibrated range no longer holds or that no table can name
+  // (dynamic-to-static's MatMul output before a bias ONNX Runtime had fused
+  // into the op; smoothquant's rescaled activations): quantize takes them
+  // before its calibration table.
   std::map<std::string, std::pair<double, double>> derived_ranges;
 };
 

@@ -95,4 +95,36 @@ std::optional<TensorRange> CalibrationTable::Find(const std::string& tensor) con
   return it->second;
 }
 
+absl::StatusOr<std::map<std::string, ChannelStats>> LoadChannelStats(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read calibration file '", path, "'"));
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not valid JSON"));
+  if (!doc.is_object() || doc.value("schema", "") != "qopt-calib/1" || !doc["tensors"].is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not a qopt calibration file"));
+  }
+  std::map<std::string, ChannelStats> stats;
+  for (const auto& [name, entry] : doc["tensors"].items()) {
+    if (!entry.is_object() || !entry.contains("channel") || !entry["channel"].is_object()) continue;
+    const auto& channel = entry["channel"];
+    if (!channel["axis"].is_number_integer() || !channel["absmax"].is_array()) continue;
+    if (!entry["min"].is_number() || !entry["max"].is_number()) continue;
+    ChannelStats s;
+    s.axis = channel["axis"].get<int64_t>();
+    s.rule = channel.value("rule", "");
+    s.min = entry["min"].get<double>();
+    s.max = entry["max"].get<double>();
+    bool finite = std::isfinite(s.min) && std::isfinite(s.max);
+    for (const auto& a : channel["absmax"]) {
+      if (!a.is_number() || !std::isfinite(a.get<double>())) {
+        finite = false;
+        break;
+      }
+      s.absmax.push_back(a.get<double>());
+    }
+    if (finite && !s.absmax.empty()) stats.emplace(name, std::move(s));
+  }
+  return stats;
+}
+
 }  // namespace qopt::quantize

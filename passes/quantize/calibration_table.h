@@ -43,4 +43,18 @@ class CalibrationTable {
   std::map<std::string, int> chosen_;
 };
 
+// A tensor's per-channel absolute maxima (calib.json's `channel` entry)
+// with its per-tensor min and max, for passes that rescale channels.
+struct ChannelStats {
+  int64_t axis = 0;
+  std::string rule;  // channels-first, channels-last or ort-per-channel
+  std::vector<double> absmax;
+  double min = 0;
+  double max = 0;
+};
+
+// Every tensor of `path` (qopt-calib/1) that has a per-channel vector and a
+// finite range. Errors name the file.
+absl::StatusOr<std::map<std::string, ChannelStats>> LoadChannelStats(const std::string& path);
+
 }  // namespace qopt::quantize

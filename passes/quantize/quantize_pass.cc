@@ -233,10 +233,12 @@ class Quantize : public Pass {
 
   std::optional<quantize::TensorRange> RangeOf(const ir::Value* v) const {
     if (auto it = range_overrides_.find(v->name()); it != range_overrides_.end()) return it->second;
-    if (auto range = table_.Find(v->name())) return range;
+    // A range an earlier pass derived wins over the table: smoothquant
+    // rescales tensors the table measured before it ran.
     if (auto it = derived_ranges_.find(v->name()); it != derived_ranges_.end()) {
       return quantize::TensorRange{it->second.first, it->second.second};
     }
+    if (auto range = table_.Find(v->name())) return range;
     return std::nullopt;
   }
 
