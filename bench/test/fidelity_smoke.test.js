@@ -45,7 +45,7 @@ test('fidelity.sh: cls with a few images, every column in the summary with finit
     assert.equal(r.status, 0, `fidelity.sh failed:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     for (const name of ['per-tensor', 'per-channel', 'pc+percentile', 'pc+entropy', 'pc+mse', 'pc+choice',
-      'cle+per-tensor', 'hs+per-channel', 'pc+fix-bias', 'int8-plain', 'int8', 'int8-pt']) {
+      'cle+per-tensor', 'sq+per-channel', 'hs+per-channel', 'pc+fix-bias', 'int8-plain', 'int8', 'int8-pt']) {
       const c = summary.variants[name] && summary.variants[name].cls;
       assert.ok(c, `no cls cell for ${name} in the summary`);
       assert.ok(Number.isFinite(c.latency) && c.latency > 0, `${name}: latency ${c.latency}`);
