@@ -57,20 +57,8 @@ for arg in "$@"; do
   esac
 done
 
-if ((setup)); then
-  bash scripts/install-deps.sh >&2
-  bash scripts/build.sh >&2
-fi
-built=${QOPT_OPT:-${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt}
-if [ ! -x "$built" ]; then
-  echo "fidelity: no qopt-opt at '$built' (run scripts/build.sh or set QOPT_OPT)" >&2
-  exit 2
-fi
-# A private copy, so that a rebuild during the run cannot change the tool mid-way.
-mkdir -p "$out_root"
-cp "$built" "$out_root/qopt-opt"
-qopt=$(realpath "$out_root/qopt-opt")
-export QOPT_OPT=$qopt
+source bench/lib/setup.sh
+bench_setup fidelity "$setup" "$out_root"
 
 declare -A dims=([det]=1x3x320x320 [rec]=1x3x48x320 [cls]=1x3x48x192)
 declare -A norm=(

@@ -71,17 +71,8 @@ for arg in "$@"; do
   esac
 done
 
-if ((setup)); then
-  bash scripts/install-deps.sh >&2
-  bash scripts/build.sh >&2
-fi
-qopt=${QOPT_OPT:-${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt}
-if [ ! -x "$qopt" ]; then
-  echo "quantized_variants: no qopt-opt at '$qopt' (run scripts/build.sh or set QOPT_OPT)" >&2
-  exit 2
-fi
-qopt=$(realpath "$qopt")
-export QOPT_OPT=$qopt
+source bench/lib/setup.sh
+bench_setup quantized_variants "$setup" "$out_root"
 
 # Per model: input dims, image normalization (PaddleOCR's), image sets
 # (calibration and evaluation are rendered from different seeds), rounds.

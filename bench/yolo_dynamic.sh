@@ -30,13 +30,8 @@ for arg in "$@"; do
     *) echo "yolo_dynamic: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
-if ((setup)); then
-  bash scripts/install-deps.sh >&2
-  bash scripts/build.sh >&2
-fi
-qopt=$(realpath "${QOPT_OPT:-${QOPT_BUILD_DIR:-build}/tools/qopt-opt/qopt-opt}")
-export QOPT_OPT=$qopt
-mkdir -p "$out"
+source bench/lib/setup.sh
+bench_setup yolo_dynamic "$setup" "$out"
 shape=images:1x3x${size}x${size}
 step() { echo "\$ $*" >&2; "$@" >&2; }
 
