@@ -93,8 +93,9 @@ echo "== 7. qopt-sensitivity --mode=prefix (which leading layers to keep float, 
 echo "      qopt-opt $out/$base.fp32.onnx --pass='int8{calibration=... sensitivity=... input-shape=$shape}': FP32 to the file qopt would deploy"
 QOPT_OPT=$qopt tools/qopt-sensitivity "$out/$base.fp32.onnx" --mode=prefix \
   --quantize="quantize{calibration=$out/$base.calib.json per-channel=true}" --inputs="$out/calib-images" \
-  --image-size="${img_h}x${img_w}" "${det_norm[@]}" -o "$out/$base.sensitivity.json" --html="$out/$base.sensitivity.html" |
-  grep -E '^keep float|^kept float'
+  --image-size="${img_h}x${img_w}" "${det_norm[@]}" -o "$out/$base.sensitivity.json" --html="$out/$base.sensitivity.html" 2>&1 |
+  grep -vE '^sensitivity: (activations|baseline|prefix \[)'
+echo "   the sweep, drawn: $out/$base.sensitivity.html"
 "$qopt" "$out/$base.fp32.onnx" \
   --pass="int8{calibration=$out/$base.calib.json sensitivity=$out/$base.sensitivity.json input-shape=$shape}" \
   -o "$out/$base.int8-pipeline.onnx" | sed -n '/^int8 runs:/,/^[^ ]/p' | sed '$d'
