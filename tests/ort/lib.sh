@@ -86,6 +86,40 @@ sqnr_db() {
   sed -n "s/.* $1=\(-\{0,1\}[0-9.]*\).*/\1/p" <<<"$2"
 }
 
+# The output SQNR (dB) against FP32 of FP32 quantized by PIPELINE, and of
+# the same with OPTION added to PIPELINE's last pass (qopt-sensitivity's
+# printed `exclude-nodes=...`), measured apart from the tool: the PNG images
+# of DIR as .npy ((pixel/255 - 0.5) / 0.5, HxW, as rec and cls read them)
+# through tests/ort/tensor_sqnr.js. Sets `base` and `keep` (empty when a
+# model is missing from the result) and `mean` (tensor_sqnr's last line);
+# returns 1, printing its output, when tensor_sqnr.js fails.
+# Usage: sqnr_with_option FP32 PIPELINE OPTION DIR H W
+sqnr_with_option() {
+  local fp32=$1 pipeline=$2 option=$3 dir=$4 h=$5 w=$6 result
+  "$qopt" "$fp32" --pass="$pipeline" --report=none -o "$work/base.onnx"
+  "$qopt" "$fp32" --pass="${pipeline%\}} $option}" --report=none -o "$work/keep.onnx"
+  mkdir -p "$work/npy"
+  node -e '
+    const path = require("path");
+    const [src, dir, out, h, w] = process.argv.slice(1);
+    const cal = require(path.join(src, "tools/ort/calibration.js"));
+    const lib = require(path.join(src, "tools/ort/lib.js"));
+    const files = require("fs").readdirSync(dir).filter((f) => f.endsWith(".png")).sort();
+    for (const f of files) {
+      const t = cal.imageToTensor(path.join(dir, f), { mean: [0.5], std: [0.5], height: Number(h), width: Number(w), channels: 3 });
+      lib.writeNpy(path.join(out, f.replace(/\.png$/, ".npy")), t);
+    }
+  ' "$src" "$dir" "$work/npy" "$h" "$w"
+  if ! result=$(node "$src/tests/ort/tensor_sqnr.js" "$fp32" base="$work/base.onnx" keep="$work/keep.onnx" \
+    --npy-dir="$work/npy"); then
+    echo "$result"
+    return 1
+  fi
+  mean=$(tail -n 1 <<<"$result")
+  base=$(sqnr_db base "$mean")
+  keep=$(sqnr_db keep "$mean")
+}
+
 # Counts of op types in FILE from qopt-opt's op-count (one run), in the
 # order asked, space-separated: an op type as op-count names it
 # ("ConvInteger", "com.microsoft::QLinearAdd"), or "total" for every node.

@@ -63,24 +63,7 @@ if [[ -z $option ]]; then
   fail "no 'sensitivity: exclude-nodes=...' line (nothing to keep float?)"
   exit $status
 fi
-"$qopt" "$fp32" --pass="$pipeline" --report=none -o "$work/base.onnx"
-"$qopt" "$fp32" --pass="${pipeline%\}} $option}" --report=none -o "$work/keep.onnx"
-mkdir -p "$work/npy"
-node -e '
-  const path = require("path");
-  const [src, dir, out] = process.argv.slice(1);
-  const cal = require(path.join(src, "tools/ort/calibration.js"));
-  const lib = require(path.join(src, "tools/ort/lib.js"));
-  const files = require("fs").readdirSync(dir).filter((f) => f.endsWith(".png")).sort();
-  for (const f of files) {
-    const t = cal.imageToTensor(path.join(dir, f), { mean: [0.5], std: [0.5], height: 48, width: 192, channels: 3 });
-    lib.writeNpy(path.join(out, f.replace(/\.png$/, ".npy")), t);
-  }
-' "$src" "$work/eval" "$work/npy"
-result=$(node "$src/tests/ort/tensor_sqnr.js" "$fp32" base="$work/base.onnx" keep="$work/keep.onnx" \
-  --npy-dir="$work/npy") || { fail "tensor_sqnr.js"; echo "$result"; exit $status; }
-mean=$(tail -n 1 <<<"$result")
-base=$(sqnr_db base "$mean") keep=$(sqnr_db keep "$mean")
+sqnr_with_option "$fp32" "$pipeline" "$option" "$work/eval" 48 192 || { fail "tensor_sqnr.js"; exit $status; }
 tool=$(node -e '
   const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(d.baseline.output_sqnr_db, d.keep_float.output_sqnr_db);

@@ -62,24 +62,7 @@ if [[ -z $option || $chosen == none ]]; then
   fail "no prefix chosen (no 'sensitivity: exclude-nodes=...' line) with --min-gain=0"
   exit $status
 fi
-"$qopt" "$fp32" --pass="$pipeline" --report=none -o "$work/base.onnx"
-"$qopt" "$fp32" --pass="${pipeline%\}} $option}" --report=none -o "$work/keep.onnx"
-mkdir -p "$work/npy"
-node -e '
-  const path = require("path");
-  const [src, dir, out] = process.argv.slice(1);
-  const cal = require(path.join(src, "tools/ort/calibration.js"));
-  const lib = require(path.join(src, "tools/ort/lib.js"));
-  const files = require("fs").readdirSync(dir).filter((f) => f.endsWith(".png")).sort();
-  for (const f of files) {
-    const t = cal.imageToTensor(path.join(dir, f), { mean: [0.5], std: [0.5], height: 48, width: 192, channels: 3 });
-    lib.writeNpy(path.join(out, f.replace(/\.png$/, ".npy")), t);
-  }
-' "$src" "$work/eval" "$work/npy"
-result=$(node "$src/tests/ort/tensor_sqnr.js" "$fp32" base="$work/base.onnx" keep="$work/keep.onnx" \
-  --npy-dir="$work/npy") || { fail "tensor_sqnr.js"; echo "$result"; exit $status; }
-mean=$(tail -n 1 <<<"$result")
-base=$(sqnr_db base "$mean") keep=$(sqnr_db keep "$mean")
+sqnr_with_option "$fp32" "$pipeline" "$option" "$work/eval" 48 192 || { fail "tensor_sqnr.js"; exit $status; }
 if [[ -n $base && -n $keep ]] && awk -v b="$base" -v k="$keep" -v tb="$base_db" -v tk="$chosen_db" 'BEGIN {
     d1 = b - tb; d2 = k - tk; if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2
     exit !(d1 <= 0.01 && d2 <= 0.01) }'; then
