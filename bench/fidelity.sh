@@ -60,12 +60,6 @@ done
 source bench/lib/setup.sh
 bench_setup fidelity "$setup" "$out_root"
 
-declare -A dims=([det]=1x3x320x320 [rec]=1x3x48x320 [cls]=1x3x48x192)
-declare -A norm=(
-  [det]="--mean=0.485,0.456,0.406 --std=0.229,0.224,0.225"
-  [rec]="--mean=0.5 --std=0.5"
-  [cls]="--mean=0.5 --std=0.5"
-)
 declare -A calib_count=([det]=16 [rec]=32 [cls]=32)
 declare -A eval_count=([det]=16 [rec]=64 [cls]=64)
 declare -A model_rounds=([det]=40 [rec]=80 [cls]=400)
@@ -79,11 +73,7 @@ has_pass() {  # has_pass NAME: qopt-opt knows the pass
 has_methods=0
 if tools/qopt-calibrate --help 2>&1 | grep -q -- '--methods'; then has_methods=1; fi
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=
-if git status --porcelain 2>/dev/null | grep -q .; then dirty=+changes; fi
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
-echo "qopt ${commit}${dirty}, $(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores"
+bench_header
 
 step() {
   echo "\$ $*"

@@ -74,14 +74,8 @@ done
 source bench/lib/setup.sh
 bench_setup quantized_variants "$setup" "$out_root"
 
-# Per model: input dims, image normalization (PaddleOCR's), image sets
+# Per model (input dims and normalization: bench/lib/setup.sh): image sets
 # (calibration and evaluation are rendered from different seeds), rounds.
-declare -A dims=([det]=1x3x320x320 [rec]=1x3x48x320 [cls]=1x3x48x192)
-declare -A norm=(
-  [det]="--mean=0.485,0.456,0.406 --std=0.229,0.224,0.225"
-  [rec]="--mean=0.5 --std=0.5"
-  [cls]="--mean=0.5 --std=0.5"
-)
 declare -A calib_count=([det]=16 [rec]=32 [cls]=32)
 declare -A eval_count=([det]=12 [rec]=32 [cls]=32)
 declare -A model_rounds=([det]=150 [rec]=150 [cls]=1000)
@@ -121,12 +115,7 @@ if [[ $islands != none && -n $islands ]]; then
   done
 fi
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
-vnni=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx512_vnni|avx_vnni|amx_int8' | sort | paste -sd' ' - || true)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=
-if git status --porcelain 2>/dev/null | grep -q .; then dirty=+changes; fi
-echo "qopt ${commit}${dirty}, $(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores, VNNI flags: ${vnni:-none}"
+bench_header
 
 # Runs a command, logging it first.
 step() {
