@@ -17,6 +17,7 @@
 #include "pass/pass_manager.h"
 #include "pass/pipeline.h"
 #include "passes/builtin_passes.h"
+#include "passes/quantize/calibration_table.h"
 
 namespace qopt {
 namespace {
@@ -84,18 +85,6 @@ absl::StatusOr<std::vector<std::string>> SensitiveUnits(const std::string& path,
     names.push_back(u["name"].get<std::string>());
   }
   return names;
-}
-
-// Whether calib.json entries carry a given range (`percentile`, `entropy`,
-// `mse`, `choice`): the first entry that has one decides.
-bool TableHas(const std::string& path, const std::string& field) {
-  std::ifstream in(path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.contains("tensors") || !doc["tensors"].is_object()) return false;
-  for (const auto& [name, entry] : doc["tensors"].items()) {
-    if (entry.is_object() && entry.contains(field) && entry[field].is_object()) return true;
-  }
-  return false;
 }
 
 class Int8Pipeline : public Pass {
@@ -172,7 +161,7 @@ class Int8Pipeline : public Pass {
     std::string range = range_.value();
     std::string range_why = "range=" + range;
     if (range == "auto") {
-      if (TableHas(calib, "choice")) {
+      if (quantize::CalibrationTable::Load(calib, quantize::RangeMethod::kChoice).ok()) {
         range = "choice";
         range_why = "auto: the calibration table's per-tensor choice (qopt-calibrate --choose)";
       } else {
