@@ -16,6 +16,14 @@ Attribute& Attribute::operator=(Attribute&&) noexcept = default;
 
 Node::~Node() = default;
 
+const std::string& Node::name_or_output() const {
+  if (!name_.empty()) return name_;
+  for (const Value* v : outputs_) {
+    if (v != nullptr) return v->name();
+  }
+  return name_;
+}
+
 void Node::SetInput(int i, Value* value) {
   if (Value* old = inputs_[i]) old->RemoveUse(Use{this, i});
   inputs_[i] = value;

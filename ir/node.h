@@ -59,6 +59,11 @@ class Node {
   bool Is(absl::string_view op_type) const { return is_default_domain() && op_type_ == op_type; }
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
+  // What node patterns (exclude-nodes=) match and reports print: the name,
+  // else the first output's. ONNX node names are optional, and converters
+  // leave some empty; output names are unique in a graph, so this still
+  // picks out one node.
+  const std::string& name_or_output() const;
   Graph* graph() const { return graph_; }
 
   // Inputs; an omitted optional input is null.

@@ -21,7 +21,7 @@ class DynamicQuantizer {
   absl::Status Run() {
     for (ir::Node* node : graph_.nodes()) {
       if (!node->is_default_domain() || !options_.op_types.contains(node->op_type())) continue;
-      if (options_.exclude_nodes && RE2::PartialMatch(node->name(), *options_.exclude_nodes)) {
+      if (options_.exclude_nodes && RE2::PartialMatch(node->name_or_output(), *options_.exclude_nodes)) {
         ++stats_->nodes_excluded;
         continue;
       }
@@ -40,10 +40,6 @@ class DynamicQuantizer {
  private:
   static bool IsFloatConstant(const ir::Value* v) {
     return v != nullptr && v->constant() != nullptr && v->constant()->type() == ir::ElementType::kFloat;
-  }
-
-  std::string NodeName(const ir::Node* node) const {
-    return node->name().empty() ? node->output()->name() : node->name();
   }
 
   // One DynamicQuantizeLinear per activation, shared by all its consumers.
@@ -139,7 +135,7 @@ class DynamicQuantizer {
     auto w = QuantizeWeight(b, options_.per_channel ? 1 : -1);
     if (!w.ok()) return w.status();
     ir::Node* dql = DynamicQuantize(a);
-    const std::string base = NodeName(node);
+    const std::string base = node->name_or_output();
     const std::string y_name = TakeOutputName(node);
     ir::Model& m = *graph_.model();
     ir::Node* integer = graph_.AddNodeWithOutputNames(
@@ -158,7 +154,7 @@ class DynamicQuantizer {
     auto w = QuantizeWeight(weight, -1);  // ConvInteger takes a per-tensor weight here
     if (!w.ok()) return w.status();
     ir::Node* dql = DynamicQuantize(x);
-    const std::string base = NodeName(node);
+    const std::string base = node->name_or_output();
     const std::string y_name = TakeOutputName(node);
     ir::Model& m = *graph_.model();
     ir::Node* integer = graph_.AddNodeWithOutputNames(

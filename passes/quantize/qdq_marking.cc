@@ -54,7 +54,7 @@ class Marker {
     for (ir::Node* node : model_.graph().nodes()) {
       if (!node->is_default_domain() || !options_.op_types.contains(node->op_type())) continue;
       if (options_.exclude_op_types.contains(node->op_type()) ||
-          (options_.exclude_nodes && RE2::PartialMatch(node->name(), *options_.exclude_nodes))) {
+          (options_.exclude_nodes && RE2::PartialMatch(node->name_or_output(), *options_.exclude_nodes))) {
         ++result_.nodes_excluded;
         continue;
       }

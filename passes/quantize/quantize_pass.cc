@@ -517,7 +517,8 @@ class Quantize : public Pass {
                                       "scale, zero_point)", ""};
   Option<std::string> op_types_{this, "op-types", "Comma-separated op types to quantize (default: ORT's list)", ""};
   Option<std::string> exclude_ops_{this, "exclude-ops", "Comma-separated op types to leave float", ""};
-  Option<std::string> exclude_nodes_{this, "exclude-nodes", "re2 pattern: nodes whose name matches stay float", ""};
+  Option<std::string> exclude_nodes_{this, "exclude-nodes",
+                                     "re2 pattern: nodes whose name (if none, first output) matches stay float", ""};
 
   Statistic nodes_quantized_{this, "nodes-quantized", "Nodes whose tensors were quantized"};
   Statistic nodes_excluded_{this, "nodes-excluded", "Nodes left float by exclude-ops/exclude-nodes"};
