@@ -2,11 +2,14 @@
 // canonicalize, equalize, quantize, fix biases, keep the most sensitive
 // units float, fuse for the target — choosing each stage's settings from the
 // model, its calibration table and the options, and saying what it chose and
-// why (analysis section `int8`). The stages are the ordinary passes, run
-// through a PassManager so that each appears in the report as if written
-// out by hand (the `stages` list in the report is that pipeline).
-#include <fstream>
+// why (analysis section `int8`). The stages are the ordinary passes, built
+// from the pipeline text the report shows and run through a PassManager, so
+// each appears in the report as if written out by hand. What needs ONNX
+// Runtime to decide (equalization, which units stay float, within which
+// latency) comes measured from a qopt-sensitivity document.
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "pass/pipeline.h"
 #include "passes/builtin_passes.h"
 #include "passes/quantize/calibration_table.h"
+#include "passes/quantize/sensitivity_document.h"
 
 namespace qopt {
 namespace {
@@ -29,12 +33,20 @@ struct Stage {
   std::string why;
 };
 
-std::string StageText(const Stage& s) {
+// The stage in pipeline syntax. A value with spaces, commas, braces or
+// quotes is quoted with the quote it does not contain. `shorten` is for the
+// text report: an exclude-nodes alternation of a hundred names says little.
+std::string StageText(const Stage& s, bool shorten = false) {
   if (s.options.empty()) return s.name;
   std::vector<std::string> parts;
   for (const auto& [k, v] : s.options) {
-    const bool quote = v.find_first_of(" ,{}'\"") != std::string::npos;
-    parts.push_back(absl::StrCat(k, "=", quote ? absl::StrCat("'", v, "'") : v));
+    if (shorten && v.size() > 80) {
+      parts.push_back(absl::StrCat(k, "='", v.substr(0, 40), "...' (", v.size(), " characters)"));
+      continue;
+    }
+    const bool quote = v.empty() || v.find_first_of(" ,{}'\"") != std::string::npos;
+    const char q = v.find('\'') == std::string::npos ? '\'' : '"';
+    parts.push_back(quote ? absl::StrCat(k, "=", std::string(1, q), v, std::string(1, q)) : absl::StrCat(k, "=", v));
   }
   return absl::StrCat(s.name, "{", absl::StrJoin(parts, " "), "}");
 }
@@ -47,44 +59,6 @@ std::string QuoteRegex(const std::string& name) {
     out += c;
   }
   return out;
-}
-
-// The names of the units a qopt-sensitivity document (docs/sensitivity.md)
-// says to keep float: its own `keep_float.names` (chosen greedily, each kept
-// only if the measured output SQNR rose) when budget is negative, else the
-// first `budget` of its ranked `units` whose keep-float gain is positive.
-absl::StatusOr<std::vector<std::string>> SensitiveUnits(const std::string& path, int64_t budget) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("int8: cannot read sensitivity file '", path, "'"));
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat("int8: '", path, "' is not JSON (want qopt-sensitivity's output)"));
-  }
-  std::vector<std::string> names;
-  if (budget < 0) {
-    const nlohmann::json* keep = doc.contains("keep_float") ? &doc["keep_float"] : nullptr;
-    if (keep == nullptr || !keep->is_object() || !keep->contains("names") || !(*keep)["names"].is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat("int8: '", path, "' has no keep_float.names list"));
-    }
-    for (const auto& n : (*keep)["names"]) {
-      if (n.is_string()) names.push_back(n.get<std::string>());
-    }
-    return names;
-  }
-  if (!doc.contains("units") || !doc["units"].is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat("int8: '", path, "' has no units list"));
-  }
-  for (const auto& u : doc["units"]) {  // ranked, most sensitive first
-    if (static_cast<int64_t>(names.size()) >= budget) break;
-    if (!u.is_object() || !u.contains("name") || !u["name"].is_string()) continue;
-    const nlohmann::json* keep = u.contains("keep_float") ? &u["keep_float"] : nullptr;
-    if (keep == nullptr || !keep->is_object() || !keep->contains("gain_db") || !(*keep)["gain_db"].is_number() ||
-        !((*keep)["gain_db"].get<double>() > 0)) {
-      continue;
-    }
-    names.push_back(u["name"].get<std::string>());
-  }
-  return names;
 }
 
 class Int8Pipeline : public Pass {
@@ -100,30 +74,21 @@ class Int8Pipeline : public Pass {
       return absl::InvalidArgumentError(
           "int8: needs calibration=calib.json (tools/qopt-calibrate MODEL.onnx --inputs=DIR -o calib.json)");
     }
-    absl::StatusOr<std::vector<Stage>> stages = Plan();
-    if (!stages.ok()) return stages.status();
+    absl::StatusOr<Plan> plan = MakePlan();
+    if (!plan.ok()) return absl::Status(plan.status().code(), absl::StrCat("int8: ", plan.status().message()));
 
+    // The stages run as the pipeline text the report shows, so that what
+    // int8 says it ran and what it ran cannot differ.
+    std::vector<std::string> texts;
+    for (const Stage& s : plan->stages) texts.push_back(StageText(s));
+    const std::string pipeline = absl::StrJoin(texts, ",");
     PassRegistry registry;
     RegisterBuiltinPasses(registry);
+    absl::StatusOr<std::vector<std::unique_ptr<Pass>>> passes = BuildPipeline(pipeline, registry);
+    if (!passes.ok()) return absl::InternalError(absl::StrCat("int8: its own pipeline: ", passes.status().message()));
     PassManager manager;
-    for (const Stage& stage : *stages) {
-      absl::StatusOr<std::vector<std::unique_ptr<Pass>>> passes = BuildPipeline(stage.name, registry);
-      if (!passes.ok()) return passes.status();
-      for (const auto& [key, value] : stage.options) {
-        int taken = 0;
-        for (auto& pass : *passes) {
-          if (OptionBase* option = pass->FindOption(key)) {
-            ++taken;
-            if (absl::Status s = option->Parse(value); !s.ok()) {
-              return absl::InvalidArgumentError(absl::StrCat("int8: ", stage.name, "{", key, "}: ", s.message()));
-            }
-          }
-        }
-        if (taken == 0) return absl::InternalError(absl::StrCat("int8: ", stage.name, " has no option ", key));
-      }
-      for (auto& pass : *passes) manager.AddPass(std::move(pass));
-    }
-    Report(context, *stages);
+    for (auto& pass : *passes) manager.AddPass(std::move(pass));
+    Report(context, *plan, pipeline);
     if (absl::Status s = manager.Run(model, context); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("int8: ", s.message()));
     }
@@ -131,9 +96,30 @@ class Int8Pipeline : public Pass {
   }
 
  private:
-  absl::StatusOr<std::vector<Stage>> Plan() {
-    const std::string& calib = calibration_.value();
+  struct Plan {
     std::vector<Stage> stages;
+    std::vector<std::string> notes;  // decisions that added no stage
+  };
+
+  absl::StatusOr<Plan> MakePlan() {
+    const std::string& calib = calibration_.value();
+    std::optional<quantize::SensitivityDocument> sensitivity;
+    if (!sensitivity_.value().empty()) {
+      absl::StatusOr<quantize::SensitivityDocument> doc = quantize::SensitivityDocument::Load(sensitivity_.value());
+      if (!doc.ok()) return doc.status();
+      sensitivity = *std::move(doc);
+    }
+    if (latency_budget_.value() > 0 && !sensitivity) {
+      return absl::InvalidArgumentError(
+          "latency-budget= chooses among the sets a sensitivity= document measured; give one "
+          "(qopt-sensitivity --latency-runs=N)");
+    }
+    if (latency_budget_.value() > 0 && budget_.value() >= 0) {
+      return absl::InvalidArgumentError("give budget= (a count of units) or latency-budget=, not both");
+    }
+
+    Plan plan;
+    std::vector<Stage>& stages = plan.stages;
     stages.push_back({"canonicalize", {}, "constants as initializers, opset >= 13, BatchNormalization folded"});
     if (hard_swish_.value()) {
       // HardSwish is an opset-14 op; the models' other ops mean the same at 14.
@@ -141,17 +127,35 @@ class Int8Pipeline : public Pass {
       stages.push_back({"fuse-hardswish", {}, "written-out hard-swish as one op: its intermediates are not quantized"});
     }
 
-    // Equalization. SmoothQuant migrates activation outliers into the
-    // weights of MatMul/Gemm (the recognizer's transformer blocks); cle
-    // balances per-tensor weight ranges of Conv pairs, which per-channel
-    // weights do not need, and it would move the ranges of the calibrated
-    // tensors between the pairs, so it is only used on request.
+    // Equalization. Only what keeps the calibration table valid can be
+    // planned here: smoothquant passes its new ranges on to quantize, while
+    // cle moves the ranges of the tensors between its pairs (recalibrate
+    // after it, outside int8). Whether it helps is measured, not assumed:
+    // on the PaddleOCR models alpha 0.5 gained on some and lost on others
+    // (docs/benchmarks.md), so `auto` takes what the sensitivity document
+    // measured best (qopt-sensitivity --equalize=...).
     const std::string& eq = equalize_.value();
     if (eq == "smoothquant") {
-      stages.push_back({"smoothquant",
-                        {{"calibration", calib}, {"alpha", alpha_.value()}},
-                        eq == "auto" ? "auto: activation outliers of MatMul/Gemm inputs moved into their weights"
-                                     : "equalize=smoothquant"});
+      stages.push_back({"smoothquant", {{"calibration", calib}, {"alpha", alpha_.value()}}, "equalize=smoothquant"});
+    } else if (eq == "auto") {
+      absl::StatusOr<std::optional<quantize::MeasuredEqualization>> measured =
+          sensitivity ? sensitivity->Equalization() : std::optional<quantize::MeasuredEqualization>();
+      if (!measured.ok()) return measured.status();
+      if (!measured->has_value()) {
+        plan.notes.push_back(
+            "no equalization: equalize=auto and nothing measured it (qopt-sensitivity --equalize=... does)");
+      } else if ((*measured)->pass.empty()) {
+        plan.notes.push_back(
+            absl::StrCat("no equalization: none measured best in ", sensitivity->path(), ": ", (*measured)->why));
+      } else {
+        Stage stage{(*measured)->pass, (*measured)->options,
+                    absl::StrCat("auto: measured best in ", sensitivity->path(), ": ", (*measured)->why)};
+        const bool has_calibration = std::any_of(stage.options.begin(), stage.options.end(),
+                                                 [](const auto& kv) { return kv.first == "calibration"; });
+        if (stage.name == "smoothquant" && !has_calibration)
+          stage.options.insert(stage.options.begin(), {"calibration", calib});
+        stages.push_back(std::move(stage));
+      }
     }
 
     // Ranges: the table's per-tensor choice when it has one, else min/max.
@@ -170,15 +174,26 @@ class Int8Pipeline : public Pass {
       }
     }
 
-    // Units kept float for accuracy.
+    // Units kept float for accuracy: what the sensitivity document chose,
+    // its N most sensitive units, or its most accurate measured set whose
+    // deployable file ran within the latency budget.
     std::vector<std::string> keep;
     std::string keep_why;
-    if (!sensitivity_.value().empty()) {
-      absl::StatusOr<std::vector<std::string>> units = SensitiveUnits(sensitivity_.value(), budget_.value());
+    if (sensitivity && latency_budget_.value() > 0) {
+      absl::StatusOr<std::vector<quantize::MeasuredKeepFloat>> candidates = sensitivity->LatencyCandidates();
+      if (!candidates.ok()) return candidates.status();
+      quantize::LatencyChoice choice = quantize::ChooseWithinLatency(*candidates, latency_budget_.value());
+      if (choice.index) keep = (*candidates)[*choice.index].names;
+      keep_why = absl::StrCat(keep.size(), " nodes kept float: ", choice.why, " (measured in ", sensitivity->path(),
+                              ")");
+    } else if (sensitivity) {
+      absl::StatusOr<std::vector<std::string>> units = budget_.value() < 0
+                                                           ? sensitivity->KeepFloatNames()
+                                                           : sensitivity->MostSensitiveUnits(budget_.value());
       if (!units.ok()) return units.status();
       keep = *units;
       keep_why = absl::StrCat(
-          keep.size(), " nodes kept float, as measured in ", sensitivity_.value(),
+          keep.size(), " nodes kept float, as measured in ", sensitivity->path(),
           budget_.value() < 0 ? " (its keep_float.names)" : absl::StrCat(" (budget ", budget_.value(), ")"));
     }
     std::string exclude;
@@ -198,10 +213,8 @@ class Int8Pipeline : public Pass {
                     {"range", range}},
                    absl::StrCat(per_channel_.value() ? "per-channel weights" : "per-tensor weights (per-channel=false)",
                                 "; ", range_why)};
-    if (!exclude.empty()) {
-      quantize.options.push_back({"exclude-nodes", exclude});
-      absl::StrAppend(&quantize.why, "; ", keep_why);
-    }
+    if (!exclude.empty()) quantize.options.push_back({"exclude-nodes", exclude});
+    if (!keep_why.empty()) absl::StrAppend(&quantize.why, "; ", keep_why);
     stages.push_back(std::move(quantize));
     stages.push_back({"fix-bias-overflow", {}, "int32 biases that would saturate get a larger weight scale"});
 
@@ -214,20 +227,19 @@ class Int8Pipeline : public Pass {
     } else if (fuse_.value() == "exact") {
       stages.push_back({"fuse-qdq", {{"target", target_.value()}}, "integer kernels, exact against ORT's own run"});
     }
-    return stages;
+    return plan;
   }
 
-  void Report(PassContext& context, const std::vector<Stage>& stages) const {
+  void Report(PassContext& context, const Plan& plan, const std::string& pipeline) const {
     if (context.report == nullptr) return;
     nlohmann::json list = nlohmann::json::array();
-    std::vector<std::string> texts;
     std::string text = "int8 runs:\n";
-    for (const Stage& s : stages) {
+    for (const Stage& s : plan.stages) {
       list.push_back({{"stage", StageText(s)}, {"why", s.why}});
-      texts.push_back(StageText(s));
-      absl::StrAppend(&text, "  ", StageText(s), "\n      ", s.why, "\n");
+      absl::StrAppend(&text, "  ", StageText(s, /*shorten=*/true), "\n      ", s.why, "\n");
     }
-    context.report->AddAnalysis("int8", {{"stages", list}, {"pipeline", absl::StrJoin(texts, ",")}}, text);
+    for (const std::string& note : plan.notes) absl::StrAppend(&text, "  (", note, ")\n");
+    context.report->AddAnalysis("int8", {{"stages", list}, {"notes", plan.notes}, {"pipeline", pipeline}}, text);
   }
 
   Option<std::string> calibration_{this, "calibration", "calib.json of the FP32 model (qopt-calibrate); required", ""};
@@ -235,13 +247,19 @@ class Int8Pipeline : public Pass {
   Option<bool> per_channel_{this, "per-channel", "Per-channel weights (false: hardware without per-channel)", true};
   Option<std::string> range_{this, "range", "Calibrated range: auto takes the table's per-tensor choice, else minmax",
                              "auto", {"auto", "minmax", "percentile", "entropy", "mse", "choice"}};
-  Option<std::string> equalize_{this, "equalize", "smoothquant or none",
-                                "none", {"smoothquant", "none"}};
-  Option<std::string> alpha_{this, "alpha", "smoothquant's migration strength (0..1 or auto)", "auto"};
+  Option<std::string> equalize_{this,
+                                "equalize",
+                                "auto: what the sensitivity file measured best (else none); smoothquant; none",
+                                "auto",
+                                {"auto", "smoothquant", "none"}};
+  Option<std::string> alpha_{this, "alpha", "equalize=smoothquant's migration strength (0..1 or auto)", "auto"};
   Option<std::string> sensitivity_{this, "sensitivity", "qopt-sensitivity output: keep its most sensitive units float",
                                    ""};
   Option<int64_t> budget_{
       this, "budget", "How many of the sensitivity file's ranked units to keep float (-1: its keep_float.names)", -1};
+  Option<double> latency_budget_{
+      this, "latency-budget",
+      "Keep float the most accurate set the sensitivity file measured within this latency / FP32 (0: no budget)", 0};
   Option<std::string> keep_float_{this, "keep-float", "re2 pattern: nodes kept float besides the sensitivity file's",
                                   ""};
   // Off by default: measured on det/rec/cls (docs/passes.md#int8) the fused
