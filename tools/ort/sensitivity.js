@@ -681,7 +681,9 @@ table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style><
 <table>
 <tr><th>model</th><td><code>${escapeHtml(doc.model)}</code></td></tr>
 <tr><th>pipeline</th><td><code>${escapeHtml(doc.pipeline)}</code></td></tr>
-<tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
+${doc.equalize ? `<tr><th>equalize</th><td>${escapeHtml(doc.equalize.why)}; measured: <code>${escapeHtml(doc.measured_pipeline)}</code></td></tr>
+` : ''}${doc.latency ? `<tr><th>latency</th><td>${escapeHtml(formatLatency(doc).replace(/^latency /, ''))}</td></tr>
+` : ''}<tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
 <tr><th>baseline output SQNR</th><td>${fmtDb(doc.baseline.output_sqnr_db)} dB (${doc.baseline.outputs.map(escapeHtml).join(', ')})</td></tr>
 <tr><th>keep float</th><td>${kf.option ? `${doc.prefix ? `the first ${kf.names.length} of ${doc.prefix.nodes_total} nodes: ` : ''}` +
     `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +

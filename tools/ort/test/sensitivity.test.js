@@ -386,7 +386,10 @@ test('latency and equalize: the document check and the table lines', () => {
   assert.match(text, /\n +1 +2 +mul\.0 +30\.10 +\+0\.10 +0\.700\n/);
   assert.match(text, /\n +2 +4 +add\.1 +33\.00 +\+3\.00 +0\.850 +\*\n/);
   assert.match(text, /-> output SQNR 33\.00 dB, 0\.850 x FP32\n/);
-  assert.match(s.renderHtml(doc), /gain \+3\.00 dB, latency 0\.850 x FP32 \(chosen\)/);
+  const html = s.renderHtml(doc);
+  assert.match(html, /gain \+3\.00 dB, latency 0\.850 x FP32 \(chosen\)/);
+  assert.match(html, /<th>equalize<\/th><td>smoothquant\{alpha=0\.5\}: \+0\.80 dB over none/);
+  assert.match(html, /<th>latency<\/th><td>\(\+fix-bias-overflow,fuse-qdq\{float-units=auto\}, .*FP32 3\.210 ms/);
   // keep-float mode: the tried steps with their latency.
   const kf = { ...sampleDoc(), settings: {}, baseline: { ...sampleDoc().baseline, latency_ratio: 0.6 }, latency: doc.latency };
   kf.keep_float = { ...kf.keep_float, latency_ratio: 0.7, tried: [
