@@ -22,7 +22,7 @@ const crypto = require('node:crypto');
 const { spawnSync } = require('node:child_process');
 const lib = require('./lib');
 const cal = require('./calibration');
-const { Sqnr } = require('../../bench/lib/metrics');
+const { Sqnr, median } = require('../../bench/lib/metrics');
 
 const SCHEMA = 'qopt-sensitivity/1';
 const DEFAULTS = Object.freeze({
@@ -36,8 +36,11 @@ const DEFAULTS = Object.freeze({
   prefixMax: 16,
   prefixStep: 1,
   prefixFraction: 0.8,
+  deploy: 'fix-bias-overflow,fuse-qdq{float-units=auto}',
+  budgetLatencyRuns: 10,
 });
 const MODES = ['keep-float', 'only-quantized', 'both', 'prefix'];
+const LATENCY_WARMUP = 2;
 
 /** Bad input (pipeline, model, inputs): the CLI prints one line and exits 2. */
 class SensitivityError extends Error {
@@ -65,11 +68,12 @@ function exactNamesPattern(names) {
  * Parses pipeline text as qopt-opt does (pass/pipeline.cc): passes separated
  * by commas, each `name` or `name{key=value ...}`, a value quoted with ' or "
  * or ending at a space or '}'. Returns [{name, options: [[key, value]]}].
+ * `option` names the text in errors (`bad --quantize pipeline at column 3: ...`).
  */
-function parsePipeline(text) {
+function parsePipeline(text, option = '--quantize pipeline') {
   const specs = [];
   let pos = 0;
-  const fail = (what) => { throw new SensitivityError(`bad --quantize pipeline at column ${pos + 1}: ${what}`); };
+  const fail = (what) => { throw new SensitivityError(`bad ${option} at column ${pos + 1}: ${what}`); };
   const spaces = () => { while (pos < text.length && /\s/.test(text[pos])) pos++; };
   const name = () => {
     const m = /^[A-Za-z0-9._-]*/.exec(text.slice(pos));
@@ -151,6 +155,108 @@ function withExcludedNodes(specs, pattern) {
   else if (old) old[1] = pattern;
   else q.options.push(['exclude-nodes', pattern]);
   return formatPipeline(out);
+}
+
+// ---------------------------------------------------------------------------
+// Equalization candidates and the deploy pipeline (pure)
+
+/**
+ * Parses --equalize's list (pipeline syntax, one pass per candidate): each
+ * `none` or one `smoothquant{...}`. `none` is always a candidate (first when
+ * not listed); a candidate listed twice is measured once. Returns
+ * [{spec (the text as written, normalized), pass: null | {name, options}}].
+ */
+function parseEqualizeList(text) {
+  let passes;
+  try {
+    passes = parsePipeline(text, '--equalize list');
+  } catch (err) {
+    throw new lib.UsageError(err.message);
+  }
+  const out = [];
+  for (const p of passes) {
+    if (p.name === 'none' && !p.options.length) {
+      if (!out.some((c) => c.spec === 'none')) out.push({ spec: 'none', pass: null });
+      continue;
+    }
+    if (p.name !== 'smoothquant') {
+      throw new lib.UsageError(`--equalize: '${formatPipeline([p])}' is not a candidate: only none and one ` +
+        'smoothquant{...} each (an equalization like cle changes the tensors whose ranges the calibration table ' +
+        'holds, so it would need recalibration, which qopt-sensitivity does not do)');
+    }
+    const spec = formatPipeline([p]);
+    if (!out.some((c) => c.spec === spec)) out.push({ spec, pass: p });
+  }
+  if (!out.some((c) => c.spec === 'none')) out.unshift({ spec: 'none', pass: null });
+  return out;
+}
+
+/**
+ * The pipeline of an equalize candidate: its pass (with the quantize pass's
+ * calibration= when it has none) right before the quantize pass of `specs`.
+ * Returns parsed specs (a copy); `none` gives `specs` unchanged.
+ */
+function equalizedSpecs(specs, candidate) {
+  const out = specs.map((s) => ({ name: s.name, options: s.options.map(([k, v]) => [k, v]) }));
+  if (!candidate.pass) return out;
+  const q = quantizeSpec(out);
+  const pass = { name: candidate.pass.name, options: candidate.pass.options.map(([k, v]) => [k, v]) };
+  const calib = q.options.find(([k]) => k === 'calibration');
+  if (calib && !pass.options.some(([k]) => k === 'calibration')) pass.options.push(['calibration', calib[1]]);
+  out.splice(out.indexOf(q), 0, pass);
+  return out;
+}
+
+/**
+ * The equalize choice from measured candidates [{spec, output_sqnr_db}]:
+ * the highest output SQNR if it beats `none` by at least minGainDb, else
+ * none. Returns {chosen (spec), gains ([dB over none] per candidate), why}.
+ */
+function chooseEqualize(candidates, { minGainDb = DEFAULTS.minGainDb, samples } = {}) {
+  const none = candidates.find((c) => c.spec === 'none');
+  const base = none && Number.isFinite(none.output_sqnr_db) ? none.output_sqnr_db : NaN;
+  const gains = candidates.map((c) => (Number.isFinite(c.output_sqnr_db) && Number.isFinite(base)
+    ? dbValue(c.output_sqnr_db - base) : null));
+  let best = null;
+  candidates.forEach((c, k) => {
+    if (c.spec !== 'none' && gains[k] !== null && (best === null || gains[k] > gains[best])) best = k;
+  });
+  const on = samples === undefined ? '' : ` on ${samples} samples`;
+  if (best !== null && gains[best] >= minGainDb) {
+    return { chosen: candidates[best].spec, gains,
+      why: `${candidates[best].spec}: ${fmtDb(gains[best], true)} dB over none${on}` };
+  }
+  const why = best === null ? `none: no other candidate measured${on}`
+    : `none: the best, ${candidates[best].spec}, gains ${fmtDb(gains[best], true)} dB over none${on}, ` +
+      `less than ${minGainDb} dB`;
+  return { chosen: 'none', gains, why };
+}
+
+/**
+ * The deploy pipeline text with `inputShape` (NAME:1x3x48x192,...) added to
+ * each fuse-qdq or float-islands pass that has no input-shape= (their
+ * float-units=auto cost model needs fixed dims).
+ */
+function deployWithInputShape(deploy, inputShape) {
+  const specs = parsePipeline(deploy, '--deploy pipeline');
+  if (!inputShape) return formatPipeline(specs);
+  for (const s of specs) {
+    if ((s.name === 'fuse-qdq' || s.name === 'float-islands') && !s.options.some(([k]) => k === 'input-shape')) {
+      s.options.push(['input-shape', inputShape]);
+    }
+  }
+  return formatPipeline(specs);
+}
+
+/** Latency ratio of a pairing: median(variant ms) / median(FP32 ms), rounded to 1e-4. */
+function pairedRatio(fp32Ms, variantMs) {
+  const r = median(variantMs) / median(fp32Ms);
+  return Number.isFinite(r) && r > 0 ? Math.round(r * 1e4) / 1e4 : null;
+}
+
+/** A latency ratio within the budget (no budget: always). */
+function withinBudget(ratio, budget) {
+  return budget === undefined || budget === null || (Number.isFinite(ratio) && ratio <= budget);
 }
 
 // ---------------------------------------------------------------------------
@@ -274,11 +380,32 @@ function prefixSweep(count, { max, step = DEFAULTS.prefixStep } = {}) {
  * The prefix to keep float from a measured sweep ([{units, nodes, gain_db}]):
  * the smallest one (fewest nodes) whose gain is at least `fraction` of the
  * best measured gain and at least `minGainDb`; none when the best gain is
- * below `minGainDb`. Returns {index (into sweep) or null, best_gain_db, rule}.
+ * below `minGainDb`. With a latency `budget` (a ratio to FP32) instead: among
+ * the entries whose latency_ratio is at most the budget, the one with the
+ * highest gain (the first on ties: fewer nodes), if that gain is at least
+ * `minGainDb`; none when `baselineRatio` (the fully quantized model's) is
+ * already above the budget. Returns {index (into sweep) or null, best_gain_db, rule}.
  */
-function choosePrefix(sweep, { fraction = DEFAULTS.prefixFraction, minGainDb = DEFAULTS.minGainDb } = {}) {
+function choosePrefix(sweep, { fraction = DEFAULTS.prefixFraction, minGainDb = DEFAULTS.minGainDb, budget,
+  baselineRatio } = {}) {
   const gains = sweep.map((e) => (Number.isFinite(e.gain_db) ? e.gain_db : -Infinity));
   const best = gains.length ? Math.max(...gains) : -Infinity;
+  if (budget !== undefined && budget !== null) {
+    const head = `prefix within latency budget ${budget}`;
+    if (!withinBudget(baselineRatio, budget)) {
+      return { index: null, best_gain_db: dbValue(best),
+        rule: `${head}: the fully quantized model is already at ${fmtRatio(baselineRatio)} x FP32, and keeping ` +
+          'nodes float only adds latency' };
+    }
+    let index = null;
+    sweep.forEach((e, k) => {
+      if (!withinBudget(e.latency_ratio, budget) || gains[k] === -Infinity) return;
+      if (index === null || gains[k] > gains[index]) index = k;
+    });
+    const rule = `${head}: the highest output SQNR among the prefixes at most ${budget} x FP32, ` +
+      `if its gain is at least ${minGainDb} dB`;
+    return { index: index !== null && gains[index] >= minGainDb ? index : null, best_gain_db: dbValue(best), rule };
+  }
   const rule = `prefix: the fewest leading nodes whose gain is at least ${fraction} of the best measured ` +
     `gain (${fmtDb(dbValue(best), true)} dB) and at least ${minGainDb} dB`;
   if (!(best >= minGainDb)) return { index: null, best_gain_db: dbValue(best), rule };
@@ -338,7 +465,55 @@ function validateSensitivity(doc) {
     need(kf.names.every((n) => doc.units.some((u) => u.name === n)), 'keep_float names a unit that is not listed');
   }
   need((kf.names.length === 0) === (kf.option === null), 'keep_float.option');
+  validateLatencyAndEqualize(doc);
   return doc;
+}
+
+/** The latency and equalize fields of a sensitivity document, when present (see validateSensitivity). */
+function validateLatencyAndEqualize(doc) {
+  const need = (cond, what) => { if (!cond) throw new Error(`sensitivity.json: ${what}`); };
+  const isDb = (x) => x === null || Number.isFinite(x);
+  const isRatio = (x) => x === undefined || x === null || (Number.isFinite(x) && x > 0);
+  const kf = doc.keep_float;
+  if (doc.measured_pipeline !== undefined) need(typeof doc.measured_pipeline === 'string', 'measured_pipeline is a string');
+  const budget = doc.settings ? doc.settings.latency_budget : undefined;
+  need(budget === undefined || budget === null || (Number.isFinite(budget) && budget > 0),
+    'settings.latency_budget is null or a number > 0');
+  const lat = doc.latency;
+  if (lat !== undefined && lat !== null) {
+    need(typeof lat.deploy === 'string' && Number.isInteger(lat.runs) && lat.runs > 0 && typeof lat.opt_level === 'string' &&
+      Number.isInteger(lat.threads) && lat.threads > 0 && Number.isFinite(lat.fp32_ms) && lat.fp32_ms > 0,
+    'latency {deploy, runs, opt_level, threads, fp32_ms}');
+    need(Number.isFinite(doc.baseline.latency_ratio) && doc.baseline.latency_ratio > 0, 'baseline.latency_ratio');
+  } else {
+    need(budget === undefined || budget === null, 'settings.latency_budget without latency');
+  }
+  need(isRatio(doc.baseline.latency_ratio), 'baseline.latency_ratio is a number > 0');
+  need(isRatio(kf.latency_ratio), 'keep_float.latency_ratio is a number > 0');
+  (kf.tried || []).forEach((t, k) => need(isRatio(t.latency_ratio), `keep_float.tried[${k}].latency_ratio`));
+  if (doc.prefix) {
+    const px = doc.prefix;
+    px.sweep.forEach((e, k) => need(isRatio(e.latency_ratio), `prefix.sweep[${k}].latency_ratio`));
+    if (px.nodes !== undefined) {
+      need(Array.isArray(px.nodes) && px.nodes.every((n) => typeof n === 'string') &&
+        px.nodes.length === px.sweep[px.sweep.length - 1].nodes, 'prefix.nodes is the largest prefix\'s node names');
+      need(kf.names.every((n, k) => px.nodes[k] === n), 'keep_float.names is not prefix.nodes\' start');
+    }
+  }
+  const eq = doc.equalize;
+  if (eq !== undefined && eq !== null) {
+    need(Array.isArray(eq.candidates) && eq.candidates.some((c) => c.spec === 'none'), 'equalize.candidates has none');
+    eq.candidates.forEach((c, k) => need(typeof c.spec === 'string' && typeof c.pipeline === 'string' &&
+      isDb(c.output_sqnr_db) && isDb(c.gain_db), `equalize.candidates[${k}]`));
+    need(eq.candidates.some((c) => c.spec === eq.chosen), 'equalize.chosen is not a candidate');
+    if (eq.chosen === 'none') need(eq.chosen_pass === null, 'equalize.chosen_pass is null for none');
+    else {
+      need(eq.chosen_pass && typeof eq.chosen_pass.name === 'string' && Array.isArray(eq.chosen_pass.options) &&
+        eq.chosen_pass.options.every((o) => Array.isArray(o) && o.length === 2 && o.every((x) => typeof x === 'string')),
+      'equalize.chosen_pass {name, options: [[key, value]]}');
+    }
+    need(Number.isFinite(eq.min_gain_db) && typeof eq.why === 'string', 'equalize.min_gain_db and why');
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -349,13 +524,19 @@ function fmtDb(x, signed = false) {
   return `${signed && x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 }
 
+function fmtRatio(x) {
+  return Number.isFinite(x) ? x.toFixed(3) : '-';
+}
+
 /** The ranked table printed to stdout. */
 function formatTable(doc, top = 10) {
   const lines = [];
+  if (doc.equalize) lines.push(...formatEqualize(doc.equalize));
   lines.push(`baseline output SQNR ${fmtDb(doc.baseline.output_sqnr_db)} dB over ${doc.samples} samples ` +
     `(${doc.settings && doc.settings.objective ? `objective ${doc.settings.objective.join(', ')}`
       : `${doc.baseline.outputs.length} float output(s) together`}), ${doc.prefix ? doc.prefix.units_total
     : doc.units.length} units, ${doc.tensors.length} tensors`);
+  if (doc.latency) lines.push(formatLatency(doc));
   if (doc.prefix) lines.push(...formatPrefixSweep(doc));
   const hasKeep = doc.units.some((u) => u.keep_float);
   const hasOnly = doc.units.some((u) => u.only_quantized);
@@ -379,10 +560,17 @@ function formatTable(doc, top = 10) {
   const worst = doc.tensors.slice(0, 5).map((t) => `${t.name} ${fmtDb(t.sqnr_db)}`).join(', ');
   if (worst) lines.push(`worst tensors (dB): ${worst}`);
   const kf = doc.keep_float;
+  if (doc.latency) {
+    for (const t of kf.tried || []) {
+      lines.push(`keep float tried ${t.names.join(', ')}: output SQNR ${fmtDb(t.output_sqnr_db)} dB, ` +
+        `${fmtRatio(t.latency_ratio)} x FP32 -> ${t.kept ? 'kept' : 'dropped'}`);
+    }
+  }
   if (kf.option) {
     const which = doc.prefix ? `${kf.names[0]} .. ${kf.names[kf.names.length - 1]}` : kf.names.join(', ');
     lines.push(`keep float (${kf.rule}): ${which}` +
-      (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? ` -> output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : ''));
+      (kf.output_sqnr_db !== undefined && kf.output_sqnr_db !== null ? ` -> output SQNR ${fmtDb(kf.output_sqnr_db)} dB` : '') +
+      (Number.isFinite(kf.latency_ratio) ? `, ${fmtRatio(kf.latency_ratio)} x FP32` : ''));
     if (doc.prefix) lines.push(`kept float: ${kf.names.length} nodes (of ${doc.prefix.nodes_total})`);
     lines.push(`sensitivity: ${kf.option}`);
   } else {
@@ -392,12 +580,29 @@ function formatTable(doc, top = 10) {
   return lines.join('\n');
 }
 
-/** The prefix sweep as table lines: units, nodes, last node, output SQNR, gain; '*' marks the choice. */
+/** The equalize candidates as table lines: one per candidate, then the choice. */
+function formatEqualize(eq) {
+  return [...eq.candidates.map((c) => `equalize ${c.spec}: output SQNR ${fmtDb(c.output_sqnr_db)} dB` +
+    (c.spec === 'none' ? '' : ` (${fmtDb(c.gain_db, true)} over none)`)),
+  `equalize: chose ${eq.chosen} (${eq.why})`];
+}
+
+/** The latency line: the deploy pipeline, the runs, FP32's median and the baseline's ratio (and the budget). */
+function formatLatency(doc) {
+  const lat = doc.latency;
+  const budget = doc.settings && Number.isFinite(doc.settings.latency_budget) ? doc.settings.latency_budget : null;
+  return `latency (+${lat.deploy}, opt level ${lat.opt_level}, ${lat.threads} thread(s), median of ${lat.runs} runs ` +
+    `paired with FP32): FP32 ${lat.fp32_ms.toFixed(3)} ms, baseline ${fmtRatio(doc.baseline.latency_ratio)} x FP32` +
+    (budget === null ? '' : `, budget ${budget} x FP32`);
+}
+
+/** The prefix sweep as table lines: units, nodes, last node, output SQNR, gain, latency; '*' marks the choice. */
 function formatPrefixSweep(doc) {
   const px = doc.prefix;
-  const head = ['units', 'nodes', 'last node', 'output dB', 'gain dB', ''];
+  const timed = px.sweep.some((e) => e.latency_ratio !== undefined && e.latency_ratio !== null);
+  const head = ['units', 'nodes', 'last node', 'output dB', 'gain dB', ...(timed ? ['x FP32'] : []), ''];
   const rows = px.sweep.map((e, k) => [String(e.units), String(e.nodes), e.last_node, fmtDb(e.output_sqnr_db),
-    fmtDb(e.gain_db, true), k === px.chosen ? '*' : '']);
+    fmtDb(e.gain_db, true), ...(timed ? [fmtRatio(e.latency_ratio)] : []), k === px.chosen ? '*' : '']);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (r) => r.map((v, c) => (c === 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ').trimEnd();
   return [`prefix sweep: first K nodes float (${px.units_total} units, ${px.nodes_total} nodes in the model)`,
@@ -476,7 +681,9 @@ table{border-collapse:collapse}td,th{padding:.1em .6em;text-align:left}</style><
 <table>
 <tr><th>model</th><td><code>${escapeHtml(doc.model)}</code></td></tr>
 <tr><th>pipeline</th><td><code>${escapeHtml(doc.pipeline)}</code></td></tr>
-<tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
+${doc.equalize ? `<tr><th>equalize</th><td>${escapeHtml(doc.equalize.why)}; measured: <code>${escapeHtml(doc.measured_pipeline)}</code></td></tr>
+` : ''}${doc.latency ? `<tr><th>latency</th><td>${escapeHtml(formatLatency(doc).replace(/^latency /, ''))}</td></tr>
+` : ''}<tr><th>samples</th><td>${doc.samples} (${escapeHtml(doc.inputs.path)})</td></tr>
 <tr><th>baseline output SQNR</th><td>${fmtDb(doc.baseline.output_sqnr_db)} dB (${doc.baseline.outputs.map(escapeHtml).join(', ')})</td></tr>
 <tr><th>keep float</th><td>${kf.option ? `${doc.prefix ? `the first ${kf.names.length} of ${doc.prefix.nodes_total} nodes: ` : ''}` +
     `<code>${escapeHtml(kf.option)}</code> (${escapeHtml(kf.rule)})` +
@@ -490,7 +697,8 @@ ${barChartSvg(doc.prefix.sweep.map((e, k) => ({
     label: `${k === doc.prefix.chosen ? '* ' : ''}${prefixLabel(e)}`,
     value: e.gain_db,
     title: `first ${e.nodes} nodes float (${e.units} units, up to ${e.last_node}): output SQNR ${fmtDb(e.output_sqnr_db)} dB, ` +
-      `gain ${fmtDb(e.gain_db, true)} dB${k === doc.prefix.chosen ? ' (chosen)' : ''}`,
+      `gain ${fmtDb(e.gain_db, true)} dB${Number.isFinite(e.latency_ratio) ? `, latency ${fmtRatio(e.latency_ratio)} x FP32` : ''}` +
+      `${k === doc.prefix.chosen ? ' (chosen)' : ''}`,
   })), { cls: 'prefix-bar', barColor: '#8a6ab5' })}
 ` : ''}${doc.units.length || !doc.prefix ? `<h2>Units, ranked</h2>
 <p>${escapeHtml(metric)}; hover a bar for the numbers.</p>
@@ -558,6 +766,54 @@ async function outputSqnr(file, opts, source, outputNames, reference) {
   });
 }
 
+async function timedRun(session, feeds, file) {
+  const t0 = process.hrtime.bigint();
+  let result;
+  try {
+    result = await session.run(feeds);
+  } catch (err) {
+    throw new SensitivityError(`running '${file}' for its latency failed: ${lib.oneLine(err.message)}`);
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  for (const t of Object.values(result)) if (t && typeof t.dispose === 'function') t.dispose();
+  return ms;
+}
+
+/**
+ * Paired latency against FP32 at opt level all: the FP32 session stays open;
+ * ratio(file) loads `file`, runs each model LATENCY_WARMUP times, then `runs`
+ * rounds of one FP32 run and one `file` run, and returns median(file ms) /
+ * median(FP32 ms) of those rounds. fp32Ms() is FP32's median over all rounds.
+ */
+async function openTimer(fp32File, feeds, { runs, threads }) {
+  const sessionOpts = { optLevel: 'all', threads };
+  const fp32 = await lib.loadSession(fp32File, sessionOpts);
+  const all = [];
+  return {
+    async ratio(file) {
+      const session = await lib.loadSession(file, sessionOpts);
+      try {
+        for (let i = 0; i < LATENCY_WARMUP; i++) {
+          await timedRun(fp32, feeds, fp32File);
+          await timedRun(session, feeds, file);
+        }
+        const a = [];
+        const b = [];
+        for (let r = 0; r < runs; r++) {
+          a.push(await timedRun(fp32, feeds, fp32File));
+          b.push(await timedRun(session, feeds, file));
+        }
+        all.push(...a);
+        return pairedRatio(a, b);
+      } finally {
+        await session.release();
+      }
+    },
+    fp32Ms: () => median(all),
+    close: () => fp32.release(),
+  };
+}
+
 /**
  * Measures the sensitivity of `modelPath` (FP32) to the quantize pipeline
  * opts.quantize on opts.inputs; returns the sensitivity.json document.
@@ -565,6 +821,7 @@ async function outputSqnr(file, opts, source, outputNames, reference) {
  *   layout (as calibrate), samples, objective (tensor names; default the
  *   float outputs), units (op types), mode, budget,
  *   maxUnits, minGainDb, prefixMax, prefixStep, prefixFraction, optLevel, threads, batchSize, qoptOpt, keepTemp,
+ *   equalize (--equalize list text), latencyRuns, latencyBudget (ratio to FP32), deploy (pipeline text),
  *   log(line) for progress.
  */
 async function sensitivity(modelPath, opts = {}) {
@@ -576,8 +833,19 @@ async function sensitivity(modelPath, opts = {}) {
   }
   if (!opts.quantize) throw new lib.UsageError('give --quantize=\'quantize{calibration=calib.json ...}\'');
   if (!opts.inputs && !opts.random) throw new lib.UsageError('give --inputs=DIR or --random=N');
-  const specs = parsePipeline(opts.quantize);
+  let specs = parsePipeline(opts.quantize);
   quantizeSpec(specs);
+  // What the measured pipeline is: --quantize, or the chosen equalization before its quantize pass.
+  let measuredPipeline = opts.quantize;
+  const equalizeList = opts.equalize ? parseEqualizeList(opts.equalize) : null;
+  const budget = opts.latencyBudget === undefined || opts.latencyBudget === null ? null : opts.latencyBudget;
+  if (budget !== null && !(Number.isFinite(budget) && budget > 0)) {
+    throw new lib.UsageError(`bad --latency-budget=${budget} (a ratio to FP32, > 0)`);
+  }
+  const latencyRuns = opts.latencyRuns !== undefined ? opts.latencyRuns : (budget !== null ? DEFAULTS.budgetLatencyRuns : 0);
+  if (budget !== null && !(latencyRuns >= 1)) throw new lib.UsageError('--latency-budget needs --latency-runs of at least 1');
+  const deployText = opts.deploy === undefined ? DEFAULTS.deploy : opts.deploy;
+  if (latencyRuns > 0) parsePipeline(deployText, '--deploy pipeline');
   const qoptOpt = cal.resolveQoptOpt(opts.qoptOpt);
   const mode = opts.mode || DEFAULTS.mode;
   const unitOps = opts.units || DEFAULTS.units;
@@ -586,16 +854,12 @@ async function sensitivity(modelPath, opts = {}) {
   const t0 = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qopt-sensitivity-'));
   const f = (name) => path.join(tmp, name);
+  let timer = null;
   try {
     // FP32 with every float tensor exposed, the baseline quantized model, and
     // the baseline with every DequantizeLinear output exposed.
     const fp32List = cal.runExposeTensors(qoptOpt, modelPath, {
       types: ['float'], ops: [], batchSize: 0, batchIndex: 0, list: f('fp32.list.json'), out: f('fp32.exposed.onnx'),
-    });
-    const baseStats = runPipeline(qoptOpt, modelPath, opts.quantize, f('base.onnx'), f('base.report.json'));
-    const qList = cal.runExposeTensors(qoptOpt, f('base.onnx'), {
-      types: ['float'], ops: ['DequantizeLinear'], batchSize: 0, batchIndex: 0, list: f('base.list.json'),
-      out: f('base.exposed.onnx'),
     });
     const outputNames = fp32List.outputs;
     const fp32Tensors = new Map(fp32List.tensors.map((t) => [t.name, t]));
@@ -628,20 +892,32 @@ async function sensitivity(modelPath, opts = {}) {
       return { stats, fetch };
     };
 
-    // Pairs (FP32 tensor T, its value after T_DequantizeLinear in the QDQ model).
-    const suffix = '_DequantizeLinear';
-    const pairs = [];
-    for (const t of qList.tensors) {
-      if (t.op_type !== 'DequantizeLinear' || !t.node.endsWith(suffix)) continue;
-      const name = t.node.slice(0, -suffix.length);
-      if (!fp32Tensors.has(name) && !inputNames.has(name)) continue;  // a weight or bias
-      const src = fp32Tensors.get(name);
-      pairs.push({ name, dq: t.name, opType: src ? src.op_type : null, kind: src ? 'activation' : 'input' });
-    }
-    if (!pairs.length) {
-      throw new SensitivityError(`the --quantize pipeline leaves no T_DequantizeLinear of an FP32 tensor in the ` +
-        `model (is it a QDQ pipeline ending in quantize?)`);
-    }
+    // The baseline quantized model, the same with every DequantizeLinear
+    // output exposed, and the pairs (FP32 tensor T, its value after
+    // T_DequantizeLinear in the QDQ model); made again when an equalization is chosen.
+    let baseStats;
+    let pairs;
+    const prepareBase = (pipeline) => {
+      baseStats = runPipeline(qoptOpt, modelPath, pipeline, f('base.onnx'), f('base.report.json'));
+      const qList = cal.runExposeTensors(qoptOpt, f('base.onnx'), {
+        types: ['float'], ops: ['DequantizeLinear'], batchSize: 0, batchIndex: 0, list: f('base.list.json'),
+        out: f('base.exposed.onnx'),
+      });
+      const suffix = '_DequantizeLinear';
+      pairs = [];
+      for (const t of qList.tensors) {
+        if (t.op_type !== 'DequantizeLinear' || !t.node.endsWith(suffix)) continue;
+        const name = t.node.slice(0, -suffix.length);
+        if (!fp32Tensors.has(name) && !inputNames.has(name)) continue;  // a weight or bias
+        const src = fp32Tensors.get(name);
+        pairs.push({ name, dq: t.name, opType: src ? src.op_type : null, kind: src ? 'activation' : 'input' });
+      }
+      if (!pairs.length) {
+        throw new SensitivityError(`the --quantize pipeline leaves no T_DequantizeLinear of an FP32 tensor in the ` +
+          `model (is it a QDQ pipeline ending in quantize?)`);
+      }
+    };
+    prepareBase(opts.quantize);
 
     // Units: nodes of the chosen op types, in graph order.
     const allNodes = [...new Set(fp32List.tensors.map((t) => t.node))];
@@ -684,9 +960,10 @@ async function sensitivity(modelPath, opts = {}) {
     // Samples.
     let source;
     const reference = [];
-    const tensorSqnr = pairs.map(() => new Sqnr());
-    const refEnergy = pairs.map(() => 0);
+    let tensorSqnr;
+    let refEnergy;
     const baseSqnr = new Sqnr();
+    let equalize = null;
     await withSession(f('fp32.exposed.onnx'), runOpts, async (fp32) => {
       const infos = lib.inputInfo(fp32);
       let samples = opts.inputs ? cal.listSamples(opts.inputs, infos.map((i) => i.name)) : null;
@@ -701,6 +978,38 @@ async function sensitivity(modelPath, opts = {}) {
         cacheBytes: Infinity,
         loadOpts: { shapes: opts.shapes, imageSize: opts.imageSize, image: opts.image, layout: opts.layout || 'nchw' },
       });
+      // Equalization candidates: each one's output SQNR against the same
+      // reference; the chosen one's pipeline is measured from here on.
+      if (equalizeList) {
+        for (let i = 0; i < source.count; i++) {
+          reference[i] = floatOutputs(await runOrFail(fp32, source.load(i), measuredNames, modelPath, source, i), measuredNames);
+        }
+        const measuredCandidates = [];
+        for (const c of equalizeList) {
+          const pipeline = formatPipeline(equalizedSpecs(specs, c));
+          const v = makeVariant(c.pass ? pipeline : opts.quantize);
+          const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+          measuredCandidates.push({ spec: c.spec, pipeline: c.pass ? pipeline : opts.quantize, output_sqnr_db: dbValue(db) });
+          log(`equalize ${c.spec}: output SQNR ${fmtDb(dbValue(db))} dB (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        }
+        const choice = chooseEqualize(measuredCandidates, { minGainDb: opts.minGainDb, samples: source.count });
+        const chosen = equalizeList.find((c) => c.spec === choice.chosen);
+        equalize = {
+          candidates: measuredCandidates.map((c, k) => ({ ...c, gain_db: choice.gains[k] })),
+          chosen: choice.chosen,
+          chosen_pass: chosen.pass ? { name: chosen.pass.name, options: chosen.pass.options.map(([k, v]) => [k, v]) } : null,
+          min_gain_db: opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb,
+          why: choice.why,
+        };
+        log(`equalize: ${choice.why}`);
+        if (chosen.pass) {
+          specs = equalizedSpecs(specs, chosen);
+          measuredPipeline = formatPipeline(specs);
+          prepareBase(measuredPipeline);
+        }
+      }
+      tensorSqnr = pairs.map(() => new Sqnr());
+      refEnergy = pairs.map(() => 0);
       await withSession(f('base.exposed.onnx'), runOpts, async (base) => {
         const batches = [];
         const step = batchSize > 0 ? batchSize : pairs.length;
@@ -738,11 +1047,29 @@ async function sensitivity(modelPath, opts = {}) {
     if (!reference[0] || !reference[0].length) throw new SensitivityError(`'${modelPath}' has no float32 output`);
     let baseline = baseSqnr.nonFinite > 0 ? NaN : baseSqnr.db();
     if (objective) {
-      const v = makeVariant(opts.quantize);
+      const v = makeVariant(measuredPipeline);
       baseline = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
     }
     log(`baseline: output SQNR ${fmtDb(dbValue(baseline))} dB (${baseStats['nodes-quantized']} nodes quantized)`);
 
+    // Latency: FP32 (one session, kept open) and each deployable variant
+    // (PIPELINE,DEPLOY) at opt level all, interleaved run by run.
+    let deploy = null;
+    let baselineRatio = null;
+    const latencyOf = async (pipeline) => {
+      if (!timer) return undefined;
+      runPipeline(qoptOpt, modelPath, `${pipeline},${deploy}`, f('deploy.onnx'), f('deploy.report.json'));
+      return timer.ratio(f('deploy.onnx'));
+    };
+    if (latencyRuns > 0) {
+      const feeds = source.load(0);
+      deploy = deployWithInputShape(deployText,
+        Object.entries(feeds).map(([name, t]) => `${name}:${t.dims.join('x')}`).join(','));
+      timer = await openTimer(modelPath, feeds, { runs: latencyRuns, threads: runOpts.threads });
+      baselineRatio = await latencyOf(measuredPipeline);
+      log(`latency: baseline ${fmtRatio(baselineRatio)} x FP32 (+${deploy}, ${latencyRuns} paired runs)` +
+        (budget === null ? '' : `, budget ${budget} x FP32`));
+    }
     // Prefix mode: the first K nodes float, for each cut point of the sweep.
     let prefix = null;
     let prefixKeep = null;
@@ -755,13 +1082,15 @@ async function sensitivity(modelPath, opts = {}) {
         const names = nodes.slice(0, c.nodes).map((x) => x.name);
         const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(names)));
         const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
+        const ratio = await latencyOf(withExcludedNodes(specs, exactNamesPattern(names)));
         sweep.push({ ...c, output_sqnr_db: dbValue(db), gain_db: dbValue(db - baseline),
-          nodes_quantized: v.stats['nodes-quantized'] === undefined ? null : v.stats['nodes-quantized'] });
+          nodes_quantized: v.stats['nodes-quantized'] === undefined ? null : v.stats['nodes-quantized'],
+          ...(timer ? { latency_ratio: ratio } : {}) });
         log(`prefix [${sweep.length}/${picks.length}] ${c.units} units, ${c.nodes} nodes (up to ${c.last_node}): ` +
-          `output SQNR ${fmtDb(dbValue(db))} dB (gain ${fmtDb(dbValue(db - baseline), true)}) ` +
-          `(${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          `output SQNR ${fmtDb(dbValue(db))} dB (gain ${fmtDb(dbValue(db - baseline), true)})` +
+          `${timer ? `, ${fmtRatio(ratio)} x FP32` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
-      const choice = choosePrefix(sweep, { fraction, minGainDb });
+      const choice = choosePrefix(sweep, { fraction, minGainDb, budget, baselineRatio });
       const chosen = choice.index === null ? null : sweep[choice.index];
       const names = chosen ? nodes.slice(0, chosen.nodes).map((x) => x.name) : [];
       prefix = {
@@ -769,6 +1098,7 @@ async function sensitivity(modelPath, opts = {}) {
         unnamed_node: unnamedAt < 0 ? null : { index: unnamedAt, op_type: nodes[unnamedAt].op_type },
         max_units: cuts[picks[picks.length - 1]].units, step: opts.prefixStep || DEFAULTS.prefixStep,
         fraction, min_gain_db: minGainDb, best_gain_db: choice.best_gain_db, chosen: choice.index, sweep,
+        nodes: nodes.slice(0, sweep[sweep.length - 1].nodes).map((x) => x.name),
       };
       prefixKeep = {
         names,
@@ -779,6 +1109,7 @@ async function sensitivity(modelPath, opts = {}) {
         gain_db: chosen ? chosen.gain_db : null,
         nodes_float: names.length,
         tried: [],
+        ...(timer ? { latency_ratio: chosen ? chosen.latency_ratio : null } : {}),
       };
     }
 
@@ -824,27 +1155,41 @@ async function sensitivity(modelPath, opts = {}) {
     const chosen = [];
     const tried = [];
     let best = baseline;
-    for (const name of plan.candidates) {
+    let bestRatio = null;
+    // With a latency budget a step is kept only within it; nothing is tried
+    // when the fully quantized model is already over it.
+    let rule = plan.rule;
+    const overBudget = budget !== null && !withinBudget(baselineRatio, budget);
+    if (budget !== null) {
+      rule += overBudget ? `; latency budget ${budget} x FP32: none, the fully quantized model is already at ` +
+        `${fmtRatio(baselineRatio)} x FP32, and keeping units float only adds latency`
+        : `, and only when its latency is at most ${budget} x FP32 (latency budget)`;
+    }
+    for (const name of overBudget ? [] : plan.candidates) {
       if (chosen.length >= plan.limit) break;
       const names = [...chosen, name];
       const v = makeVariant(withExcludedNodes(specs, exactNamesPattern(names)));
       const db = await outputSqnr(f('variant.onnx'), runOpts, source, v.fetch, reference);
-      const kept = db > best;
-      tried.push({ names, output_sqnr_db: dbValue(db), kept });
-      log(`keep float ${names.join(', ')}: output SQNR ${fmtDb(dbValue(db))} dB -> ${kept ? 'kept' : `dropped ${name}`}`);
+      const ratio = await latencyOf(withExcludedNodes(specs, exactNamesPattern(names)));
+      const kept = db > best && withinBudget(ratio, budget);
+      tried.push({ names, output_sqnr_db: dbValue(db), kept, ...(timer ? { latency_ratio: ratio } : {}) });
+      log(`keep float ${names.join(', ')}: output SQNR ${fmtDb(dbValue(db))} dB${timer ? `, ${fmtRatio(ratio)} x FP32` : ''}` +
+        ` -> ${kept ? 'kept' : `dropped ${name}`}`);
       if (kept) {
         chosen.push(name);
         best = db;
+        bestRatio = ratio;
       }
     }
     const keepFloat = prefixKeep || {
       names: chosen,
-      rule: plan.rule,
+      rule,
       option: excludeOption(chosen),
       pipeline: chosen.length ? withExcludedNodes(specs, exactNamesPattern(chosen)) : null,
       output_sqnr_db: chosen.length ? dbValue(best) : null,
       gain_db: chosen.length ? dbValue(best - baseline) : null,
       tried,
+      ...(timer ? { latency_ratio: chosen.length ? bestRatio : null } : {}),
     };
 
     const tensors = rankTensors(pairs.map((p, j) => {
@@ -863,6 +1208,7 @@ async function sensitivity(modelPath, opts = {}) {
       model: modelPath,
       model_sha256: sha256File(modelPath),
       pipeline: opts.quantize,
+      measured_pipeline: measuredPipeline,
       inputs: opts.inputs ? { kind: 'files', path: opts.inputs, ids: source.samples.map((s) => s.id) }
         : { kind: 'random', path: null, seed: opts.seed === undefined ? lib.DEFAULTS.seed : opts.seed },
       samples: source.count,
@@ -871,6 +1217,7 @@ async function sensitivity(modelPath, opts = {}) {
         budget: opts.budget === undefined ? null : opts.budget,
         max_units: opts.maxUnits === undefined ? DEFAULTS.maxUnits : opts.maxUnits,
         min_gain_db: opts.minGainDb === undefined ? DEFAULTS.minGainDb : opts.minGainDb,
+        latency_budget: budget,
         ...(prefix ? { prefix_max: opts.prefixMax === undefined ? null : opts.prefixMax,
           prefix_step: prefix.step, prefix_fraction: prefix.fraction } : {}),
       },
@@ -878,7 +1225,11 @@ async function sensitivity(modelPath, opts = {}) {
         output_sqnr_db: dbValue(baseline),
         outputs: measuredNames.filter((_, k) => k < reference[0].length),
         nodes_quantized: baseStats['nodes-quantized'] === undefined ? null : baseStats['nodes-quantized'],
+        ...(timer ? { latency_ratio: baselineRatio } : {}),
       },
+      ...(timer ? { latency: { deploy, runs: latencyRuns, opt_level: 'all', threads: runOpts.threads,
+        fp32_ms: Math.round(timer.fp32Ms() * 1e3) / 1e3 } } : {}),
+      ...(equalize ? { equalize } : {}),
       tensors,
       units: ranked,
       keep_float: keepFloat,
@@ -887,6 +1238,7 @@ async function sensitivity(modelPath, opts = {}) {
     Object.defineProperty(doc, 'seconds', { enumerable: false, value: (Date.now() - t0) / 1000 });
     return doc;
   } finally {
+    if (timer) await timer.close();
     if (opts.keepTemp) log(`temporary files kept in ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -916,6 +1268,15 @@ prefix mode (--mode=prefix: keep the first K nodes in graph order float, K cut a
   --prefix-step=S             every S-th unit only (default ${DEFAULTS.prefixStep}; unit N is always measured)
   --prefix-fraction=F         keep_float: the smallest prefix with a gain >= F x the best gain and >= --min-gain
                               (default ${DEFAULTS.prefixFraction})
+equalization (measured before everything else; the chosen one is then measured throughout):
+  --equalize=LIST             candidates, e.g. none,smoothquant{alpha=0.5},smoothquant{alpha=auto}: each none or one
+                              smoothquant pass (given the quantize pass's calibration= when it has none), put before
+                              the quantize pass; the best output SQNR wins if it beats none by >= --min-gain
+latency (each variant's deployable file, paired with FP32 at opt level all, --threads threads):
+  --latency-runs=N            timed runs per file, interleaved with FP32 (default 0: not measured; 10 with a budget)
+  --deploy=PIPELINE           appended to a variant's pipeline to make the timed file
+                              (default ${DEFAULTS.deploy}; fuse-qdq gets input-shape= from the first sample)
+  --latency-budget=R          keep_float only among variants at most R x FP32 (median ratio)
 output:
   -o, --output=FILE           sensitivity.json (default: stdout, and the table goes to stderr)
   --html=FILE                 one-page HTML with SVG bar charts
@@ -940,6 +1301,10 @@ const OPTIONS = {
   'prefix-max': { type: 'string' },
   'prefix-step': { type: 'string' },
   'prefix-fraction': { type: 'string' },
+  equalize: { type: 'string' },
+  'latency-runs': { type: 'string' },
+  'latency-budget': { type: 'string' },
+  deploy: { type: 'string' },
   output: { type: 'string', short: 'o' },
   html: { type: 'string' },
   top: { type: 'string' },
@@ -969,7 +1334,26 @@ function optionsFromCli(values) {
     batchSize: lib.parseIntOpt('batch-size', values['batch-size'], 0),
     qoptOpt: values['qopt-opt'],
     keepTemp: Boolean(values['keep-temp']),
+    equalize: values.equalize,
+    latencyRuns: lib.parseIntOpt('latency-runs', values['latency-runs'], 0),
+    latencyBudget: values['latency-budget'] === undefined ? undefined
+      : cal.parseNumber('latency-budget', values['latency-budget']),
+    deploy: values.deploy,
   };
+  if (opts.latencyBudget !== undefined && !(opts.latencyBudget > 0)) {
+    throw new lib.UsageError(`bad --latency-budget=${values['latency-budget']} (a ratio to FP32, > 0)`);
+  }
+  if (opts.latencyBudget !== undefined && opts.latencyRuns === 0) {
+    throw new lib.UsageError('--latency-budget needs --latency-runs of at least 1 (default 10 with a budget)');
+  }
+  if (opts.equalize !== undefined) parseEqualizeList(opts.equalize);
+  if (opts.deploy !== undefined) {
+    try {
+      parsePipeline(opts.deploy, '--deploy pipeline');
+    } catch (err) {
+      throw new lib.UsageError(err.message);
+    }
+  }
   if (values.objective !== undefined) {
     opts.objective = values.objective.split(',').map((x) => x.trim()).filter(Boolean);
     if (!opts.objective.length) throw new lib.UsageError(`bad --objective=${values.objective} (tensor names)`);
@@ -1055,6 +1439,12 @@ module.exports = {
   prefixSweep,
   firstUnnamed,
   choosePrefix,
+  parseEqualizeList,
+  equalizedSpecs,
+  chooseEqualize,
+  deployWithInputShape,
+  pairedRatio,
+  withinBudget,
   excludeOption,
   validateSensitivity,
   formatTable,

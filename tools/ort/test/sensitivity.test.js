@@ -1,7 +1,8 @@
 'use strict';
 // Tests of tools/ort/sensitivity.js's pure parts: RE2 escaping of node names,
 // the pipeline rewriting that adds exclude-nodes, ranking, the keep_float
-// candidates, prefix mode's cut points and choice, the document check, the table and the HTML (one bar per unit),
+// candidates, prefix mode's cut points and choice (with a latency budget), --equalize's list and choice, the
+// document check, the table and the HTML (one bar per unit),
 // and the CLI's one-line errors (exit 2). tests/ort/sensitivity.sh runs the
 // tool on the PaddleOCR classifier.
 
@@ -262,6 +263,146 @@ test('prefix mode: the document check, the sweep table and the sweep chart', () 
   assert.match(html, /first 4 nodes float \(2 units, up to add\.1\): output SQNR 33\.00 dB, gain \+3\.00 dB \(chosen\)/);
 });
 
+test('choosePrefix with a latency budget: the best SQNR within it, min gain, baseline over it', () => {
+  const e = (units, nodes, gain, ratio) => ({ units, nodes, output_sqnr_db: 10 + gain, gain_db: gain, latency_ratio: ratio });
+  const sweep = [e(1, 5, 1.0, 0.60), e(2, 9, 4.0, 0.72), e(3, 12, 6.0, 0.85), e(4, 20, 9.0, 0.95), e(5, 30, 4.0, 0.70)];
+  // Without a budget the old rule (fewest nodes with >= 0.8 of the best gain) is unchanged.
+  assert.equal(s.choosePrefix(sweep).index, 3);
+  // Entries over the budget are skipped; the highest SQNR within it wins, not the fewest nodes.
+  const c = s.choosePrefix(sweep, { budget: 0.9, baselineRatio: 0.55 });
+  assert.equal(c.index, 2);
+  assert.equal(c.best_gain_db, 9);
+  assert.match(c.rule, /^prefix within latency budget 0\.9: the highest output SQNR among the prefixes at most 0\.9 x FP32, if its gain is at least 0\.5 dB$/);
+  assert.equal(s.choosePrefix(sweep, { budget: 1, baselineRatio: 0.55 }).index, 3);
+  assert.equal(s.choosePrefix(sweep, { budget: 0.75, baselineRatio: 0.55 }).index, 1);  // ties: fewer nodes (9 before 30)
+  assert.equal(s.choosePrefix(sweep, { budget: 0.65, baselineRatio: 0.55 }).index, 0);
+  // min-gain: the best within the budget is not good enough -> none.
+  assert.equal(s.choosePrefix(sweep, { budget: 0.65, baselineRatio: 0.55, minGainDb: 2 }).index, null);
+  // Nothing within the budget, or an unmeasured ratio.
+  assert.equal(s.choosePrefix(sweep, { budget: 0.58, baselineRatio: 0.55 }).index, null);
+  assert.equal(s.choosePrefix([e(1, 5, 3, null)], { budget: 2, baselineRatio: 0.5 }).index, null);
+  // The fully quantized model over the budget: none, and the rule says why.
+  const over = s.choosePrefix(sweep, { budget: 0.5, baselineRatio: 0.55 });
+  assert.equal(over.index, null);
+  assert.match(over.rule, /already at 0\.550 x FP32, and keeping nodes float only adds latency/);
+  assert.ok(s.withinBudget(0.9, 0.9) && !s.withinBudget(0.91, 0.9) && !s.withinBudget(null, 0.9));
+  assert.ok(s.withinBudget(undefined, undefined) && s.withinBudget(5, null));
+  assert.equal(s.pairedRatio([2, 1, 3], [1.5, 1, 100]), 0.75);  // medians: 1.5 / 2
+  assert.equal(s.pairedRatio([], [1]), null);
+});
+
+test('parseEqualizeList: none and smoothquant only, none always measured, cle refused', () => {
+  assert.deepEqual(s.parseEqualizeList('none,smoothquant{alpha=0.5},smoothquant{alpha=auto}'), [
+    { spec: 'none', pass: null },
+    { spec: 'smoothquant{alpha=0.5}', pass: { name: 'smoothquant', options: [['alpha', '0.5']] } },
+    { spec: 'smoothquant{alpha=auto}', pass: { name: 'smoothquant', options: [['alpha', 'auto']] } },
+  ]);
+  assert.deepEqual(s.parseEqualizeList(' smoothquant , smoothquant ').map((c) => c.spec), ['none', 'smoothquant']);
+  assert.deepEqual(s.parseEqualizeList('smoothquant{alpha=0.5},none').map((c) => c.spec), ['smoothquant{alpha=0.5}', 'none']);
+  assert.throws(() => s.parseEqualizeList('none,cle'), /'cle' is not a candidate: .*cle changes the tensors whose ranges the calibration table holds, so it would need recalibration/);
+  assert.throws(() => s.parseEqualizeList('none{x=1}'), /'none\{x=1\}' is not a candidate/);
+  assert.throws(() => s.parseEqualizeList('smoothquant{alpha=0.5'), /bad --equalize list at column 22: missing '\}'/);
+  for (const bad of ['cle', '', 'quantize']) assert.throws(() => s.parseEqualizeList(bad), (err) => err.name === 'UsageError', bad);
+});
+
+test('equalizedSpecs puts the candidate before the quantize pass, with its calibration', () => {
+  const specs = s.parsePipeline('canonicalize,quantize{calibration=c.json per-channel=true}');
+  const [none, sq, own] = s.parseEqualizeList('none,smoothquant{alpha=0.5},smoothquant{calibration=sq.json}');
+  assert.equal(s.formatPipeline(s.equalizedSpecs(specs, none)), 'canonicalize,quantize{calibration=c.json per-channel=true}');
+  assert.equal(s.formatPipeline(s.equalizedSpecs(specs, sq)),
+    'canonicalize,smoothquant{alpha=0.5 calibration=c.json},quantize{calibration=c.json per-channel=true}');
+  assert.equal(s.formatPipeline(s.equalizedSpecs(specs, own)),
+    'canonicalize,smoothquant{calibration=sq.json},quantize{calibration=c.json per-channel=true}');
+  assert.deepEqual(sq.pass.options, [['alpha', '0.5']], 'the candidate is not changed');
+  assert.equal(s.deployWithInputShape('fix-bias-overflow,fuse-qdq{float-units=auto}', 'x:1x3x48x192'),
+    'fix-bias-overflow,fuse-qdq{float-units=auto input-shape=x:1x3x48x192}');
+  assert.equal(s.deployWithInputShape('fuse-qdq{input-shape=x:1x3x8x8}', 'x:1x3x48x192'), 'fuse-qdq{input-shape=x:1x3x8x8}');
+});
+
+test('chooseEqualize: the best SQNR if it beats none by --min-gain, else none', () => {
+  const c = (spec, db) => ({ spec, output_sqnr_db: db });
+  const three = [c('none', 20), c('smoothquant{alpha=0.5}', 20.8), c('smoothquant{alpha=auto}', 20.6)];
+  const a = s.chooseEqualize(three, { samples: 8 });
+  assert.equal(a.chosen, 'smoothquant{alpha=0.5}');
+  assert.deepEqual(a.gains, [0, 0.8, 0.6]);
+  assert.equal(a.why, 'smoothquant{alpha=0.5}: +0.80 dB over none on 8 samples');
+  const b = s.chooseEqualize(three, { minGainDb: 1, samples: 8 });
+  assert.equal(b.chosen, 'none');
+  assert.match(b.why, /^none: the best, smoothquant\{alpha=0\.5\}, gains \+0\.80 dB over none on 8 samples, less than 1 dB$/);
+  assert.equal(s.chooseEqualize([c('none', 20), c('smoothquant', 19)]).chosen, 'none');
+  assert.equal(s.chooseEqualize([c('none', 20), c('smoothquant', null)]).chosen, 'none');
+  assert.equal(s.chooseEqualize([c('none', 20)]).chosen, 'none');
+});
+
+function latencyDoc() {
+  const doc = prefixDoc();
+  return {
+    ...doc,
+    measured_pipeline: 'smoothquant{alpha=0.5 calibration=c.json},quantize{calibration=c.json per-channel=true}',
+    settings: { latency_budget: 0.9 },
+    baseline: { ...doc.baseline, latency_ratio: 0.62 },
+    latency: { deploy: 'fix-bias-overflow,fuse-qdq{float-units=auto}', runs: 10, opt_level: 'all', threads: 1, fp32_ms: 3.21 },
+    equalize: {
+      candidates: [{ spec: 'none', pipeline: 'quantize{calibration=c.json per-channel=true}', output_sqnr_db: 29.2, gain_db: 0 },
+        { spec: 'smoothquant{alpha=0.5}', pipeline: 'smoothquant{alpha=0.5 calibration=c.json},quantize{calibration=c.json per-channel=true}',
+          output_sqnr_db: 30, gain_db: 0.8 }],
+      chosen: 'smoothquant{alpha=0.5}', chosen_pass: { name: 'smoothquant', options: [['alpha', '0.5']] }, min_gain_db: 0.5,
+      why: 'smoothquant{alpha=0.5}: +0.80 dB over none on 1 samples',
+    },
+    prefix: { ...doc.prefix, nodes: ['c0', 'mul.0', 'c1', 'add.1'],
+      sweep: doc.prefix.sweep.map((e, k) => ({ ...e, latency_ratio: [0.7, 0.85][k] })) },
+    keep_float: { ...doc.keep_float, latency_ratio: 0.85 },
+  };
+}
+
+test('latency and equalize: the document check and the table lines', () => {
+  const doc = latencyDoc();
+  assert.equal(s.validateSensitivity(doc), doc);
+  const bad = (patch, re) => assert.throws(() => s.validateSensitivity({ ...doc, ...patch }), re);
+  bad({ latency: { ...doc.latency, runs: 0 } }, /latency \{deploy/);
+  bad({ baseline: { ...doc.baseline, latency_ratio: null } }, /baseline.latency_ratio/);
+  bad({ settings: { latency_budget: -1 } }, /latency_budget/);
+  bad({ latency: undefined, baseline: { ...doc.baseline, latency_ratio: undefined } }, /latency_budget without latency/);
+  bad({ keep_float: { ...doc.keep_float, latency_ratio: 'fast' } }, /keep_float.latency_ratio/);
+  bad({ prefix: { ...doc.prefix, sweep: [doc.prefix.sweep[0], { ...doc.prefix.sweep[1], latency_ratio: 0 }] } },
+    /prefix.sweep\[1\].latency_ratio/);
+  bad({ prefix: { ...doc.prefix, nodes: ['c0', 'mul.0', 'c1'] } }, /prefix.nodes/);
+  bad({ prefix: { ...doc.prefix, nodes: ['c0', 'x', 'c1', 'add.1'] } }, /prefix.nodes' start/);
+  bad({ equalize: { ...doc.equalize, chosen: 'cle' } }, /equalize.chosen is not a candidate/);
+  bad({ equalize: { ...doc.equalize, chosen_pass: null } }, /equalize.chosen_pass/);
+  bad({ equalize: { ...doc.equalize, candidates: doc.equalize.candidates.slice(1) } }, /equalize.candidates has none/);
+  bad({ measured_pipeline: 3 }, /measured_pipeline/);
+  const text = s.formatTable(doc);
+  const lines = text.split('\n');
+  assert.deepEqual(lines.slice(0, 3), [
+    'equalize none: output SQNR 29.20 dB',
+    'equalize smoothquant{alpha=0.5}: output SQNR 30.00 dB (+0.80 over none)',
+    'equalize: chose smoothquant{alpha=0.5} (smoothquant{alpha=0.5}: +0.80 dB over none on 1 samples)',
+  ]);
+  assert.match(lines[3], /^baseline output SQNR 30\.00 dB/);
+  assert.equal(lines[4], 'latency (+fix-bias-overflow,fuse-qdq{float-units=auto}, opt level all, 1 thread(s), median of 10 ' +
+    'runs paired with FP32): FP32 3.210 ms, baseline 0.620 x FP32, budget 0.9 x FP32');
+  assert.match(text, /\nunits +nodes +last node +output dB +gain dB +x FP32\n/);
+  assert.match(text, /\n +1 +2 +mul\.0 +30\.10 +\+0\.10 +0\.700\n/);
+  assert.match(text, /\n +2 +4 +add\.1 +33\.00 +\+3\.00 +0\.850 +\*\n/);
+  assert.match(text, /-> output SQNR 33\.00 dB, 0\.850 x FP32\n/);
+  const html = s.renderHtml(doc);
+  assert.match(html, /gain \+3\.00 dB, latency 0\.850 x FP32 \(chosen\)/);
+  assert.match(html, /<th>equalize<\/th><td>smoothquant\{alpha=0\.5\}: \+0\.80 dB over none/);
+  assert.match(html, /<th>latency<\/th><td>\(\+fix-bias-overflow,fuse-qdq\{float-units=auto\}, .*FP32 3\.210 ms/);
+  // keep-float mode: the tried steps with their latency.
+  const kf = { ...sampleDoc(), settings: {}, baseline: { ...sampleDoc().baseline, latency_ratio: 0.6 }, latency: doc.latency };
+  kf.keep_float = { ...kf.keep_float, latency_ratio: 0.7, tried: [
+    { names: ['p2o.Conv.1'], output_sqnr_db: 34.5, kept: true, latency_ratio: 0.7 },
+    { names: ['p2o.Conv.1', 'p2o.Conv.0'], output_sqnr_db: 35, kept: false, latency_ratio: 0.95 }] };
+  assert.equal(s.validateSensitivity(kf), kf);
+  const kt = s.formatTable(kf);
+  assert.match(kt, /\nkeep float tried p2o\.Conv\.1: output SQNR 34\.50 dB, 0\.700 x FP32 -> kept\n/);
+  assert.match(kt, /\nkeep float tried p2o\.Conv\.1, p2o\.Conv\.0: output SQNR 35\.00 dB, 0\.950 x FP32 -> dropped\n/);
+  // Without latency, no latency column or lines.
+  assert.ok(!/x FP32|latency/.test(s.formatTable(prefixDoc())));
+});
+
 function cli(args) {
   return spawnSync(TOOL, args, { encoding: 'utf8', env: { ...process.env, QOPT_OPT: process.env.QOPT_OPT || '/nonexistent' } });
 }
@@ -280,6 +421,10 @@ test('CLI: bad input is one line naming the file or option, exit 2', () => {
     [[model, '--quantize=quantize', '--inputs=.', '--objective=,'], /bad --objective=,/],
     [[model, '--quantize=quantize', '--inputs=.', '--mode=prefix', '--prefix-max=0'], /bad --prefix-max=0/],
     [[model, '--quantize=quantize', '--inputs=.', '--mode=prefix', '--prefix-fraction=1.5'], /bad --prefix-fraction=1\.5/],
+    [[model, '--quantize=quantize', '--inputs=.', '--equalize=none,cle'], /--equalize: 'cle' is not a candidate/],
+    [[model, '--quantize=quantize', '--inputs=.', '--latency-budget=0'], /bad --latency-budget=0/],
+    [[model, '--quantize=quantize', '--inputs=.', '--latency-budget=1', '--latency-runs=0'], /needs --latency-runs/],
+    [[model, '--quantize=quantize', '--inputs=.', '--deploy=fuse-qdq{'], /bad --deploy pipeline at column 10/],
     [[model, '--bogus'], /Unknown option '--bogus'/],
   ];
   for (const [args, want] of cases) {
