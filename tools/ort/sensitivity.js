@@ -326,17 +326,18 @@ function keepFloatCandidates(ranked, { budget, maxUnits = DEFAULTS.maxUnits, min
 /**
  * The nodes of a model in graph order from an expose-tensors list (one entry
  * per output tensor, in node order): [{name, op_type}]. A node with several
- * outputs is listed once; unnamed nodes keep the name ''.
+ * outputs is listed once. A node without a name goes by its first output's
+ * name, which is what quantize's exclude-nodes matches it by (docs/passes.md).
  */
 function nodesInOrder(tensors) {
   const nodes = [];
   let prev = null;
   for (const t of tensors) {
-    const name = t.node || '';
-    const same = prev && prev.node === name && name !== '' ? true
-      : prev && name === '' && prev.node === '' && t.output_index > prev.output_index;
-    if (!same) nodes.push({ name, op_type: t.op_type });
-    prev = { node: name, output_index: t.output_index };
+    const node = t.node || '';
+    const same = prev && node !== '' ? prev.node === node
+      : prev && prev.node === '' && t.output_index > prev.output_index;
+    if (!same) nodes.push({ name: node || t.name || '', op_type: t.op_type });
+    prev = { node, output_index: t.output_index };
   }
   return nodes;
 }
@@ -357,7 +358,7 @@ function prefixCutPoints(nodes, unitOps) {
   }).filter((c) => c.nodes < nodes.length);
 }
 
-/** Index of the first node without a name (exclude-nodes cannot match it), or -1. */
+/** Index of the first node without a name or output name (exclude-nodes cannot match it), or -1. */
 function firstUnnamed(nodes) {
   return nodes.findIndex((n) => !n.name);
 }

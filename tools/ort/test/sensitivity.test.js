@@ -107,11 +107,13 @@ test('keepFloatCandidates: default threshold and count, --budget, only-quantized
   assert.equal(s.excludeOption(['p2o.Conv.12', 'p2o.Conv.3']), 'exclude-nodes=^(p2o\\.Conv\\.12|p2o\\.Conv\\.3)$');
 });
 
-test('nodesInOrder: one entry per node in list order, several outputs once, unnamed nodes kept', () => {
-  const t = (node, op, i = 0) => ({ node, op_type: op, output_index: i });
-  const nodes = s.nodesInOrder([t('c0', 'Conv'), t('s', 'Split'), t('s', 'Split', 1), t('', 'Relu'), t('', 'Relu'),
-    t('', 'TopK'), t('', 'TopK', 1), t('c1', 'Conv')]);
-  assert.deepEqual(nodes.map((n) => `${n.name}:${n.op_type}`), ['c0:Conv', 's:Split', ':Relu', ':Relu', ':TopK', 'c1:Conv']);
+test('nodesInOrder: one entry per node in list order, several outputs once, unnamed nodes by their first output', () => {
+  const t = (node, op, i = 0, name = `${node || op}.out${i}`) => ({ node, name, op_type: op, output_index: i });
+  const nodes = s.nodesInOrder([t('c0', 'Conv'), t('s', 'Split'), t('s', 'Split', 1), t('', 'Relu', 0, 'r1'),
+    t('', 'Relu', 0, 'r2'), t('', 'TopK', 0, 'values'), t('', 'TopK', 1, 'indices'), t('c1', 'Conv')]);
+  assert.deepEqual(nodes.map((n) => `${n.name}:${n.op_type}`),
+    ['c0:Conv', 's:Split', 'r1:Relu', 'r2:Relu', 'values:TopK', 'c1:Conv']);
+  assert.equal(s.firstUnnamed(nodes), -1);
 });
 
 test('prefixCutPoints: each prefix ends right before the next unit, the last one takes every node', () => {
