@@ -7,7 +7,8 @@
 # entries, with growing node counts, finite output SQNRs and finite latency
 # ratios > 0; the HTML has one bar per entry; keep_float.names is the chosen
 # prefix (its node count and last node, and prefix.nodes' start); the chosen
-# prefix is within the budget with the highest SQNR of those within it; the
+# prefix is within the budget with the highest SQNR of those within it, and
+# was timed again before it was taken (latency_confirmed); the
 # equalize candidates are 2 with finite SQNRs and the choice follows the
 # rule; and the printed option does what the tool recorded, measured apart
 # from it: the model quantized by measured_pipeline with that exclude-nodes
@@ -50,7 +51,8 @@ read -r entries growing finite timed named chosen chosen_db base_db base_ratio i
   // Within the budget, with the highest SQNR of the entries within it (none chosen: none within it has a gain >= 0).
   const within = s.filter((e) => e.latency_ratio <= budget);
   const best = Math.max(...within.map((e) => e.output_sqnr_db));
-  const budgetOk = d.settings.latency_budget === budget && (c ? c.latency_ratio <= budget && c.output_sqnr_db === best
+  const budgetOk = d.settings.latency_budget === budget && (c ? c.latency_ratio <= budget && c.output_sqnr_db === best &&
+    c.latency_confirmed === true
     : d.baseline.latency_ratio > budget || !within.some((e) => e.gain_db >= 0));
   // Equalize: none and smoothquant, finite SQNRs, the better one when it gains >= min_gain_db over none.
   const eq = d.equalize;

@@ -41,6 +41,10 @@ const DEFAULTS = Object.freeze({
 });
 const MODES = ['keep-float', 'only-quantized', 'both', 'prefix'];
 const LATENCY_WARMUP = 2;
+// The prefix chosen within a latency budget is timed again with this many
+// times the runs before it is taken (see confirmPrefix), at most this often.
+const LATENCY_CONFIRM_FACTOR = 3;
+const LATENCY_CONFIRM_ROUNDS = 6;
 
 /** Bad input (pipeline, model, inputs): the CLI prints one line and exits 2. */
 class SensitivityError extends Error {
@@ -494,7 +498,8 @@ function validateLatencyAndEqualize(doc) {
   (kf.tried || []).forEach((t, k) => need(isRatio(t.latency_ratio), `keep_float.tried[${k}].latency_ratio`));
   if (doc.prefix) {
     const px = doc.prefix;
-    px.sweep.forEach((e, k) => need(isRatio(e.latency_ratio), `prefix.sweep[${k}].latency_ratio`));
+    px.sweep.forEach((e, k) => need(isRatio(e.latency_ratio) &&
+      (e.latency_confirmed === undefined || typeof e.latency_confirmed === 'boolean'), `prefix.sweep[${k}].latency_ratio`));
     if (px.nodes !== undefined) {
       need(Array.isArray(px.nodes) && px.nodes.every((n) => typeof n === 'string') &&
         px.nodes.length === px.sweep[px.sweep.length - 1].nodes, 'prefix.nodes is the largest prefix\'s node names');
@@ -791,7 +796,7 @@ async function openTimer(fp32File, feeds, { runs, threads }) {
   const fp32 = await lib.loadSession(fp32File, sessionOpts);
   const all = [];
   return {
-    async ratio(file) {
+    async ratio(file, n = runs) {
       const session = await lib.loadSession(file, sessionOpts);
       try {
         for (let i = 0; i < LATENCY_WARMUP; i++) {
@@ -800,7 +805,7 @@ async function openTimer(fp32File, feeds, { runs, threads }) {
         }
         const a = [];
         const b = [];
-        for (let r = 0; r < runs; r++) {
+        for (let r = 0; r < n; r++) {
           a.push(await timedRun(fp32, feeds, fp32File));
           b.push(await timedRun(session, feeds, file));
         }
@@ -1057,10 +1062,10 @@ async function sensitivity(modelPath, opts = {}) {
     // (PIPELINE,DEPLOY) at opt level all, interleaved run by run.
     let deploy = null;
     let baselineRatio = null;
-    const latencyOf = async (pipeline) => {
+    const latencyOf = async (pipeline, runs = latencyRuns) => {
       if (!timer) return undefined;
       runPipeline(qoptOpt, modelPath, `${pipeline},${deploy}`, f('deploy.onnx'), f('deploy.report.json'));
-      return timer.ratio(f('deploy.onnx'));
+      return timer.ratio(f('deploy.onnx'), runs);
     };
     if (latencyRuns > 0) {
       const feeds = source.load(0);
@@ -1091,7 +1096,27 @@ async function sensitivity(modelPath, opts = {}) {
           `output SQNR ${fmtDb(dbValue(db))} dB (gain ${fmtDb(dbValue(db - baseline), true)})` +
           `${timer ? `, ${fmtRatio(ratio)} x FP32` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
-      const choice = choosePrefix(sweep, { fraction, minGainDb, budget, baselineRatio });
+      let choice = choosePrefix(sweep, { fraction, minGainDb, budget, baselineRatio });
+      if (timer && budget !== null) {
+        // Choosing the most accurate prefix within the budget favours one
+        // that happened to be timed low: on rec a prefix timed 0.73x among
+        // neighbours at 0.91-0.93x, and bench/ort_bench.js measured its
+        // file at 0.92x. So the choice is timed again with more runs, its
+        // entry takes the new figure, and the choice is made again until it
+        // holds.
+        for (let round = 0; round < LATENCY_CONFIRM_ROUNDS && choice.index !== null &&
+          !sweep[choice.index].latency_confirmed; round++) {
+          const e = sweep[choice.index];
+          const before = e.latency_ratio;
+          const names = nodes.slice(0, e.nodes).map((x) => x.name);
+          e.latency_ratio = await latencyOf(withExcludedNodes(specs, exactNamesPattern(names)),
+            LATENCY_CONFIRM_FACTOR * latencyRuns);
+          e.latency_confirmed = true;
+          log(`latency: the first ${e.nodes} nodes float timed again (${LATENCY_CONFIRM_FACTOR * latencyRuns} runs): ` +
+            `${fmtRatio(before)} -> ${fmtRatio(e.latency_ratio)} x FP32`);
+          choice = choosePrefix(sweep, { fraction, minGainDb, budget, baselineRatio });
+        }
+      }
       const chosen = choice.index === null ? null : sweep[choice.index];
       const names = chosen ? nodes.slice(0, chosen.nodes).map((x) => x.name) : [];
       prefix = {
