@@ -24,8 +24,11 @@
 #      calibrated as it is and turned into static QDQ by dynamic-to-static
 #      (its integer weights kept), then fuse-qdq; timed before and after;
 #   7. int8: the one pass from FP32 to the file qopt would deploy, with the
-#      stages it chose and why, keeping float the leading layers that
-#      qopt-sensitivity --mode=prefix measured to matter most.
+#      stages it chose and why: the equalization and the leading layers kept
+#      float that qopt-sensitivity measured on the calibration images (output
+#      SQNR of smoothquant against none; each prefix's accuracy and its
+#      deployable file's latency against FP32), the most accurate within
+#      0.75x FP32.
 # The last table times every file side by side and measures its fidelity
 # against FP32 (output SQNR, binarized-map IoU) on other rendered images than
 # the calibration ones.
@@ -89,15 +92,16 @@ QOPT_OPT=$qopt tools/qopt-calibrate "$out/$base.dynamic.onnx" --inputs="$out/cal
 "$qopt" "$out/$base.dynamic.onnx" --pass="dynamic-to-static{calibration=$out/$base.dynamic.calib.json},fuse-qdq" \
   -o "$out/$base.dynamic.static.onnx" | grep -E '^dynamic-to-static|nodes ' | head -n 2
 echo
-echo "== 7. qopt-sensitivity --mode=prefix (which leading layers to keep float, measured in ONNX Runtime on the calibration images), then"
-echo "      qopt-opt $out/$base.fp32.onnx --pass='int8{calibration=... sensitivity=... input-shape=$shape}': FP32 to the file qopt would deploy"
-QOPT_OPT=$qopt tools/qopt-sensitivity "$out/$base.fp32.onnx" --mode=prefix \
+echo "== 7. qopt-sensitivity --mode=prefix --equalize=... --latency-budget=0.75 (measured in ONNX Runtime on the calibration images), then"
+echo "      qopt-opt $out/$base.fp32.onnx --pass='int8{calibration=... sensitivity=... latency-budget=0.75 input-shape=$shape}': FP32 to the file qopt would deploy"
+QOPT_OPT=$qopt tools/qopt-sensitivity "$out/$base.fp32.onnx" --mode=prefix --prefix-max=24 \
+  --equalize='none,smoothquant{alpha=0.5}' --latency-budget=0.75 --latency-runs=10 \
   --quantize="quantize{calibration=$out/$base.calib.json per-channel=true}" --inputs="$out/calib-images" \
   --image-size="${img_h}x${img_w}" "${det_norm[@]}" -o "$out/$base.sensitivity.json" --html="$out/$base.sensitivity.html" 2>&1 |
   grep -vE '^sensitivity: (activations|baseline|prefix \[)'
 echo "   the sweep, drawn: $out/$base.sensitivity.html"
 "$qopt" "$out/$base.fp32.onnx" \
-  --pass="int8{calibration=$out/$base.calib.json sensitivity=$out/$base.sensitivity.json input-shape=$shape}" \
+  --pass="int8{calibration=$out/$base.calib.json sensitivity=$out/$base.sensitivity.json latency-budget=0.75 input-shape=$shape}" \
   -o "$out/$base.int8-pipeline.onnx" | sed -n '/^int8 runs:/,/^[^ ]/p' | sed '$d'
 echo
 echo "== ONNX Runtime: latency and fidelity against FP32 on 8 other rendered images, FP32 vs INT8 QDQ vs fuse-qdq vs auto islands, the s8s8 and dynamic files before/after, int8 (1 thread, interleaved rounds)"
