@@ -101,7 +101,7 @@ prepare() {
   [[ $m == cls ]] && sens_args=(--mode=keep-float --objective=Flatten_out)
   # Each candidate's deployable file (what int8 makes of it) is timed against
   # FP32, so int8 can keep float the most accurate one within the goal.
-  sens_args+=(--latency-budget="${latency_goal[$m]}" --latency-runs=10 --equalize='none,smoothquant{alpha=0.5}'
+  sens_args+=(--latency-budget="${latency_goal[$m]}" --latency-runs=20 --equalize='none,smoothquant{alpha=0.5}'
     --deploy="fix-bias-overflow,fuse-qdq{float-units=auto target=$target input-shape=$shape}")
   step "$qopt" "testdata/models/paddleocr-$m.onnx" --pass=canonicalize --report=none -o "$dir/fp32.onnx" || return
   local methods=()
