@@ -140,8 +140,8 @@ absl::StatusOr<Tensor> Importer::ImportTensor(onnx::TensorProto&& proto, absl::s
 }
 
 // `payloads`: raw_data of `t` left in the model file, by attribute index.
-absl::Status Importer::ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos,
-                                        Node* node, const absl::flat_hash_map<int, absl::string_view>& payloads) {
+absl::Status Importer::ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node,
+                                        const absl::flat_hash_map<int, absl::string_view>& payloads) {
   for (int index = 0; index < protos.size(); ++index) {
     onnx::AttributeProto& proto = protos[index];
     const std::string what = absl::StrCat("attribute '", proto.name(), "' of node ", node->Describe());
@@ -381,8 +381,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   wire::FilePayloads payloads;
   auto stripped = wire::StripTensorPayloads(bytes, &payloads);
   if (!stripped.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not a valid ONNX protobuf (truncated or corrupted file): ",
-                                                   stripped.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", path, "' is not a valid ONNX protobuf (truncated or corrupted file): ", stripped.status().message()));
   }
   absl::string_view to_parse = payloads.bytes > 0 ? absl::string_view(*stripped) : bytes;
   onnx::ModelProto proto;

@@ -1,7 +1,10 @@
 #include "ir/wire_format.h"
 
+#include <memory>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/wire_format.h"
 
 namespace qopt::ir::wire {
 namespace {
@@ -22,14 +25,17 @@ constexpr uint32_t kGraphNode = 1;
 constexpr uint32_t kGraphInitializer = 5;
 constexpr uint32_t kNodeAttribute = 5;
 constexpr uint32_t kAttributeT = 5;
+constexpr uint32_t kAttributeG = 6;
+constexpr uint32_t kAttributeTensors = 10;
+constexpr uint32_t kAttributeGraphs = 11;
 constexpr uint32_t kTensorRawData = 9;
 
 struct Field {
   uint32_t number = 0;
   uint32_t wire_type = 0;
-  size_t begin = 0;          // offset of the tag in the message
-  size_t end = 0;            // one past the value
-  absl::string_view value;   // length-delimited: the bytes
+  size_t begin = 0;         // offset of the tag in the message
+  size_t end = 0;           // one past the value
+  absl::string_view value;  // length-delimited: the bytes
 };
 
 // Reads the fields of one message. `origin` is where the whole buffer starts,
@@ -79,7 +85,8 @@ class Reader {
     uint64_t tag;
     if (absl::Status s = Varint(&tag); !s.ok()) return s;
     if (tag > 0xffffffffu || (tag >> 3) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid field number ", tag >> 3, " at byte ", Offset(field->begin)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid field number ", tag >> 3, " at byte ", Offset(field->begin)));
     }
     field->number = static_cast<uint32_t>(tag >> 3);
     field->wire_type = static_cast<uint32_t>(tag & 7);
@@ -108,8 +115,8 @@ class Reader {
         }
         while (true) {
           if (done()) {
-            return absl::InvalidArgumentError(absl::StrCat("the group (field ", field->number,
-                                                           ") at byte ", Offset(field->begin), " has no end"));
+            return absl::InvalidArgumentError(
+                absl::StrCat("the group (field ", field->number, ") at byte ", Offset(field->begin), " has no end"));
           }
           Field inner;
           if (absl::Status s = Next(&inner, depth + 1); !s.ok()) return s;
@@ -125,7 +132,8 @@ class Reader {
       }
       case kEndGroup:
         if (depth == 0) {
-          return absl::InvalidArgumentError(absl::StrCat("an end-group tag outside any group at byte ", Offset(field->begin)));
+          return absl::InvalidArgumentError(
+              absl::StrCat("an end-group tag outside any group at byte ", Offset(field->begin)));
         }
         break;
       default:
@@ -307,11 +315,196 @@ class Stripper {
   int node_index_ = 0;
 };
 
+// ---- writing -----------------------------------------------------------------
+
+// The repeated or singular message fields of one message to be put back,
+// each element already serialized.
+struct Insert {
+  uint32_t number;
+  std::vector<Pieces> elements;
+};
+
+// Where protobuf writes field `number` in `known` (a message's known fields,
+// serialized without that field): before the first field with a larger
+// number, since generated code writes fields in number order.
+size_t InsertionPoint(absl::string_view known, uint32_t number) {
+  Reader reader(known, known.data());
+  while (!reader.done()) {
+    Field f;
+    if (!reader.Next(&f).ok()) break;  // protobuf's own output: never
+    if (f.number > number) return f.begin;
+  }
+  return known.size();
+}
+
+// `message`, whose fields in `inserts` (in ascending order of number) have
+// been taken out, serialized with them put back where protobuf puts them:
+// known fields in number order, then the unknown fields.
+Pieces Splice(const google::protobuf::Message& message, std::vector<Insert>& inserts) {
+  const std::string bytes = message.SerializeAsString();
+  const size_t unknown = google::protobuf::internal::WireFormat::ComputeUnknownFieldsSize(
+      message.GetReflection()->GetUnknownFields(message));
+  const absl::string_view known(bytes.data(), bytes.size() - unknown);
+  Pieces out;
+  size_t at = 0;
+  for (Insert& insert : inserts) {
+    if (insert.elements.empty()) continue;
+    const size_t point = InsertionPoint(known, insert.number);
+    out.Append(absl::string_view(bytes).substr(at, point - at));
+    at = point;
+    for (Pieces& element : insert.elements) {
+      out.Append(LengthDelimitedHeader(insert.number, element.size()));
+      out.Append(std::move(element));
+    }
+  }
+  out.Append(absl::string_view(bytes).substr(at));
+  return out;
+}
+
+Pieces Flat(const google::protobuf::Message& message) {
+  Pieces out;
+  out.Append(message.SerializeAsString());
+  return out;
+}
+
+bool Has(const PayloadMap& payloads, const onnx::GraphProto& graph);
+
+bool Has(const PayloadMap& payloads, const onnx::AttributeProto& attribute) {
+  if (attribute.has_t() && payloads.contains(&attribute.t())) return true;
+  for (const auto& t : attribute.tensors()) {
+    if (payloads.contains(&t)) return true;
+  }
+  if (attribute.has_g() && Has(payloads, attribute.g())) return true;
+  for (const auto& g : attribute.graphs()) {
+    if (Has(payloads, g)) return true;
+  }
+  return false;
+}
+
+bool Has(const PayloadMap& payloads, const onnx::NodeProto& node) {
+  for (const auto& a : node.attribute()) {
+    if (Has(payloads, a)) return true;
+  }
+  return false;
+}
+
+bool Has(const PayloadMap& payloads, const onnx::GraphProto& graph) {
+  for (const auto& t : graph.initializer()) {
+    if (payloads.contains(&t)) return true;
+  }
+  for (const auto& n : graph.node()) {
+    if (Has(payloads, n)) return true;
+  }
+  return false;
+}
+
+Pieces SerializeTensor(onnx::TensorProto& tensor, const PayloadMap& payloads) {
+  auto it = payloads.find(&tensor);
+  if (it == payloads.end()) return Flat(tensor);
+  std::vector<Insert> inserts(1);
+  inserts[0].number = kTensorRawData;
+  inserts[0].elements.emplace_back();
+  inserts[0].elements[0].AppendPayload(it->second);
+  return Splice(tensor, inserts);
+}
+
+Pieces SerializeGraph(onnx::GraphProto& graph, const PayloadMap& payloads);
+
+Pieces SerializeAttribute(onnx::AttributeProto& attribute, const PayloadMap& payloads) {
+  if (!Has(payloads, attribute)) return Flat(attribute);
+  std::unique_ptr<onnx::TensorProto> t(attribute.has_t() ? attribute.release_t() : nullptr);
+  std::unique_ptr<onnx::GraphProto> g(attribute.has_g() ? attribute.release_g() : nullptr);
+  google::protobuf::RepeatedPtrField<onnx::TensorProto> tensors;
+  tensors.Swap(attribute.mutable_tensors());
+  google::protobuf::RepeatedPtrField<onnx::GraphProto> graphs;
+  graphs.Swap(attribute.mutable_graphs());
+  std::vector<Insert> inserts{{kAttributeT, {}}, {kAttributeG, {}}, {kAttributeTensors, {}}, {kAttributeGraphs, {}}};
+  if (t) inserts[0].elements.push_back(SerializeTensor(*t, payloads));
+  if (g) inserts[1].elements.push_back(SerializeGraph(*g, payloads));
+  for (auto& tensor : tensors) inserts[2].elements.push_back(SerializeTensor(tensor, payloads));
+  for (auto& sub : graphs) inserts[3].elements.push_back(SerializeGraph(sub, payloads));
+  return Splice(attribute, inserts);
+}
+
+Pieces SerializeNode(onnx::NodeProto& node, const PayloadMap& payloads) {
+  if (!Has(payloads, node)) return Flat(node);
+  google::protobuf::RepeatedPtrField<onnx::AttributeProto> attributes;
+  attributes.Swap(node.mutable_attribute());
+  std::vector<Insert> inserts{{kNodeAttribute, {}}};
+  for (auto& a : attributes) inserts[0].elements.push_back(SerializeAttribute(a, payloads));
+  return Splice(node, inserts);
+}
+
+Pieces SerializeGraph(onnx::GraphProto& graph, const PayloadMap& payloads) {
+  if (!Has(payloads, graph)) return Flat(graph);
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  nodes.Swap(graph.mutable_node());
+  google::protobuf::RepeatedPtrField<onnx::TensorProto> initializers;
+  initializers.Swap(graph.mutable_initializer());
+  std::vector<Insert> inserts{{kGraphNode, {}}, {kGraphInitializer, {}}};
+  inserts[0].elements.reserve(nodes.size());
+  for (auto& n : nodes) inserts[0].elements.push_back(SerializeNode(n, payloads));
+  inserts[1].elements.reserve(initializers.size());
+  for (auto& t : initializers) inserts[1].elements.push_back(SerializeTensor(t, payloads));
+  return Splice(graph, inserts);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> StripTensorPayloads(absl::string_view file, FilePayloads* payloads) {
   *payloads = FilePayloads();
   return Stripper(file, payloads).Model();
+}
+
+void Pieces::Append(absl::string_view bytes) {
+  if (bytes.empty()) return;
+  if (pieces_.empty() || pieces_.back().is_payload) pieces_.emplace_back();
+  pieces_.back().bytes.append(bytes.data(), bytes.size());
+  size_ += bytes.size();
+}
+
+void Pieces::AppendPayload(const Payload& payload) {
+  Piece piece;
+  piece.payload = payload;
+  piece.is_payload = true;
+  pieces_.push_back(std::move(piece));
+  size_ += payload.bytes.size();
+}
+
+void Pieces::Append(Pieces&& other) {
+  for (Piece& piece : other.pieces_) {
+    if (piece.is_payload) {
+      AppendPayload(piece.payload);
+    } else if (!pieces_.empty() && !pieces_.back().is_payload) {
+      Append(piece.bytes);
+    } else {
+      size_ += piece.bytes.size();
+      pieces_.push_back(std::move(piece));
+    }
+  }
+  other.pieces_.clear();
+  other.size_ = 0;
+}
+
+std::string Pieces::Flatten() const {
+  std::string out;
+  out.reserve(size_);
+  for (const Piece& piece : pieces_) {
+    if (piece.is_payload) {
+      out.append(piece.payload.bytes.data(), piece.payload.bytes.size());
+    } else {
+      out.append(piece.bytes);
+    }
+  }
+  return out;
+}
+
+Pieces SerializeModel(onnx::ModelProto& model, const PayloadMap& payloads) {
+  if (!model.has_graph() || !Has(payloads, model.graph())) return Flat(model);
+  std::unique_ptr<onnx::GraphProto> graph(model.release_graph());
+  std::vector<Insert> inserts{{kModelGraph, {}}};
+  inserts[0].elements.push_back(SerializeGraph(*graph, payloads));
+  return Splice(model, inserts);
 }
 
 }  // namespace qopt::ir::wire

@@ -1,6 +1,6 @@
 // Tensor payloads kept out of protobuf (issue 15, ir/wire_format.h): loading
-// leaves raw_data in the mapped file; the model must write back exactly
-// protobuf's bytes, and broken framing must be a one-line error.
+// leaves raw_data in the mapped file, saving splices it back in; both must
+// give exactly protobuf's bytes, and broken framing a one-line error.
 #include <unistd.h>
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "ir/mapped_file.h"
 #include "ir/serialization.h"
 #include "ir/wire_format.h"
 
@@ -182,6 +183,29 @@ TEST_F(WireFormat, SubgraphTensorsAndPayloadSizesRoundTrip) {
   }
 }
 
+TEST_F(WireFormat, ExternalDataInlinedIsSpliced) {
+  onnx::ModelProto m = PayloadModel();
+  onnx::TensorProto* w = m.mutable_graph()->mutable_initializer(0);
+  const std::string data = w->raw_data();
+  w->clear_raw_data();
+  w->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* location = w->add_external_data();
+  location->set_key("location");
+  location->set_value("w.bin");
+  Write("w.bin", data);
+  auto model = ir::LoadModel(Write("in.onnx", m.SerializeAsString()));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string out = (dir_ / "out.onnx").string();
+  ir::SaveOptions inline_all;
+  inline_all.external_data = ir::SaveOptions::ExternalData::kInline;
+  ASSERT_TRUE(ir::SaveModel(**model, out, inline_all).ok());
+  EXPECT_EQ(Read(out), ir::ExportModel(**model).SerializeAsString());
+  onnx::ModelProto back;
+  ASSERT_TRUE(back.ParseFromString(Read(out)));
+  EXPECT_EQ(back.graph().initializer(0).raw_data(), data);
+  EXPECT_EQ(back.graph().initializer(0).external_data_size(), 0);
+}
+
 std::string LengthDelimited(int number, const std::string& bytes) {
   std::string out;
   auto varint = [&](uint64_t v) {
@@ -207,7 +231,8 @@ TEST_F(WireFormat, FieldsProtobufMergesAreLeftToIt) {
   onnx::ModelProto shell = PayloadModel();
   shell.clear_graph();
   std::string two_raw = shell.SerializeAsString() +
-                        LengthDelimited(7, LengthDelimited(5, first_raw.SerializeAsString() + second_raw.SerializeAsString()));
+                        LengthDelimited(
+                            7, LengthDelimited(5, first_raw.SerializeAsString() + second_raw.SerializeAsString()));
   for (const std::string& bytes : {two_graphs, two_raw}) {
     ir::wire::FilePayloads payloads;
     auto stripped = ir::wire::StripTensorPayloads(bytes, &payloads);
@@ -260,6 +285,27 @@ TEST_F(WireFormat, BrokenFramingIsAOneLineError) {
   ExpectLoadError(Write("garbage.onnx", std::string(64, '\xff')), "malformed varint");
   // Wire type 7 does not exist.
   ExpectLoadError(Write("wire_type7.onnx", std::string("\x0f\x00", 2)), "invalid wire type 7");
+}
+
+TEST(WireFormatPieces, SplicedModelIsProtobufsSerialization) {
+  onnx::ModelProto m = PayloadModel(300);
+  const std::string expected = m.SerializeAsString();
+  // Take W's and C's raw_data out and hand them over as payloads.
+  onnx::TensorProto* w = m.mutable_graph()->mutable_initializer(0);
+  onnx::TensorProto* c = m.mutable_graph()->mutable_node(0)->mutable_attribute(0)->mutable_t();
+  const std::string w_bytes = w->raw_data();
+  const std::string c_bytes = c->raw_data();
+  w->clear_raw_data();
+  c->clear_raw_data();
+  ir::wire::PayloadMap payloads;
+  payloads[w] = ir::wire::Payload{w_bytes};
+  payloads[c] = ir::wire::Payload{c_bytes};
+  ir::wire::Pieces pieces = ir::wire::SerializeModel(m, payloads);
+  EXPECT_EQ(pieces.size(), expected.size());
+  EXPECT_EQ(pieces.Flatten(), expected);
+  int views = 0;
+  for (const auto& piece : pieces.pieces()) views += piece.is_payload;
+  EXPECT_EQ(views, 2);
 }
 
 }  // namespace
