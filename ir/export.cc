@@ -20,7 +20,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "ir/mapped_file.h"
 #include "ir/serialization.h"
+#include "ir/wire_format.h"
 
 namespace qopt::ir {
 
@@ -32,7 +34,11 @@ using ExternalSink = std::function<bool(const Tensor&, onnx::TensorProto*)>;
 
 class Exporter {
  public:
-  Exporter(bool keep_external, ExternalSink sink) : keep_external_(keep_external), sink_(std::move(sink)) {}
+  // With `payloads`, inline raw data of at least wire::kMinPayloadBytes is
+  // left out of the protos and listed there, for the writer to splice in
+  // from where it is (ir/wire_format.h).
+  Exporter(bool keep_external, ExternalSink sink, wire::PayloadMap* payloads = nullptr)
+      : keep_external_(keep_external), sink_(std::move(sink)), payloads_(payloads) {}
 
   void ExportGraph(const Graph& graph, onnx::GraphProto* proto);
 
@@ -42,12 +48,27 @@ class Exporter {
 
   bool keep_external_;
   ExternalSink sink_;
+  wire::PayloadMap* payloads_;
 };
 
 void Exporter::ExportTensor(const Tensor& tensor, onnx::TensorProto* proto) {
   if (sink_ && sink_(tensor, proto)) return;
+  const bool inline_external = tensor.storage() == Tensor::Storage::kExternal && !keep_external_;
+  if (payloads_ != nullptr && (tensor.storage() == Tensor::Storage::kRaw || inline_external)) {
+    auto bytes = tensor.RawBytes();
+    if (bytes.ok() && bytes->size() >= wire::kMinPayloadBytes) {
+      tensor.ToProtoWithoutRawData(proto);
+      proto->clear_raw_data();
+      if (inline_external) {
+        proto->clear_external_data();
+        proto->clear_data_location();
+      }
+      (*payloads_)[proto] = wire::Payload{*bytes, tensor.raw_file()};
+      return;
+    }
+  }
   tensor.ToProto(proto);
-  if (tensor.storage() == Tensor::Storage::kExternal && !keep_external_) {
+  if (inline_external) {
     auto bytes = tensor.RawBytes();
     proto->clear_external_data();
     proto->clear_data_location();
@@ -171,6 +192,40 @@ class AtomicFile {
     }
     return absl::OkStatus();
   }
+  // Bytes that may lie in a file mapping: copied file to file by the kernel
+  // (copy_file_range), so a large model is not read through this process's
+  // memory; where the kernel cannot, written from the mapping a chunk at a
+  // time, each chunk's pages given back once written.
+  absl::Status WritePayload(const wire::Payload& payload) {
+    if (payload.file == nullptr) return Write(payload.bytes);
+    absl::string_view left = payload.bytes;
+    auto offset = static_cast<off64_t>(left.data() - payload.file->bytes().data());
+    while (!left.empty()) {
+      ssize_t n = ::copy_file_range(payload.file->fd(), &offset, fd_, nullptr, left.size(), 0);
+      if (n > 0) {
+        left.remove_prefix(static_cast<size_t>(n));
+        written_ += n;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) {
+        return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: '", payload.file->path(),
+                                                "' is shorter than when it was read"));
+      }
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP && errno != EBADF) {
+        return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: ", std::strerror(errno)));
+      }
+      break;  // not between these files: through memory
+    }
+    constexpr size_t kChunk = size_t{64} << 20;
+    while (!left.empty()) {
+      absl::string_view chunk = left.substr(0, kChunk);
+      if (absl::Status s = Write(chunk); !s.ok()) return s;
+      payload.file->DropPages(chunk);
+      left.remove_prefix(chunk.size());
+    }
+    return absl::OkStatus();
+  }
   int64_t size() const { return written_; }
   absl::Status Commit() {
     if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
@@ -286,7 +341,9 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
     // Align each tensor to 64 bytes so that mapped data is aligned for SIMD.
     int64_t offset = (data_file->size() + 63) / 64 * 64;
     if (absl::Status s = data_file->Write(std::string(offset - data_file->size(), '\0')); !s.ok()) data_status = s;
-    if (absl::Status s = data_file->Write(*bytes); !s.ok()) data_status = s;
+    if (absl::Status s = data_file->WritePayload(wire::Payload{*bytes, tensor.raw_file()}); !s.ok()) {
+      data_status = s;
+    }
     tensor.ToProto(proto);
     proto->clear_raw_data();
     proto->clear_external_data();
@@ -302,21 +359,26 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
     return true;
   };
 
+  // The model without its large payloads is built in memory; the payloads
+  // are spliced in as it is written, from where they are (the mapped input
+  // file, or memory for tensors a pass changed): the same bytes protobuf
+  // would serialize.
   onnx::ModelProto proto = model.proto_shell();
-  Exporter(false, sink).ExportGraph(model.graph(), proto.mutable_graph());
+  wire::PayloadMap payloads;
+  Exporter(false, sink, &payloads).ExportGraph(model.graph(), proto.mutable_graph());
   if (!data_status.ok()) return data_status;
-  const size_t size = proto.ByteSizeLong();
+  const wire::Pieces pieces = wire::SerializeModel(proto, payloads);
+  const size_t size = pieces.size();
   if (size > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return absl::InvalidArgumentError(absl::StrCat("cannot write '", path, "': the model is ", size,
                                                    " bytes, over protobuf's 2 GiB limit; use external data"));
   }
-  std::string bytes;
-  if (!proto.SerializeToString(&bytes)) {
-    return absl::InternalError(absl::StrCat("cannot serialize the model for '", path, "'"));
-  }
   auto model_file = AtomicFile::Create(out_path.string());
   if (!model_file.ok()) return model_file.status();
-  if (absl::Status s = (*model_file)->Write(bytes); !s.ok()) return s;
+  for (const wire::Pieces::Piece& piece : pieces.pieces()) {
+    absl::Status s = piece.is_payload ? (*model_file)->WritePayload(piece.payload) : (*model_file)->Write(piece.bytes);
+    if (!s.ok()) return s;
+  }
   if (data_file) {
     if (absl::Status s = data_file->Commit(); !s.ok()) return s;
   }

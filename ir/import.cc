@@ -22,6 +22,7 @@
 #include "ir/mapped_file.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
+#include "ir/wire_format.h"
 #include "onnx/defs/parser.h"
 
 namespace qopt::ir {
@@ -32,16 +33,28 @@ class Importer {
  public:
   Importer(Model* model, std::string base_dir) : model_(model), base_dir_(std::move(base_dir)) {}
 
-  absl::Status ImportGraph(onnx::GraphProto&& proto, Graph* graph);
+  // The payloads of the main graph's tensors that LoadModel left in the
+  // mapped model file (ir/wire_format.h).
+  void SetFilePayloads(std::shared_ptr<MappedFile> file, const wire::FilePayloads* payloads) {
+    file_ = std::move(file);
+    payloads_ = payloads;
+  }
+
+  // `main` is the model's graph (payloads are known for it only).
+  absl::Status ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool main = false);
 
  private:
-  absl::StatusOr<Tensor> ImportTensor(onnx::TensorProto&& proto, absl::string_view what);
+  absl::StatusOr<Tensor> ImportTensor(onnx::TensorProto&& proto, absl::string_view what,
+                                      absl::string_view payload = {});
   absl::StatusOr<SharedBytes> ReadExternal(const onnx::TensorProto& proto, absl::string_view what);
-  absl::Status ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node);
+  absl::Status ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node,
+                                const absl::flat_hash_map<int, absl::string_view>& payloads);
 
   Model* model_;
   std::string base_dir_;
   absl::flat_hash_map<std::string, std::shared_ptr<MappedFile>> mapped_;
+  std::shared_ptr<MappedFile> file_;
+  const wire::FilePayloads* payloads_ = nullptr;
 };
 
 namespace {
@@ -104,15 +117,21 @@ absl::StatusOr<SharedBytes> Importer::ReadExternal(const onnx::TensorProto& prot
                                                    " length ", length, " runs past the end of the file (",
                                                    bytes.size(), " bytes)"));
   }
-  return SharedBytes{it->second, bytes.substr(offset, length)};
+  return SharedBytes{it->second, bytes.substr(offset, length), it->second.get()};
 }
 
-absl::StatusOr<Tensor> Importer::ImportTensor(onnx::TensorProto&& proto, absl::string_view what) {
+// `payload`: the tensor's raw_data, left in the mapped model file.
+absl::StatusOr<Tensor> Importer::ImportTensor(onnx::TensorProto&& proto, absl::string_view what,
+                                              absl::string_view payload) {
   Tensor tensor;
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    // raw_data beside external data means nothing, but is written back.
+    if (!payload.empty()) proto.set_raw_data(payload.data(), payload.size());
     auto bytes = ReadExternal(proto, what);
     if (!bytes.ok()) return bytes.status();
     tensor = Tensor::FromExternal(std::move(proto), *std::move(bytes));
+  } else if (!payload.empty()) {
+    tensor = Tensor::FromProto(std::move(proto), SharedBytes{file_, payload, file_.get()});
   } else {
     tensor = Tensor::FromProto(std::move(proto));
   }
@@ -120,14 +139,21 @@ absl::StatusOr<Tensor> Importer::ImportTensor(onnx::TensorProto&& proto, absl::s
   return tensor;
 }
 
-absl::Status Importer::ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos,
-                                        Node* node) {
-  for (onnx::AttributeProto& proto : protos) {
+// `payloads`: raw_data of `t` left in the model file, by attribute index.
+absl::Status Importer::ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node,
+                                        const absl::flat_hash_map<int, absl::string_view>& payloads) {
+  for (int index = 0; index < protos.size(); ++index) {
+    onnx::AttributeProto& proto = protos[index];
     const std::string what = absl::StrCat("attribute '", proto.name(), "' of node ", node->Describe());
     std::vector<std::unique_ptr<Tensor>> tensors;
     std::vector<onnx::GraphProto> graph_protos;
+    auto payload = payloads.find(index);
+    if (payload != payloads.end() && !proto.has_t()) {
+      return absl::InternalError(absl::StrCat(what, ": a payload was read for a tensor that is not there"));
+    }
     if (proto.has_t()) {
-      auto t = ImportTensor(std::move(*proto.mutable_t()), what);
+      auto t = ImportTensor(std::move(*proto.mutable_t()), what,
+                            payload != payloads.end() ? payload->second : absl::string_view());
       if (!t.ok()) return t.status();
       tensors.push_back(std::make_unique<Tensor>(*std::move(t)));
       proto.clear_t();
@@ -158,7 +184,8 @@ absl::Status Importer::ImportAttributes(google::protobuf::RepeatedPtrField<onnx:
   return absl::OkStatus();
 }
 
-absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph) {
+absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool main) {
+  const wire::FilePayloads* payloads = main ? payloads_ : nullptr;
   auto node_protos = std::move(*proto.mutable_node());
   auto input_protos = std::move(*proto.mutable_input());
   auto output_protos = std::move(*proto.mutable_output());
@@ -191,10 +218,15 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph) {
     graph->inputs_.push_back(*v);
     input_by_name[info.name()] = *v;
   }
-  for (onnx::TensorProto& tp : initializer_protos) {
+  for (int index = 0; index < initializer_protos.size(); ++index) {
+    onnx::TensorProto& tp = initializer_protos[index];
     std::string name = tp.name();
     if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(graph_what, " has an initializer without a name"));
-    auto tensor = ImportTensor(std::move(tp), absl::StrCat("initializer '", name, "'"));
+    absl::string_view payload;
+    if (payloads != nullptr) {
+      if (auto it = payloads->initializers.find(index); it != payloads->initializers.end()) payload = it->second;
+    }
+    auto tensor = ImportTensor(std::move(tp), absl::StrCat("initializer '", name, "'"), payload);
     if (!tensor.ok()) return tensor.status();
     Value* v;
     if (auto it = input_by_name.find(name); it != input_by_name.end() && !it->second->initializer_) {
@@ -233,9 +265,18 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph) {
     }
     nodes.push_back(node);
   }
+  absl::flat_hash_map<int, absl::string_view> attribute_payloads;
   for (int i = 0; i < node_protos.size(); ++i) {
     onnx::NodeProto& np = node_protos[i];
     Node* node = nodes[i];
+    attribute_payloads.clear();
+    if (payloads != nullptr) {
+      for (int a = 0; a < np.attribute_size(); ++a) {
+        if (auto it = payloads->node_attributes.find({i, a}); it != payloads->node_attributes.end()) {
+          attribute_payloads[a] = it->second;
+        }
+      }
+    }
     for (int k = 0; k < np.input_size(); ++k) {
       const std::string& name = np.input(k);
       Value* v = nullptr;
@@ -248,7 +289,9 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph) {
       }
       node->AddInput(v);
     }
-    if (absl::Status s = ImportAttributes(std::move(*np.mutable_attribute()), node); !s.ok()) return s;
+    if (absl::Status s = ImportAttributes(std::move(*np.mutable_attribute()), node, attribute_payloads); !s.ok()) {
+      return s;
+    }
     np.clear_input();
     np.clear_output();
     np.clear_attribute();
@@ -281,7 +324,12 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph) {
   return graph->TopologicalSort();
 }
 
-absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const std::string& base_dir) {
+namespace {
+
+// ImportModel, with the payloads LoadModel left in the mapped file.
+absl::StatusOr<std::unique_ptr<Model>> ImportModelFromFile(onnx::ModelProto proto, const std::string& base_dir,
+                                                           std::shared_ptr<MappedFile> file,
+                                                           const wire::FilePayloads* payloads) {
   if (!proto.has_graph()) {
     return absl::InvalidArgumentError("not an ONNX model: it has no graph (truncated, or not a ModelProto?)");
   }
@@ -294,8 +342,15 @@ absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const
   *model->mutable_proto_shell() = std::move(proto);
   model->set_base_dir(base_dir);
   Importer importer(model.get(), base_dir);
-  if (absl::Status s = importer.ImportGraph(std::move(graph), &model->graph()); !s.ok()) return s;
+  importer.SetFilePayloads(std::move(file), payloads);
+  if (absl::Status s = importer.ImportGraph(std::move(graph), &model->graph(), /*main=*/true); !s.ok()) return s;
   return model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const std::string& base_dir) {
+  return ImportModelFromFile(std::move(proto), base_dir, nullptr, nullptr);
 }
 
 namespace {
@@ -322,14 +377,22 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "' is over 2 GiB: a protobuf file cannot be that large (use external data)"));
   }
+  // Tensor payloads stay in the mapping; protobuf parses the rest.
+  wire::FilePayloads payloads;
+  auto stripped = wire::StripTensorPayloads(bytes, &payloads);
+  if (!stripped.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", path, "' is not a valid ONNX protobuf (truncated or corrupted file): ", stripped.status().message()));
+  }
+  absl::string_view to_parse = payloads.bytes > 0 ? absl::string_view(*stripped) : bytes;
   onnx::ModelProto proto;
-  if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!proto.ParseFromArray(to_parse.data(), static_cast<int>(to_parse.size()))) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "' is not a valid ONNX protobuf (truncated or corrupted file)"));
   }
-  file->reset();  // protobuf holds its own copy of everything now
+  *stripped = std::string();
   std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
-  auto model = ImportModel(std::move(proto), base_dir);
+  auto model = ImportModelFromFile(std::move(proto), base_dir, *std::move(file), &payloads);
   if (!model.ok()) return absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message()));
   (*model)->set_source_path(path);
   return model;

@@ -1,5 +1,6 @@
 // A read-only memory mapping of a whole file; shared by the tensors that view
-// into it (external data), so the bytes stay mapped while any tensor lives.
+// into it (the model file's payloads, external data), so the bytes stay mapped
+// while any tensor lives.
 #pragma once
 
 #include <memory>
@@ -19,10 +20,18 @@ class MappedFile {
 
   absl::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
   const std::string& path() const { return path_; }
+  // The open file (read-only), for copying ranges file to file.
+  int fd() const { return fd_; }
+  // Gives back the memory of the whole pages inside `range` (a view of
+  // bytes()): they are read from the file again if touched later. Keeps the
+  // resident size down while a large file is streamed through memory.
+  void DropPages(absl::string_view range) const;
 
  private:
-  MappedFile(std::string path, void* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::string path, int fd, void* data, size_t size)
+      : path_(std::move(path)), fd_(fd), data_(data), size_(size) {}
   std::string path_;
+  int fd_;
   void* data_;
   size_t size_;
 };

@@ -171,6 +171,17 @@ Tensor Tensor::FromProto(onnx::TensorProto&& proto) {
   return t;
 }
 
+Tensor Tensor::FromProto(onnx::TensorProto&& proto, SharedBytes raw_data) {
+  Tensor t;
+  t.type_ = static_cast<ElementType>(proto.data_type());
+  t.dims_.assign(proto.dims().begin(), proto.dims().end());
+  proto.clear_raw_data();
+  t.raw_ = std::move(raw_data);
+  t.storage_ = Storage::kRaw;
+  t.proto_shell_ = std::move(proto);
+  return t;
+}
+
 Tensor Tensor::FromExternal(onnx::TensorProto&& proto, SharedBytes external) {
   Tensor t;
   t.type_ = static_cast<ElementType>(proto.data_type());
@@ -182,6 +193,15 @@ Tensor Tensor::FromExternal(onnx::TensorProto&& proto, SharedBytes external) {
 }
 
 void Tensor::ToProto(onnx::TensorProto* proto) const {
+  ToProtoWithoutRawData(proto);
+  if (storage_ == Storage::kRaw) {
+    proto->set_raw_data(raw_.bytes.data(), raw_.bytes.size());
+  }
+  // kExternal: the shell still names the location; the exporter decides
+  // whether to inline the bytes or write them to a new data file.
+}
+
+void Tensor::ToProtoWithoutRawData(onnx::TensorProto* proto) const {
   *proto = proto_shell_;
   if (modified_) {
     // New data: always raw, inline; the exporter moves it out if asked.
@@ -196,11 +216,6 @@ void Tensor::ToProto(onnx::TensorProto* proto) const {
     proto->clear_dims();
     for (int64_t d : dims_) proto->add_dims(d);
   }
-  if (storage_ == Storage::kRaw) {
-    proto->set_raw_data(raw_.bytes.data(), raw_.bytes.size());
-  }
-  // kExternal: the shell still names the location; the exporter decides
-  // whether to inline the bytes or write them to a new data file.
 }
 
 std::string Tensor::external_location() const {

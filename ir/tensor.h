@@ -1,9 +1,10 @@
 // A constant tensor: element type, dims and data.
 //
 // Data is not copied when a model is loaded and a pass leaves the tensor
-// alone: raw bytes stay where the loader put them (the buffer protobuf parsed
-// them into, moved rather than copied, or a memory mapping of an external-data
-// file) and are shared by reference. A pass that changes the data calls
+// alone: raw bytes stay where the loader put them (the memory mapping of the
+// model file or of an external-data file; small payloads in the buffer
+// protobuf parsed them into, moved rather than copied) and are shared by
+// reference. A pass that changes the data calls
 // SetRawData(), after which the tensor owns its new bytes. Typed-field storage
 // (float_data, int32_data, ...) is kept as it was read, so untouched tensors
 // are written back byte for byte; RawBytes() decodes it on demand.
@@ -21,10 +22,15 @@
 
 namespace qopt::ir {
 
+class MappedFile;
+
 // A view of bytes kept alive by `owner` (a mapped file or a moved buffer).
+// `file` is set when the bytes lie in a file mapping (the model file itself or
+// an external-data file), so a writer can copy them file to file.
 struct SharedBytes {
   std::shared_ptr<const void> owner;
   absl::string_view bytes;
+  const MappedFile* file = nullptr;
 };
 
 class Tensor {
@@ -43,10 +49,16 @@ class Tensor {
   // without copying. External data must already have been resolved by the
   // importer into `external` (see ir/import.cc).
   static Tensor FromProto(onnx::TensorProto&& proto);
+  // Same, for a proto whose raw_data was left where it is (in the mapped
+  // model file, ir/wire_format.h): `raw_data` views it.
+  static Tensor FromProto(onnx::TensorProto&& proto, SharedBytes raw_data);
   static Tensor FromExternal(onnx::TensorProto&& proto, SharedBytes external);
 
   // Writes the tensor into `proto`, restoring every field it was read with.
   void ToProto(onnx::TensorProto* proto) const;
+  // Same without the raw_data, for a writer that takes the bytes from
+  // RawBytes() (raw_file()) itself.
+  void ToProtoWithoutRawData(onnx::TensorProto* proto) const;
 
   const std::string& name() const { return proto_shell_.name(); }
   void set_name(std::string name) { proto_shell_.set_name(std::move(name)); }
@@ -61,6 +73,9 @@ class Tensor {
   // is a view of the loaded bytes; typed-field storage is converted once and
   // cached. Fails for string tensors and for types whose width is unknown.
   absl::StatusOr<absl::string_view> RawBytes() const;
+  // The file mapping RawBytes() views, for raw and external storage read
+  // from a file and not changed since; else null.
+  const MappedFile* raw_file() const { return raw_.file; }
 
   // Checks that the stored data matches type x dims (raw byte count, typed
   // field count). `what` names the tensor in the message.

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Reading and writing a large model (issue 15): a ~1 GiB transformer-like FP32
+# file written by qopt itself (bench/io_scale_gen.cc: 64 MatMul weights of
+# 16 MiB and 320 small nodes), then, side by side in one run, wall time and
+# peak RSS (GNU time) of
+#   cp                                the floor: bytes in, bytes out
+#   cp + sync FILE                    the same made durable (qopt-opt fsyncs
+#                                     its output before renaming it in place)
+#   qopt-opt --pass=dce               the round trip users run (verification on)
+#   qopt-opt --pass=dce --noverify-each   without the verifier's shape check
+#   protobuf parse+serialize          bench/io_scale_protobuf.cc, no IR
+#   python onnx load+save             when `import onnx` works
+# with the ratios to cp and to protobuf and the goals of issue 15 beside them.
+# The model and the outputs live in BUILD_DIR/bench/io (not committed).
+#
+# Each timed run starts after a `sync`, so no tool pays for the writeback of
+# the one before. QOPT_OPT=path measures another qopt-opt binary (an older
+# build, for before/after numbers).
+#
+# Usage: bench/io_scale.sh [BUILD_DIR] [--runs=N] [--layers=N] [--dim=N] [--regenerate]
+set -euo pipefail
+build=build
+runs=3
+layers=64
+dim=2048
+regenerate=0
+for arg in "$@"; do
+  case $arg in
+    --runs=*) runs=${arg#--runs=} ;;
+    --layers=*) layers=${arg#--layers=} ;;
+    --dim=*) dim=${arg#--dim=} ;;
+    --regenerate) regenerate=1 ;;
+    --*) echo "io_scale: unknown option $arg" >&2; exit 2 ;;
+    *) build=$arg ;;
+  esac
+done
+qopt=${QOPT_OPT:-$build/tools/qopt-opt/qopt-opt}
+gen=$build/bench/qopt_io_scale_gen
+pb=$build/bench/qopt_io_scale_protobuf
+for tool in "$qopt" "$gen" "$pb" /usr/bin/time; do
+  [[ -x $tool ]] || { echo "io_scale: $tool is missing (run scripts/build.sh; GNU time is the 'time' package)" >&2; exit 2; }
+done
+work=$build/bench/io
+mkdir -p "$work"
+model=$work/big_${layers}x${dim}.onnx
+if [[ $regenerate == 1 || ! -f $model ]]; then
+  rm -f "$model"
+  "$gen" "$model" "$layers" "$dim"
+fi
+size_mib=$(awk -v b="$(stat -c %s "$model")" 'BEGIN { printf "%.1f", b / 1048576 }')
+
+# measure NAME CMD...: runs CMD `runs` times (the output file removed before
+# each), records the median wall time and the median peak RSS.
+declare -A wall rss
+names=()
+measure() {
+  local name=$1
+  shift
+  local times=() peaks=() i
+  for ((i = 0; i < runs; i++)); do
+    rm -f "$work/out.onnx" "$work/out.onnx.data"
+    sync
+    if ! /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/run.log" 2>&1; then
+      echo "io_scale: '$name' failed:" >&2
+      tail -n 5 "$work/run.log" >&2
+      exit 1
+    fi
+    read -r t m <"$work/time.txt"
+    times+=("$t")
+    peaks+=("$m")
+  done
+  wall[$name]=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  rss[$name]=$(printf '%s\n' "${peaks[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1024 }')
+  names+=("$name")
+}
+
+cat "$model" >/dev/null  # warm the page cache, so the first tool pays no cold read
+measure cp cp "$model" "$work/out.onnx"
+measure "cp + sync FILE" sh -c 'cp "$1" "$2" && sync "$2"' sh "$model" "$work/out.onnx"
+measure "qopt-opt --pass=dce" "$qopt" "$model" --pass=dce --report=none -o "$work/out.onnx"
+same=no
+cmp -s "$model" "$work/out.onnx" && same=yes
+measure "qopt-opt --pass=dce --noverify-each" "$qopt" "$model" --pass=dce --noverify-each --report=none \
+  -o "$work/out.onnx"
+measure "protobuf parse+serialize" "$pb" "$model" "$work/out.onnx"
+python_note=
+if python3 -c 'import onnx' 2>/dev/null; then
+  measure "python onnx load+save" python3 -c 'import onnx, sys; onnx.save(onnx.load(sys.argv[1]), sys.argv[2])' \
+    "$model" "$work/out.onnx"
+else
+  python_note="python onnx load+save: not installed (python3 -c 'import onnx' fails)"
+fi
+rm -f "$work/out.onnx" "$work/time.txt" "$work/run.log"
+
+nodes=$((layers * 6))
+echo "io_scale: $qopt on $model, $size_mib MiB ($layers weights of ${dim}x${dim} float, $nodes nodes); median of $runs runs"
+printf '%-38s %8s %14s %8s %12s\n' tool "wall s" "peak RSS MiB" "/ cp" "/ protobuf"
+for name in "${names[@]}"; do
+  awk -v n="$name" -v t="${wall[$name]}" -v m="${rss[$name]}" -v cp="${wall[cp]}" \
+      -v pb="${wall[protobuf parse+serialize]}" \
+      'function ratio(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "-" }
+       BEGIN { printf "%-38s %8.2f %14.1f %8s %12s\n", n, t, m, ratio(t, cp), ratio(t, pb) }'
+done
+[[ -n $python_note ]] && echo "$python_note"
+echo "qopt-opt --pass=dce output byte-identical to its input: $same"
+awk -v t="${wall[qopt-opt --pass=dce]}" -v m="${rss[qopt-opt --pass=dce]}" -v cp="${wall[cp]}" \
+  -v cps="${wall[cp + sync FILE]}" \
+  'BEGIN { if (cp > 0)
+             printf "goal: qopt-opt --pass=dce <= 1.5x cp: %s (%.2fx; %.2fx cp + sync FILE)\n",
+                    (t / cp <= 1.5 ? "met" : "MISSED"), t / cp, (cps > 0 ? t / cps : 0)
+           else
+             print "goal: qopt-opt --pass=dce <= 1.5x cp: not judged (cp took under 0.01 s: use a larger model)"
+           printf "goal: qopt-opt --pass=dce peak RSS <= 512 MiB: %s (%.1f MiB)\n", (m <= 512 ? "met" : "MISSED"), m }'
