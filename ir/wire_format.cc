@@ -194,67 +194,66 @@ class Stripper {
     // Two graph fields are merged by protobuf: leave that to protobuf.
     if (*graphs != 1) return std::string(file_);
     std::string out;
-    Reader reader(file_, file_.data());
-    while (!reader.done()) {
-      Field f;
-      if (absl::Status s = reader.Next(&f); !s.ok()) return s;
-      if (f.number == kModelGraph && f.wire_type == kLengthDelimited) {
-        std::string graph;
-        if (absl::Status s = Graph(f.value, &graph); !s.ok()) return s;
-        AppendLengthDelimited(&out, kModelGraph, graph);
-      } else {
-        Append(&out, file_.substr(f.begin, f.end - f.begin));
-      }
-    }
+    absl::Status status = CopyFields(file_, &out, [&](const Field& f, std::string* inner) -> absl::StatusOr<bool> {
+      if (f.number != kModelGraph) return false;
+      if (absl::Status s = Graph(f.value, inner); !s.ok()) return s;
+      return true;
+    });
+    if (!status.ok()) return status;
     return out;
   }
 
  private:
-  absl::string_view Whole(absl::string_view message, const Field& f) {
-    return message.substr(f.begin, f.end - f.begin);
-  }
-
-  absl::Status Graph(absl::string_view message, std::string* out) {
+  // Copies `message` field by field. For each length-delimited field,
+  // `rewrite(field, &inner)` may take it (true) and write its new contents
+  // to `inner`, which goes out under the same number; the other fields are
+  // copied as they are.
+  template <typename Rewrite>
+  absl::Status CopyFields(absl::string_view message, std::string* out, Rewrite rewrite) {
     Reader reader(message, file_.data());
     while (!reader.done()) {
       Field f;
       if (absl::Status s = reader.Next(&f); !s.ok()) return s;
-      if (f.number == kGraphInitializer && f.wire_type == kLengthDelimited) {
-        std::string tensor;
+      std::string inner;
+      absl::StatusOr<bool> taken = false;
+      if (f.wire_type == kLengthDelimited) taken = rewrite(f, &inner);
+      if (!taken.ok()) return taken.status();
+      if (*taken) {
+        AppendLengthDelimited(out, f.number, inner);
+      } else {
+        Append(out, message.substr(f.begin, f.end - f.begin));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Graph(absl::string_view message, std::string* out) {
+    return CopyFields(message, out, [&](const Field& f, std::string* inner) -> absl::StatusOr<bool> {
+      if (f.number == kGraphInitializer) {
         absl::string_view raw;
-        if (absl::Status s = Tensor(f.value, &tensor, &raw); !s.ok()) return s;
+        if (absl::Status s = Tensor(f.value, inner, &raw); !s.ok()) return s;
         if (!raw.empty()) {
           payloads_->initializers[initializer_index_] = raw;
           payloads_->bytes += raw.size();
         }
         ++initializer_index_;
-        AppendLengthDelimited(out, kGraphInitializer, tensor);
-      } else if (f.number == kGraphNode && f.wire_type == kLengthDelimited) {
-        std::string node;
-        if (absl::Status s = Node(f.value, &node, node_index_++); !s.ok()) return s;
-        AppendLengthDelimited(out, kGraphNode, node);
-      } else {
-        Append(out, Whole(message, f));
+        return true;
       }
-    }
-    return absl::OkStatus();
+      if (f.number == kGraphNode) {
+        if (absl::Status s = Node(f.value, inner, node_index_++); !s.ok()) return s;
+        return true;
+      }
+      return false;
+    });
   }
 
   absl::Status Node(absl::string_view message, std::string* out, int node) {
-    Reader reader(message, file_.data());
     int attribute = 0;
-    while (!reader.done()) {
-      Field f;
-      if (absl::Status s = reader.Next(&f); !s.ok()) return s;
-      if (f.number == kNodeAttribute && f.wire_type == kLengthDelimited) {
-        std::string bytes;
-        if (absl::Status s = Attribute(f.value, &bytes, node, attribute++); !s.ok()) return s;
-        AppendLengthDelimited(out, kNodeAttribute, bytes);
-      } else {
-        Append(out, Whole(message, f));
-      }
-    }
-    return absl::OkStatus();
+    return CopyFields(message, out, [&](const Field& f, std::string* inner) -> absl::StatusOr<bool> {
+      if (f.number != kNodeAttribute) return false;
+      if (absl::Status s = Attribute(f.value, inner, node, attribute++); !s.ok()) return s;
+      return true;
+    });
   }
 
   absl::Status Attribute(absl::string_view message, std::string* out, int node, int attribute) {
@@ -264,24 +263,16 @@ class Stripper {
       out->append(message.data(), message.size());
       return absl::OkStatus();
     }
-    Reader reader(message, file_.data());
-    while (!reader.done()) {
-      Field f;
-      if (absl::Status s = reader.Next(&f); !s.ok()) return s;
-      if (f.number == kAttributeT && f.wire_type == kLengthDelimited) {
-        std::string tensor;
-        absl::string_view raw;
-        if (absl::Status s = Tensor(f.value, &tensor, &raw); !s.ok()) return s;
-        if (!raw.empty()) {
-          payloads_->node_attributes[{node, attribute}] = raw;
-          payloads_->bytes += raw.size();
-        }
-        AppendLengthDelimited(out, kAttributeT, tensor);
-      } else {
-        Append(out, Whole(message, f));
+    return CopyFields(message, out, [&](const Field& f, std::string* inner) -> absl::StatusOr<bool> {
+      if (f.number != kAttributeT) return false;
+      absl::string_view raw;
+      if (absl::Status s = Tensor(f.value, inner, &raw); !s.ok()) return s;
+      if (!raw.empty()) {
+        payloads_->node_attributes[{node, attribute}] = raw;
+        payloads_->bytes += raw.size();
       }
-    }
-    return absl::OkStatus();
+      return true;
+    });
   }
 
   // Copies a TensorProto without its raw_data when it has exactly one of at
