@@ -40,6 +40,10 @@ class Exporter {
   Exporter(bool keep_external, ExternalSink sink, wire::PayloadMap* payloads = nullptr)
       : keep_external_(keep_external), sink_(std::move(sink)), payloads_(payloads) {}
 
+  // Tensors of more bytes than this are written without their data (see
+  // ExportModelForShapeInference).
+  void OmitDataOver(int64_t max_bytes) { omit_data_over_ = max_bytes; }
+
   void ExportGraph(const Graph& graph, onnx::GraphProto* proto);
 
  private:
@@ -49,10 +53,35 @@ class Exporter {
   bool keep_external_;
   ExternalSink sink_;
   wire::PayloadMap* payloads_;
+  int64_t omit_data_over_ = -1;
 };
+
+namespace {
+
+// Strings and types of unknown width count as small: kept as they are.
+int64_t DataBytes(const Tensor& tensor) { return RawByteSize(tensor.type(), tensor.num_elements()).value_or(0); }
+
+// The tensor's name, type and dims, with its data marked as lying elsewhere:
+// an operator's shape rule that reads it as data fails on that node (as for
+// any external tensor) instead of reading values that are not there.
+void ExportWithoutData(const Tensor& tensor, onnx::TensorProto* proto) {
+  proto->set_name(tensor.name());
+  proto->set_data_type(static_cast<int32_t>(tensor.type()));
+  for (int64_t d : tensor.dims()) proto->add_dims(d);
+  proto->set_data_location(onnx::TensorProto::EXTERNAL);
+  onnx::StringStringEntryProto* location = proto->add_external_data();
+  location->set_key("location");
+  location->set_value("(data left out for shape inference)");
+}
+
+}  // namespace
 
 void Exporter::ExportTensor(const Tensor& tensor, onnx::TensorProto* proto) {
   if (sink_ && sink_(tensor, proto)) return;
+  if (omit_data_over_ >= 0 && tensor.storage() != Tensor::Storage::kEmpty && DataBytes(tensor) > omit_data_over_) {
+    ExportWithoutData(tensor, proto);
+    return;
+  }
   const bool inline_external = tensor.storage() == Tensor::Storage::kExternal && !keep_external_;
   if (payloads_ != nullptr && (tensor.storage() == Tensor::Storage::kRaw || inline_external)) {
     auto bytes = tensor.RawBytes();
@@ -158,6 +187,14 @@ void Exporter::ExportGraph(const Graph& graph, onnx::GraphProto* proto) {
 onnx::ModelProto ExportModel(const Model& model, bool keep_external) {
   onnx::ModelProto proto = model.proto_shell();
   Exporter(keep_external, nullptr).ExportGraph(model.graph(), proto.mutable_graph());
+  return proto;
+}
+
+onnx::ModelProto ExportModelForShapeInference(const Model& model) {
+  onnx::ModelProto proto = model.proto_shell();
+  Exporter exporter(/*keep_external=*/true, nullptr);
+  exporter.OmitDataOver(kShapeInferenceMaxDataBytes);
+  exporter.ExportGraph(model.graph(), proto.mutable_graph());
   return proto;
 }
 

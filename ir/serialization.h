@@ -32,6 +32,17 @@ absl::StatusOr<std::unique_ptr<Model>> ParseModelText(absl::string_view text);
 // which case their TensorProto keeps pointing at the original location.
 onnx::ModelProto ExportModel(const Model& model, bool keep_external = false);
 
+// The largest tensor whose data ExportModelForShapeInference passes on.
+// Shape rules read only small tensors as data (shapes, axes, pads, sizes,
+// scales of Resize, Constant values feeding them): 512 int64s is generous.
+inline constexpr int64_t kShapeInferenceMaxDataBytes = 4096;
+
+// IR -> ModelProto for ONNX shape inference: as ExportModel(model, true), but
+// tensors over kShapeInferenceMaxDataBytes keep only name, type and dims.
+// Inference needs no weights, and copying them would cost the model's size
+// in memory on every verification.
+onnx::ModelProto ExportModelForShapeInference(const Model& model);
+
 struct SaveOptions {
   enum class ExternalData {
     kAuto,      // tensors loaded from external data stay external; a model

@@ -213,7 +213,7 @@ void CollectShapeProblems(const Model& model, std::vector<VerifierProblem>& out)
   if (!WhyNoShapeInference(model).empty()) return;
   // Inference sees only what defines values (inputs, initializers, nodes),
   // not the declarations under test.
-  onnx::ModelProto proto = ExportModel(model, /*keep_external=*/true);
+  onnx::ModelProto proto = ExportModelForShapeInference(model);
   onnx::GraphProto* g = proto.mutable_graph();
   g->clear_value_info();
   for (onnx::ValueInfoProto& output : *g->mutable_output()) output.clear_type();

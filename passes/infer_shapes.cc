@@ -26,7 +26,7 @@ absl::StatusOr<ShapeInferenceResult> AnnotateInferredShapes(ir::Model& model, bo
     result.skip_reason = std::move(why);
     return result;
   }
-  onnx::ModelProto proto = ir::ExportModel(model, /*keep_external=*/true);
+  onnx::ModelProto proto = ir::ExportModelForShapeInference(model);
   if (absl::Status s = ir::RunShapeInference(proto, /*data_propagation=*/true); !s.ok()) return s;
   ir::Graph& graph = model.graph();
   auto annotate = [&](const onnx::ValueInfoProto& info) {

@@ -193,7 +193,7 @@ class ExposeTensors : public Pass {
   // (unknown ops, opsets newer than libonnx) leave those values out.
   static absl::flat_hash_map<std::string, onnx::TypeProto> InferTypes(const ir::Model& model) {
     absl::flat_hash_map<std::string, onnx::TypeProto> out;
-    onnx::ModelProto proto = ir::ExportModel(model, /*keep_external=*/true);
+    onnx::ModelProto proto = ir::ExportModelForShapeInference(model);
     try {
       onnx::ShapeInferenceOptions options(/*check_type_val=*/false, /*strict_mode_val=*/0, /*data_prop_val=*/false);
       onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
