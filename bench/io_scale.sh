@@ -13,16 +13,24 @@
 # with the ratios to cp and to protobuf and the goals of issue 15 beside them.
 # The model and the outputs live in BUILD_DIR/bench/io (not committed).
 #
+# --external: a model past protobuf's 2 GiB limit (192 weights by default,
+# 3 GiB) with its tensors in an external-data file beside it, as the
+# generator's qopt SaveModel writes it. Every tool copies both files; qopt's
+# output, written under the input's file name in another folder, must be
+# byte-identical to the input in both. The protobuf program is skipped there
+# (it would parse only the small model file).
+#
 # Each timed run starts after a `sync`, so no tool pays for the writeback of
 # the one before. QOPT_OPT=path measures another qopt-opt binary (an older
 # build, for before/after numbers).
 #
-# Usage: bench/io_scale.sh [BUILD_DIR] [--runs=N] [--layers=N] [--dim=N] [--regenerate]
+# Usage: bench/io_scale.sh [BUILD_DIR] [--runs=N] [--layers=N] [--dim=N] [--external] [--regenerate]
 set -euo pipefail
 build=build
 runs=3
-layers=64
+layers=
 dim=2048
+external=0
 regenerate=0
 for arg in "$@"; do
   case $arg in
@@ -30,10 +38,12 @@ for arg in "$@"; do
     --layers=*) layers=${arg#--layers=} ;;
     --dim=*) dim=${arg#--dim=} ;;
     --regenerate) regenerate=1 ;;
+    --external) external=1 ;;
     --*) echo "io_scale: unknown option $arg" >&2; exit 2 ;;
     *) build=$arg ;;
   esac
 done
+[[ -n $layers ]] || layers=$((external ? 192 : 64))
 qopt=${QOPT_OPT:-$build/tools/qopt-opt/qopt-opt}
 gen=$build/bench/qopt_io_scale_gen
 pb=$build/bench/qopt_io_scale_protobuf
@@ -43,11 +53,22 @@ done
 work=$build/bench/io
 mkdir -p "$work"
 model=$work/big_${layers}x${dim}.onnx
+data=$model.data  # written by the generator when the model passes 2 GiB
 if [[ $regenerate == 1 || ! -f $model ]]; then
-  rm -f "$model"
+  rm -f "$model" "$data"
   "$gen" "$model" "$layers" "$dim"
 fi
-size_mib=$(awk -v b="$(stat -c %s "$model")" 'BEGIN { printf "%.1f", b / 1048576 }')
+inputs=("$model")
+[[ -f $data ]] && inputs+=("$data")
+if [[ $external == 1 && ${#inputs[@]} == 1 ]]; then
+  echo "io_scale: --external needs a model over 2 GiB (more --layers); $model has no external data" >&2
+  exit 2
+fi
+size_mib=$(awk -v b="$(cat "${inputs[@]}" | wc -c)" 'BEGIN { printf "%.1f", b / 1048576 }')
+# Outputs keep the input's file names (external-data locations included), in
+# their own folder.
+out_dir=$work/out
+out=$out_dir/$(basename "$model")
 
 # measure NAME CMD...: runs CMD `runs` times (the output file removed before
 # each), records the median wall time and the median peak RSS.
@@ -58,7 +79,8 @@ measure() {
   shift
   local times=() peaks=() i
   for ((i = 0; i < runs; i++)); do
-    rm -f "$work/out.onnx" "$work/out.onnx.data"
+    rm -rf "$out_dir"
+    mkdir -p "$out_dir"
     sync
     if ! /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/run.log" 2>&1; then
       echo "io_scale: '$name' failed:" >&2
@@ -74,15 +96,16 @@ measure() {
   names+=("$name")
 }
 
-cat "$model" >/dev/null  # warm the page cache, so the first tool pays no cold read
-measure cp cp "$model" "$work/out.onnx"
-measure "cp + sync FILE" sh -c 'cp "$1" "$2" && sync "$2"' sh "$model" "$work/out.onnx"
-measure "qopt-opt --pass=dce" "$qopt" "$model" --pass=dce --report=none -o "$work/out.onnx"
-same=no
-cmp -s "$model" "$work/out.onnx" && same=yes
-measure "qopt-opt --pass=dce --noverify-each" "$qopt" "$model" --pass=dce --noverify-each --report=none \
-  -o "$work/out.onnx"
-measure "protobuf parse+serialize" "$pb" "$model" "$work/out.onnx"
+cat "${inputs[@]}" >/dev/null  # warm the page cache, so the first tool pays no cold read
+measure cp cp "${inputs[@]}" "$out_dir"
+measure "cp + sync FILE" sh -c 'cp "$@" "$0" && sync "$0"/*' "$out_dir" "${inputs[@]}"
+measure "qopt-opt --pass=dce" "$qopt" "$model" --pass=dce --report=none -o "$out"
+same=yes
+for f in "${inputs[@]}"; do
+  cmp -s "$f" "$out_dir/$(basename "$f")" || same=no
+done
+measure "qopt-opt --pass=dce --noverify-each" "$qopt" "$model" --pass=dce --noverify-each --report=none -o "$out"
+[[ $external == 0 ]] && measure "protobuf parse+serialize" "$pb" "$model" "$out"
 # The first Python that imports onnx: the one on PATH (a pyenv or venv may
 # shadow Debian's), else Debian's own (package python3-onnx).
 python=
@@ -94,25 +117,33 @@ for candidate in python3 /usr/bin/python3; do
 done
 python_note=
 if [[ -n $python ]]; then
-  measure "python onnx load+save" "$python" -c 'import onnx, sys; onnx.save(onnx.load(sys.argv[1]), sys.argv[2])' \
-    "$model" "$work/out.onnx"
+  # With external data: loaded into memory by onnx.load, written back out
+  # into one data file as qopt does.
+  measure "python onnx load+save" "$python" -c '
+import os, sys, onnx
+model = onnx.load(sys.argv[1])
+external = sys.argv[3] == "1"
+onnx.save(model, sys.argv[2], save_as_external_data=external, all_tensors_to_one_file=True,
+          location=os.path.basename(sys.argv[2]) + ".data")' "$model" "$out" "$external"
 else
   python_note="python onnx load+save: not installed (no python3 imports onnx; Debian: apt-get install python3-onnx)"
 fi
-rm -f "$work/out.onnx" "$work/time.txt" "$work/run.log"
+rm -rf "$out_dir" "$work/time.txt" "$work/run.log"
 
 nodes=$((layers * 6))
-echo "io_scale: $qopt on $model, $size_mib MiB ($layers weights of ${dim}x${dim} float, $nodes nodes); median of $runs runs"
+what="$layers weights of ${dim}x${dim} float, $nodes nodes"
+[[ ${#inputs[@]} == 2 ]] && what="$what, tensors in external data $(basename "$data")"
+echo "io_scale: $qopt on $model, $size_mib MiB ($what); median of $runs runs"
 py_wall=${wall[python onnx load+save]:-0}
 printf '%-38s %8s %14s %8s %12s %10s\n' tool "wall s" "peak RSS MiB" "/ cp" "/ protobuf" "/ python"
 for name in "${names[@]}"; do
   awk -v n="$name" -v t="${wall[$name]}" -v m="${rss[$name]}" -v cp="${wall[cp]}" \
-      -v pb="${wall[protobuf parse+serialize]}" -v py="$py_wall" \
+      -v pb="${wall[protobuf parse+serialize]:-0}" -v py="$py_wall" \
       'function ratio(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "-" }
        BEGIN { printf "%-38s %8.2f %14.1f %8s %12s %10s\n", n, t, m, ratio(t, cp), ratio(t, pb), ratio(t, py) }'
 done
 [[ -n $python_note ]] && echo "$python_note"
-echo "qopt-opt --pass=dce output byte-identical to its input: $same"
+echo "qopt-opt --pass=dce output byte-identical to its input (${#inputs[@]} files): $same"
 awk -v t="${wall[qopt-opt --pass=dce]}" -v m="${rss[qopt-opt --pass=dce]}" -v cp="${wall[cp]}" \
   -v cps="${wall[cp + sync FILE]}" -v py="$py_wall" \
   'BEGIN { if (py > 0)

@@ -7,6 +7,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "ir/serialization.h"
+#include "ir/shape_inference.h"
 #include "ir/verifier.h"
 #include "tests/unit/test_util.h"
 
@@ -84,6 +85,45 @@ TEST(Serialization, RoundTripKeepsEverything) {
   alpha->set_f(0.1f);
   *g->add_value_info() = FloatInfo("A", {2});
   ExpectRoundTrip(m);
+}
+
+// Shape inference sees small tensors' values (a Reshape's shape) but only
+// the type and dims of weights, so verifying a large model copies no weights.
+TEST(Serialization, ShapeInferenceExportLeavesOutLargeData) {
+  onnx::ModelProto m = BaseModel();
+  onnx::GraphProto* g = m.mutable_graph();
+  *g->add_input() = FloatInfo("x", {2, 64});
+  onnx::TensorProto* weight = g->add_initializer();
+  weight->set_name("W");
+  weight->set_data_type(onnx::TensorProto::FLOAT);
+  weight->add_dims(64);
+  weight->add_dims(64);
+  weight->set_raw_data(std::string(64 * 64 * 4, '\0'));
+  onnx::TensorProto* shape = g->add_initializer();
+  shape->set_name("shape");
+  shape->set_data_type(onnx::TensorProto::INT64);
+  shape->add_dims(2);
+  shape->add_int64_data(4);
+  shape->add_int64_data(32);
+  AddNode(g, "MatMul", {"x", "W"}, {"y"});
+  AddNode(g, "Reshape", {"y", "shape"}, {"z"});
+  *g->add_output() = FloatInfo("z", {});
+  g->mutable_output(0)->clear_type();
+
+  auto model = ir::ImportModel(m);
+  ASSERT_TRUE(model.ok()) << model.status();
+  onnx::ModelProto proto = ir::ExportModelForShapeInference(**model);
+  const onnx::TensorProto& w = proto.graph().initializer(0);
+  EXPECT_FALSE(w.has_raw_data());
+  EXPECT_EQ(w.data_location(), onnx::TensorProto::EXTERNAL);
+  EXPECT_EQ(std::vector<int64_t>(w.dims().begin(), w.dims().end()), (std::vector<int64_t>{64, 64}));
+  EXPECT_EQ(proto.graph().initializer(1).int64_data_size(), 2);
+
+  ASSERT_TRUE(ir::RunShapeInference(proto, /*data_propagation=*/false).ok());
+  const onnx::TypeProto& z = proto.graph().output(0).type();
+  ASSERT_EQ(z.tensor_type().shape().dim_size(), 2);
+  EXPECT_EQ(z.tensor_type().shape().dim(0).dim_value(), 4);
+  EXPECT_EQ(z.tensor_type().shape().dim(1).dim_value(), 32);
 }
 
 TEST(Serialization, UnknownFieldsPassThrough) {
