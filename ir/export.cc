@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/mapped_file.h"
 #include "ir/serialization.h"
+#include "ir/temp_files.h"
 #include "ir/wire_format.h"
 
 namespace qopt::ir {
@@ -201,21 +202,24 @@ onnx::ModelProto ExportModelForShapeInference(const Model& model) {
 namespace {
 
 // A file written next to its final path and renamed into place on Commit();
-// destroyed uncommitted, it removes itself.
+// destroyed uncommitted, it removes itself, and a fatal signal removes it
+// too (ir/temp_files.h).
 class AtomicFile {
  public:
   static absl::StatusOr<std::unique_ptr<AtomicFile>> Create(const std::string& path) {
-    std::string tmpl = absl::StrCat(path, ".tmp.XXXXXX");
+    std::string tmpl = TempFileTemplate(path);
     std::vector<char> name(tmpl.begin(), tmpl.end());
     name.push_back('\0');
     int fd = ::mkstemp(name.data());
     if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot write '", path, "': ", std::strerror(errno)));
+    RegisterTempFile(name.data());
     ::fchmod(fd, 0644);  // mkstemp creates 0600
     return std::unique_ptr<AtomicFile>(new AtomicFile(path, name.data(), fd));
   }
   ~AtomicFile() {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(tmp_.c_str());
+    UnregisterTempFile(tmp_);
   }
   absl::Status Write(absl::string_view bytes) {
     while (!bytes.empty()) {
@@ -324,10 +328,29 @@ int64_t InlineBytes(const Graph& graph) {
 // the non-tensor parts of the model.
 constexpr int64_t kInlineLimit = (int64_t{1} << 31) - (int64_t{64} << 20);
 
+// Where an output path leads: through a symbolic link to the file it names
+// (the link stays a link and its target is replaced), else the path itself.
+fs::path ResolveOutput(const std::string& path) {
+  fs::path out = fs::absolute(fs::path(path));
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(out, ec); ++hops) {
+    fs::path target = fs::read_symlink(out, ec);
+    if (ec) break;
+    out = target.is_absolute() ? target : out.parent_path() / target;
+  }
+  return out.lexically_normal();
+}
+
+void RemoveStaleTempFilesOf(const fs::path& output, const SaveOptions& options) {
+  for (const std::string& stale : RemoveStaleTempFiles(output.string())) {
+    if (options.note) options.note(absl::StrCat("removed '", stale, "', left by an earlier run that was killed"));
+  }
+}
+
 }  // namespace
 
 absl::Status SaveModel(const Model& model, const std::string& path, const SaveOptions& options) {
-  const fs::path out_path = fs::absolute(fs::path(path));
+  const fs::path out_path = ResolveOutput(path);
   if (!model.source_path().empty() && SameFile(out_path, fs::absolute(model.source_path()))) {
     return absl::InvalidArgumentError(absl::StrCat("refusing to overwrite the input model '", path, "'"));
   }
@@ -351,11 +374,18 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
   absl::flat_hash_set<std::string> sources;
   CollectExternalSources(model.graph(), model.base_dir(), &sources);
   for (const std::string& source : sources) {
+    if (SameFile(out_path, source)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("refusing to overwrite '", path, "': the input model reads its external data from it"));
+    }
     if (SameFile(data_path, source)) {
       return absl::InvalidArgumentError(absl::StrCat("refusing to overwrite '", data_path.string(),
                                                      "': the input model reads its external data from it"));
     }
   }
+
+  RemoveStaleTempFilesOf(out_path, options);
+  RemoveStaleTempFilesOf(data_path, options);
 
   std::unique_ptr<AtomicFile> data_file;
   absl::Status data_status;

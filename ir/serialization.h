@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -54,11 +55,18 @@ struct SaveOptions {
   int64_t external_min_bytes = 1024;
   // File name (beside the model) for external data; default "<model>.data".
   std::string external_file_name;
+  // Told of what the save did beyond writing (temporary files of a killed
+  // earlier run removed); may be empty.
+  std::function<void(const std::string&)> note;
 };
 
 // Writes atomically: to a temporary file in the target folder, then renamed
-// over `path`, so a failed save leaves no partial file. Refuses to overwrite
-// the model's own source file or an external-data file it reads from.
+// over `path`, so a failed save leaves no partial file (a fatal signal too,
+// in tools that call InstallFatalSignalCleanup; temporary files of a killed
+// run are removed by the next save to the same path). A `path` that is a
+// symbolic link is written through: its target is replaced, the link stays.
+// Refuses to overwrite the model's own source file or an external-data file
+// it reads from.
 absl::Status SaveModel(const Model& model, const std::string& path, const SaveOptions& options = {});
 
 }  // namespace qopt::ir

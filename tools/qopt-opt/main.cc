@@ -14,12 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "render/graph_dot.h"
-#include "render/html_report.h"
-#include "render/dot.h"
 #include "ir/op_traits.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
+#include "ir/temp_files.h"
 #include "onnx/checker.h"
 #include "pass/instrumentation.h"
 #include "pass/pass_manager.h"
@@ -27,6 +25,9 @@
 #include "pass/registry.h"
 #include "passes/builtin_passes.h"
 #include "passes/qdq_census_instrumentation.h"
+#include "render/dot.h"
+#include "render/graph_dot.h"
+#include "render/html_report.h"
 
 ABSL_FLAG(std::string, pass, "", "Pass pipeline, e.g. 'dce,canonicalize-constants{direction=to-nodes},op-count'");
 ABSL_FLAG(std::string, output, "", "Write the rewritten model here (atomically; never over the input)");
@@ -197,6 +198,7 @@ std::string OpTraitsText() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qopt::ir::InstallFatalSignalCleanup("qopt-opt", kExitBadInput);
   auto positional = qopt::tools::ParseCommandLine(argc, argv);
   if (!positional.ok()) return Fail(kExitBadInput, positional.status().message());
   if (absl::GetFlag(FLAGS_help)) return Usage();
@@ -233,6 +235,7 @@ int main(int argc, char** argv) {
     return Fail(kExitBadInput, "--fail-on must be error or warning");
   }
   qopt::ir::SaveOptions save_options;
+  save_options.note = [](const std::string& note) { std::cerr << "qopt-opt: note: " << note << "\n"; };
   const std::string external = absl::GetFlag(FLAGS_external_data);
   if (external == "auto") {
     save_options.external_data = qopt::ir::SaveOptions::ExternalData::kAuto;
