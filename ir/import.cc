@@ -444,7 +444,14 @@ void DemangleGraph(onnx::GraphProto* g) {
 absl::StatusOr<std::unique_ptr<Model>> ParseModelText(absl::string_view text) {
   onnx::ModelProto proto;
   std::string buffer(text);
-  auto status = onnx::OnnxParser::Parse(proto, buffer.c_str());
+  onnx::Common::Status status;
+  try {
+    status = onnx::OnnxParser::Parse(proto, buffer.c_str());
+  } catch (const std::exception& e) {
+    // libonnx 1.12 converts numbers with std::stoll/stod, which throw on
+    // digits it does not expect ("1e", an out-of-range literal).
+    return absl::InvalidArgumentError(absl::StrCat("cannot parse ONNX text: a malformed number (", e.what(), ")"));
+  }
   if (!status.IsOK()) {
     // libonnx's message spans three lines (position, context, reason); a
     // Status message is one line.

@@ -65,8 +65,9 @@ namespace qopt::ir {
 
 struct PrintOptions {
   // Initializers and tensor attributes with more elements are elided: the
-  // value is replaced by a comment with type and shape (the declaration
-  // stays, so the text still parses, but not into the same model).
+  // value is replaced by a comment with type and shape. The declaration
+  // stays, so the text is still ONNX syntax, but it does not load back: a
+  // node reading an elided value finds it undefined.
   int64_t max_elements = 16;
   bool print_all_elements = false;
 };

@@ -10,6 +10,7 @@ apt_packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libre2-dev libgraphviz-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev llvm-14-tools imagemagick fonts-dejavu-core
   libonnx-testdata  # ONNX's backend node tests: tests/ort/backend_node_tests.sh
+  clang-14 libclang-rt-14-dev  # the sanitizer suite and libFuzzer: scripts/sanitize.sh
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
