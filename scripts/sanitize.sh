@@ -41,6 +41,8 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0
+# Tests that time whole scripts (bench/test) give the instrumented build longer.
+export QOPT_TEST_TIMEOUT_SCALE=4
 
 if [[ $run_ctest == 1 ]]; then
   echo "sanitize: the test suite under the sanitizers"

@@ -16,6 +16,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+// scripts/sanitize.sh runs qopt-opt built with ASan, several times slower.
+const TIMEOUT_SCALE = Number(process.env.QOPT_TEST_TIMEOUT_SCALE || 1);
 const metrics = require('../lib/metrics');
 const pairs = require('../lib/pairs');
 
@@ -57,7 +59,7 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
   const out = path.join(tmp, 'bench');
   const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=cls', '--rounds=2', '--samples=4', `--out-dir=${out}`,
     '--pipeline=dce', '--pipeline-on=u8s8,per-channel', '--islands=cls:first-conv,depthwise,last-conv', '--auto=on'], {
-    cwd: ROOT, encoding: 'utf8', timeout: 120000, env: { ...process.env, QOPT_OPT: qopt },
+    cwd: ROOT, encoding: 'utf8', timeout: 120000 * TIMEOUT_SCALE, env: { ...process.env, QOPT_OPT: qopt },
   });
   assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   const rows = parseTable(r.stdout, COLUMNS);
@@ -107,7 +109,7 @@ test('quantized_variants.sh: cls, 2 rounds, every variant column with finite num
 
 test('quantized_variants.sh: a pipeline pass qopt-opt does not know leaves its columns out, with a message', () => {
   const r = spawnSync('bash', [SCRIPT, '--skip-setup', '--models=', '--pipeline=no-such-pass{x=1},dce',
-    `--out-dir=${path.join(tmp, 'none')}`], { cwd: ROOT, encoding: 'utf8', timeout: 30000, env: { ...process.env, QOPT_OPT: QOPT } });
+    `--out-dir=${path.join(tmp, 'none')}`], { cwd: ROOT, encoding: 'utf8', timeout: 30000 * TIMEOUT_SCALE, env: { ...process.env, QOPT_OPT: QOPT } });
   assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /qopt-opt has no such pass \(.*unknown pass 'no-such-pass'.*\): no '\+no-such-pass' columns/);
 });

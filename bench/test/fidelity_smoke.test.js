@@ -13,6 +13,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+// scripts/sanitize.sh runs qopt-opt built with ASan, several times slower.
+const TIMEOUT_SCALE = Number(process.env.QOPT_TEST_TIMEOUT_SCALE || 1);
 const table = require('../lib/fidelity_table');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -40,7 +42,7 @@ test('fidelity.sh: cls with a few images, every column in the summary with finit
   try {
     const r = spawnSync('bash', [path.join(ROOT, 'bench', 'fidelity.sh'), '--skip-setup', '--models=cls', '--rounds=2',
       '--calib=4', '--eval=4', '--sens=2', `--out-dir=${out}`], {
-      cwd: ROOT, encoding: 'utf8', timeout: 240000, env: { ...process.env, QOPT_OPT: QOPT },
+      cwd: ROOT, encoding: 'utf8', timeout: 240000 * TIMEOUT_SCALE, env: { ...process.env, QOPT_OPT: QOPT },
     });
     assert.equal(r.status, 0, `fidelity.sh failed:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));

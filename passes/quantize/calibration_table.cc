@@ -15,6 +15,17 @@ namespace {
 constexpr const char* kHowToRecord[] = {"", "--percentile=P", "--methods=entropy", "--methods=mse",
                                         "--choose=auto (or --choose=METHOD)"};
 
+// A member of a JSON object, or null when it is missing or `object` is not
+// an object. nlohmann's const operator[] is undefined behaviour for a
+// missing key (a sanitizer run found it reading past the map), and
+// calibration files are user input.
+const nlohmann::json& Field(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 }  // namespace
 
 const std::vector<std::string>& RangeMethodNames() {
@@ -40,7 +51,7 @@ absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path,
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "' is not a qopt calibration file (expected \"schema\": \"qopt-calib/1\")"));
   }
-  const auto& tensors = doc["tensors"];
+  const auto& tensors = Field(doc, "tensors");
   if (!tensors.is_object()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no \"tensors\" object"));
   const std::string& key = RangeMethodNames()[static_cast<size_t>(method)];
   CalibrationTable table;
@@ -48,16 +59,16 @@ absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path,
     const nlohmann::json* source = &entry;
     std::string what = "range";
     if (method != RangeMethod::kMinMax) {
-      if (!entry.contains(key) || !entry[key].is_object()) {
+      if (!Field(entry, key.c_str()).is_object()) {
         const std::string missing = method == RangeMethod::kChoice ? "no recorded choice" : key + " range";
         return absl::InvalidArgumentError(
             absl::StrCat("'", path, "': tensor '", name, "' has ", method == RangeMethod::kChoice ? "" : "no ", missing,
                          " (calibrate with qopt-calibrate ", kHowToRecord[static_cast<size_t>(method)], ")"));
       }
-      source = &entry[key];
+      source = &Field(entry, key.c_str());
       what = absl::StrCat(key, " range");
       if (method == RangeMethod::kChoice) {
-        const auto& m = (*source)["method"];
+        const auto& m = Field(*source, "method");
         const std::string chosen = m.is_string() ? m.get<std::string>() : "";
         if (chosen.empty()) {
           return absl::InvalidArgumentError(
@@ -67,8 +78,8 @@ absl::StatusOr<CalibrationTable> CalibrationTable::Load(const std::string& path,
         ++table.chosen_[chosen];
       }
     }
-    const auto& lo = (*source)["min"];
-    const auto& hi = (*source)["max"];
+    const auto& lo = Field(*source, "min");
+    const auto& hi = Field(*source, "max");
     if (!lo.is_number() || !hi.is_number()) {
       return absl::InvalidArgumentError(
           absl::StrCat("'", path, "': tensor '", name, "' has no finite ", what, " (NaN or never computed)"));
@@ -100,22 +111,22 @@ absl::StatusOr<std::map<std::string, ChannelStats>> LoadChannelStats(const std::
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read calibration file '", path, "'"));
   nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not valid JSON"));
-  if (!doc.is_object() || doc.value("schema", "") != "qopt-calib/1" || !doc["tensors"].is_object()) {
+  if (!doc.is_object() || doc.value("schema", "") != "qopt-calib/1" || !Field(doc, "tensors").is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not a qopt calibration file"));
   }
   std::map<std::string, ChannelStats> stats;
-  for (const auto& [name, entry] : doc["tensors"].items()) {
-    if (!entry.is_object() || !entry.contains("channel") || !entry["channel"].is_object()) continue;
-    const auto& channel = entry["channel"];
-    if (!channel["axis"].is_number_integer() || !channel["absmax"].is_array()) continue;
-    if (!entry["min"].is_number() || !entry["max"].is_number()) continue;
+  for (const auto& [name, entry] : Field(doc, "tensors").items()) {
+    const auto& channel = Field(entry, "channel");
+    if (!channel.is_object()) continue;
+    if (!Field(channel, "axis").is_number_integer() || !Field(channel, "absmax").is_array()) continue;
+    if (!Field(entry, "min").is_number() || !Field(entry, "max").is_number()) continue;
     ChannelStats s;
-    s.axis = channel["axis"].get<int64_t>();
+    s.axis = Field(channel, "axis").get<int64_t>();
     s.rule = channel.value("rule", "");
-    s.min = entry["min"].get<double>();
-    s.max = entry["max"].get<double>();
+    s.min = Field(entry, "min").get<double>();
+    s.max = Field(entry, "max").get<double>();
     bool finite = std::isfinite(s.min) && std::isfinite(s.max);
-    for (const auto& a : channel["absmax"]) {
+    for (const auto& a : Field(channel, "absmax")) {
       if (!a.is_number() || !std::isfinite(a.get<double>())) {
         finite = false;
         break;
