@@ -149,7 +149,6 @@ int main(int argc, char** argv) {
     std::cerr << "qopt_node_scale_gen: " << s.message() << "\n";
     return 1;
   }
-  std::cerr << "qopt_node_scale_gen: " << argv[1] << ": " << graph.num_nodes() << " nodes, " << blocks
-            << " blocks\n";
+  std::cerr << "qopt_node_scale_gen: " << argv[1] << ": " << graph.num_nodes() << " nodes, " << blocks << " blocks\n";
   return 0;
 }

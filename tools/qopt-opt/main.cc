@@ -16,9 +16,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "render/graph_dot.h"
-#include "render/html_report.h"
-#include "render/dot.h"
 #include "ir/op_traits.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
@@ -29,6 +26,9 @@
 #include "pass/registry.h"
 #include "passes/builtin_passes.h"
 #include "passes/qdq_census_instrumentation.h"
+#include "render/dot.h"
+#include "render/graph_dot.h"
+#include "render/html_report.h"
 
 ABSL_FLAG(std::string, pass, "", "Pass pipeline, e.g. 'dce,canonicalize-constants{direction=to-nodes},op-count'");
 ABSL_FLAG(std::string, output, "", "Write the rewritten model here (atomically; never over the input)");
