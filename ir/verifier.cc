@@ -101,7 +101,7 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
 // `visible` holds the values of enclosing graphs defined before the node that
 // owns this graph; values of this graph join it as they become defined.
 absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> visible) {
-  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<absl::string_view> names;  // views of the values' own names: no copies
   absl::flat_hash_set<const Value*> own;
   // The uses the graph's own values list, so that checking that a value
   // lists a use is a look-up, not a scan of its uses (a shape constant read
