@@ -28,6 +28,7 @@ std::vector<Node*> Graph::node_list() const {
 Value* Graph::NewValue(std::string name, Value::Kind kind) {
   values_.push_back(std::unique_ptr<Value>(new Value(this, name, kind)));
   Value* v = values_.back().get();
+  value_position_[v] = std::prev(values_.end());
   if (!name.empty()) {
     values_by_name_[name] = v;
     model_->ReserveName(name);
@@ -126,14 +127,16 @@ void Graph::UnlinkValue(Value* value) {
   value->erased_ = true;
   auto by_name = values_by_name_.find(value->name());
   if (by_name != values_by_name_.end() && by_name->second == value) values_by_name_.erase(by_name);
-  auto it = std::find_if(values_.begin(), values_.end(), [&](const auto& v) { return v.get() == value; });
-  if (it != values_.end()) {
-    erased_values_.push_back(std::move(*it));
-    values_.erase(it);
+  auto it = value_position_.find(value);
+  if (it != value_position_.end()) {
+    erased_values_.push_back(std::move(*it->second));
+    values_.erase(it->second);
+    value_position_.erase(it);
   }
 }
 
 void Graph::CollectGarbage() {
+  DropErasedValues();  // before the erased values are freed
   erased_nodes_.clear();
   erased_values_.clear();
   for (const auto& n : nodes_) {
@@ -183,9 +186,15 @@ void Graph::SetOutput(int index, Value* value) {
 void Graph::EraseValue(Value* value) {
   QOPT_CHECK(value->graph() == this && !value->has_uses(), "EraseValue of a used value");
   QOPT_CHECK(value->kind() != Value::Kind::kNodeOutput, "EraseValue of a node output: erase the node");
-  inputs_.erase(std::remove(inputs_.begin(), inputs_.end(), value), inputs_.end());
-  initializers_.erase(std::remove(initializers_.begin(), initializers_.end(), value), initializers_.end());
-  UnlinkValue(value);
+  UnlinkValue(value);  // marks it erased; inputs() and initializers() drop it when next read
+  ++erased_interface_values_;
+}
+
+void Graph::DropErasedValuesNow() const {
+  auto erased = [](const Value* v) { return v->erased_; };
+  inputs_.erase(std::remove_if(inputs_.begin(), inputs_.end(), erased), inputs_.end());
+  initializers_.erase(std::remove_if(initializers_.begin(), initializers_.end(), erased), initializers_.end());
+  erased_interface_values_ = 0;
 }
 
 void Graph::RenameValue(Value* value, absl::string_view new_name) {

@@ -84,9 +84,18 @@ class Graph {
   void CollectGarbage();
 
   // ---- values ------------------------------------------------------------
-  const std::vector<Value*>& inputs() const { return inputs_; }
+  // Erasing an input or initializer only marks it; these lists drop the
+  // erased ones when next read (or at CollectGarbage), so erasing k of n
+  // costs O(n) once, not O(n) each.
+  const std::vector<Value*>& inputs() const {
+    DropErasedValues();
+    return inputs_;
+  }
   const std::vector<Value*>& outputs() const { return outputs_; }
-  const std::vector<Value*>& initializers() const { return initializers_; }
+  const std::vector<Value*>& initializers() const {
+    DropErasedValues();
+    return initializers_;
+  }
 
   Value* AddInput(std::string name, const onnx::ValueInfoProto& info);
   // A constant. `name` is made unique if taken.
@@ -141,6 +150,10 @@ class Graph {
   Node* NewNode(absl::string_view op_type, absl::string_view domain, absl::string_view name, Node* before);
   void UnlinkValue(Value* value);
   void DropSubgraphUses(Node* node);
+  void DropErasedValues() const {
+    if (erased_interface_values_ > 0) DropErasedValuesNow();
+  }
+  void DropErasedValuesNow() const;
 
   Model* model_;
   Node* parent_node_;
@@ -148,12 +161,15 @@ class Graph {
   absl::flat_hash_map<const Node*, std::list<std::unique_ptr<Node>>::iterator> node_position_;
   std::vector<std::unique_ptr<Node>> erased_nodes_;
   std::list<std::unique_ptr<Value>> values_;
+  // Where each live value sits in values_, so erasing one is O(1).
+  absl::flat_hash_map<const Value*, std::list<std::unique_ptr<Value>>::iterator> value_position_;
   absl::flat_hash_map<std::string, Value*> values_by_name_;
   std::vector<std::unique_ptr<Value>> erased_values_;
-  std::vector<Value*> inputs_;
+  mutable std::vector<Value*> inputs_;  // mutable: erased entries are dropped lazily
   std::vector<Value*> outputs_;
   std::vector<onnx::ValueInfoProto> output_infos_;
-  std::vector<Value*> initializers_;
+  mutable std::vector<Value*> initializers_;
+  mutable int64_t erased_interface_values_ = 0;  // erased values still in inputs_ or initializers_
   std::vector<onnx::ValueInfoProto> orphan_value_infos_;
   std::vector<int64_t> orphan_ranks_;  // their positions in the file's value_info list
   onnx::GraphProto proto_shell_;

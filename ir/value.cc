@@ -24,10 +24,6 @@ std::unique_ptr<Tensor> TensorFromConstantAttribute(const Node& node) {
 
 }  // namespace
 
-bool Value::is_graph_output() const {
-  return std::any_of(uses_.begin(), uses_.end(), [](const Use& u) { return u.is_graph_output(); });
-}
-
 const Tensor* Value::constant() const {
   if (kind_ == Kind::kInitializer) return initializer_.get();
   if (kind_ != Kind::kNodeOutput || producer_ == nullptr || !producer_->Is("Constant")) return nullptr;
@@ -48,6 +44,7 @@ namespace {
 // entry, else the graph-output entry that names it.
 const onnx::TypeProto* DeclaredType(const Value& v) {
   if (v.has_type_info() && v.type_info().type().has_tensor_type()) return &v.type_info().type();
+  if (!v.is_graph_output()) return nullptr;  // no scan of the uses of a constant read by thousands
   for (const Use& use : v.uses()) {
     if (!use.is_graph_output()) continue;
     const onnx::TypeProto& type = use.output_of->output_info(use.index).type();
@@ -86,7 +83,9 @@ std::optional<std::vector<Dim>> Value::shape() const {
 
 void Value::RemoveUse(Use use) {
   auto it = std::find(uses_.begin(), uses_.end(), use);
-  if (it != uses_.end()) uses_.erase(it);
+  if (it == uses_.end()) return;
+  if (it->is_graph_output()) --output_uses_;
+  uses_.erase(it);
 }
 
 }  // namespace qopt::ir

@@ -52,7 +52,7 @@ class Value {
 
   const std::vector<Use>& uses() const { return uses_; }
   bool has_uses() const { return !uses_.empty(); }
-  bool is_graph_output() const;
+  bool is_graph_output() const { return output_uses_ > 0; }
 
   // The tensor this value always holds, whichever way the file wrote it: an
   // initializer that is not also a graph input, or the output of a Constant
@@ -83,7 +83,10 @@ class Value {
   friend class Exporter;
 
   Value(Graph* graph, std::string name, Kind kind) : name_(std::move(name)), kind_(kind), graph_(graph) {}
-  void AddUse(Use use) { uses_.push_back(use); }
+  void AddUse(Use use) {
+    uses_.push_back(use);
+    if (use.is_graph_output()) ++output_uses_;
+  }
   void RemoveUse(Use use);
 
   std::string name_;
@@ -92,6 +95,7 @@ class Value {
   Node* producer_ = nullptr;
   int output_index_ = -1;
   std::vector<Use> uses_;
+  int output_uses_ = 0;  // how many of uses_ are graph outputs: is_graph_output() without a scan
   std::unique_ptr<Tensor> initializer_;
   bool has_info_ = false;
   onnx::ValueInfoProto info_;

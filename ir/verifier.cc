@@ -1,5 +1,7 @@
 #include "ir/verifier.h"
 
+#include <tuple>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -99,8 +101,15 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
 // `visible` holds the values of enclosing graphs defined before the node that
 // owns this graph; values of this graph join it as they become defined.
 absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> visible) {
-  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<absl::string_view> names;  // views of the values' own names: no copies
   absl::flat_hash_set<const Value*> own;
+  // The uses the graph's own values list, so that checking that a value
+  // lists a use is a look-up, not a scan of its uses (a shape constant read
+  // by every Reshape of a large model has tens of thousands).
+  absl::flat_hash_set<std::tuple<const Value*, const Node*, int, const Graph*>> listed;
+  auto lists = [&](const Value* v, const Use& use) {
+    return own.contains(v) ? listed.contains({v, use.user, use.index, use.output_of}) : HasUse(v, use);
+  };
   for (const Value* v : graph.values()) {
     own.insert(v);
     if (!names.insert(v->name()).second) {
@@ -110,6 +119,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
       return Error(graph, absl::StrCat("value '", v->name(), "' is missing from the graph's name table"));
     }
     for (const Use& use : v->uses()) {
+      listed.insert({v, use.user, use.index, use.output_of});
       if (use.is_graph_output()) {
         const auto& outs = use.output_of->outputs();
         if (use.index >= static_cast<int>(outs.size()) || outs[use.index] != v) {
@@ -149,7 +159,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
                                          later ? "is used before it is defined (cycle or unsorted nodes)"
                                                : "is not defined in this graph or an enclosing one"));
       }
-      if (!HasUse(v, Use{const_cast<Node*>(node), i})) {
+      if (!lists(v, Use{const_cast<Node*>(node), i})) {
         return Error(graph, absl::StrCat("value '", v->name(), "' does not list its use by node ", node->Describe()));
       }
     }
@@ -171,7 +181,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
     if (v == nullptr || !visible.contains(v)) {
       return Error(graph, absl::StrCat("graph output ", i, " is not defined"));
     }
-    if (!HasUse(v, Use{nullptr, i, const_cast<Graph*>(&graph)})) {
+    if (!lists(v, Use{nullptr, i, const_cast<Graph*>(&graph)})) {
       return Error(graph, absl::StrCat("value '", v->name(), "' does not list its use as graph output ", i));
     }
   }

@@ -31,28 +31,17 @@ class PrintIr : public PassInstrumentation {
 
 class Timing : public PassInstrumentation {
  public:
-  explicit Timing(std::ostream& out) : out_(out) {}
+  explicit Timing(TimingReport* report) : report_(report) {}
   void AfterPass(const Pass& pass, const ir::Model&, bool, absl::Duration elapsed) override {
-    rows_.emplace_back(std::string(pass.name()), elapsed);
+    report_->Add(std::string(pass.name()), elapsed);
   }
-  void AfterPipeline() override {
-    absl::Duration total;
-    for (const auto& [name, d] : rows_) total += d;
-    out_ << "===-------------------------------------------------------------------------===\n"
-         << "                         ... Pass execution timing report ...\n"
-         << "===-------------------------------------------------------------------------===\n";
-    out_ << absl::StrFormat("  Total Execution Time: %.4f seconds\n\n", absl::ToDoubleSeconds(total));
-    out_ << "  ----Wall Time----  ----Name----\n";
-    for (const auto& [name, d] : rows_) {
-      double share = total > absl::ZeroDuration() ? 100.0 * absl::FDivDuration(d, total) : 100.0;
-      out_ << absl::StrFormat("  %8.4f (%5.1f%%)  %s\n", absl::ToDoubleSeconds(d), share, name);
-    }
-    out_ << absl::StrFormat("  %8.4f (100.0%%)  Total\n", absl::ToDoubleSeconds(total));
+  void AfterVerify(const Pass* pass, absl::string_view what, absl::Duration elapsed) override {
+    report_->Add(pass != nullptr ? absl::StrCat("(verify) ", pass->name()) : absl::StrCat("(verify ", what, ")"),
+                 elapsed);
   }
 
  private:
-  std::ostream& out_;
-  std::vector<std::pair<std::string, absl::Duration>> rows_;
+  TimingReport* report_;
 };
 
 }  // namespace
@@ -61,8 +50,23 @@ std::unique_ptr<PassInstrumentation> CreatePrintIrInstrumentation(PrintIrOptions
   return std::make_unique<PrintIr>(std::move(options), out);
 }
 
-std::unique_ptr<PassInstrumentation> CreateTimingInstrumentation(std::ostream& out) {
-  return std::make_unique<Timing>(out);
+void TimingReport::Print(std::ostream& out) const {
+  absl::Duration total;
+  for (const auto& [name, d] : rows_) total += d;
+  out << "===-------------------------------------------------------------------------===\n"
+      << "                         ... Pass execution timing report ...\n"
+      << "===-------------------------------------------------------------------------===\n";
+  out << absl::StrFormat("  Total Execution Time: %.4f seconds\n\n", absl::ToDoubleSeconds(total));
+  out << "  ----Wall Time----  ----Name----\n";
+  for (const auto& [name, d] : rows_) {
+    double share = total > absl::ZeroDuration() ? 100.0 * absl::FDivDuration(d, total) : 100.0;
+    out << absl::StrFormat("  %8.4f (%5.1f%%)  %s\n", absl::ToDoubleSeconds(d), share, name);
+  }
+  out << absl::StrFormat("  %8.4f (100.0%%)  Total\n", absl::ToDoubleSeconds(total));
+}
+
+std::unique_ptr<PassInstrumentation> CreateTimingInstrumentation(TimingReport* report) {
+  return std::make_unique<Timing>(report);
 }
 
 }  // namespace qopt

@@ -24,7 +24,12 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
   // Element-type and shape problems the input came with: an error when asked
   // (qopt-opt asks), else tolerated, so that only what a pass breaks fails.
   absl::flat_hash_set<std::string> input_problems;
+  auto verified = [&](const Pass* pass, absl::string_view what, absl::Time start) {
+    const absl::Duration elapsed = absl::Now() - start;
+    for (auto& i : instrumentations_) i->AfterVerify(pass, what, elapsed);
+  };
   if (verify_each_) {
+    const absl::Time start = absl::Now();
     ir::VerifyOptions structure_only;
     structure_only.element_types = false;
     structure_only.shapes = false;
@@ -42,19 +47,22 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
     }
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("input model: ", s.message()));
     for (ir::VerifierProblem& p : problems) input_problems.insert(std::move(p.key));
+    verified(nullptr, "input", start);
   }
   const Pass* last_changed = nullptr;
   for (const auto& pass : passes_) {
     for (auto& i : instrumentations_) i->BeforePass(*pass, model);
     const absl::Time start = absl::Now();
     absl::StatusOr<bool> changed = pass->Run(model, context);
+    CollectGarbage(model.graph());  // counted in the pass's time: its erased nodes
     const absl::Duration elapsed = absl::Now() - start;
-    CollectGarbage(model.graph());
     if (!changed.ok()) {
       return absl::Status(changed.status().code(), absl::StrCat("pass '", pass->name(), "': ", changed.status().message()));
     }
     if (*changed) last_changed = pass.get();
+    absl::Duration verify_elapsed;
     if (verify_each_) {
+      const absl::Time verify_start = absl::Now();
       // Structure and element types after every pass (well under a
       // millisecond on the PaddleOCR models); the shape check (an export and
       // a shape-inference run, milliseconds each) after a pass that changed
@@ -65,8 +73,12 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
       if (absl::Status s = ir::Verify(model, options); !s.ok()) {
         return absl::InternalError(absl::StrCat("after pass '", pass->name(), "': ", s.message()));
       }
+      verify_elapsed = absl::Now() - verify_start;
     }
     for (auto& i : instrumentations_) i->AfterPass(*pass, model, *changed, elapsed);
+    if (verify_each_) {
+      for (auto& i : instrumentations_) i->AfterVerify(pass.get(), "pass", verify_elapsed);
+    }
     if (context.report != nullptr) {
       PassRun run;
       run.name = std::string(pass->name());
@@ -79,6 +91,7 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
     }
   }
   if (verify_each_ && !verify_shapes_each_ && last_changed != nullptr) {
+    const absl::Time start = absl::Now();
     ir::VerifyOptions options;
     options.element_types = false;
     options.tolerated = &input_problems;
@@ -87,6 +100,7 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
                                               last_changed->name(), "', verify-shapes-each names the one at fault): ",
                                               s.message()));
     }
+    verified(nullptr, "shapes", start);
   }
   return absl::OkStatus();
 }

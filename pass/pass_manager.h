@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "pass/pass.h"
 
@@ -22,6 +23,10 @@ class PassInstrumentation {
   // Adds what the instrumentation measured to the pass's entry in the
   // report (called after AfterPass, only when the pipeline has a report).
   virtual void RecordRun(const Pass& /*pass*/, const ir::Model& /*model*/, PassRun& /*run*/) {}
+  // Called after each verification with its wall time: `pass` is the pass
+  // it followed, or null for the check of the input and the shape check
+  // after the pipeline; `what` says which ("input", "pass", "shapes").
+  virtual void AfterVerify(const Pass* /*pass*/, absl::string_view /*what*/, absl::Duration /*elapsed*/) {}
   // Called once when the pipeline ends (successfully or not).
   virtual void AfterPipeline() {}
 };

@@ -9,11 +9,13 @@
 #include <iostream>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "ir/op_traits.h"
 #include "ir/printer.h"
 #include "ir/serialization.h"
@@ -46,7 +48,8 @@ ABSL_FLAG(bool, print_ir_before_all, false, "Print the IR before every pass");
 ABSL_FLAG(bool, print_ir_after_change, false, "Print the IR only after passes that changed it");
 ABSL_FLAG(std::string, print_ir_before, "", "Print the IR before these passes (comma-separated names)");
 ABSL_FLAG(std::string, print_ir_after, "", "Print the IR after these passes (comma-separated names)");
-ABSL_FLAG(bool, timing, false, "Print wall time per pass (to stderr)");
+ABSL_FLAG(bool, timing, false,
+          "Print wall time per pass, per verification and of reading and writing the model (to stderr)");
 ABSL_FLAG(bool, stats, false, "Print pass statistics (to stderr)");
 ABSL_FLAG(std::string, report, "text",
           "Report format on stdout or --report-file: text | json | html (one self-contained page with the drawings "
@@ -279,11 +282,19 @@ int main(int argc, char** argv) {
   if (print.before_all || print.after_all || print.after_change || !print.before.empty() || !print.after.empty()) {
     manager.AddInstrumentation(qopt::CreatePrintIrInstrumentation(print, std::cout));
   }
-  if (absl::GetFlag(FLAGS_timing)) manager.AddInstrumentation(qopt::CreateTimingInstrumentation(std::cerr));
+  // The timing table is printed however the run ends.
+  const bool timing = absl::GetFlag(FLAGS_timing);
+  qopt::TimingReport timing_report;
+  if (timing) manager.AddInstrumentation(qopt::CreateTimingInstrumentation(&timing_report));
+  absl::Cleanup print_timing = [&] {
+    if (timing) timing_report.Print(std::cerr);
+  };
 
   // Read.
+  absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<qopt::ir::Model>> model = qopt::ir::LoadModel(input);
   if (!model.ok()) return Fail(kExitBadInput, model.status().message());
+  timing_report.Add("(import)", absl::Now() - start);
   const bool onnx_check = absl::GetFlag(FLAGS_onnx_check);
   if (onnx_check) {
     // A model the checker rejects before any pass ran is bad input, not a
@@ -322,9 +333,11 @@ int main(int argc, char** argv) {
 
   // Write.
   if (!output.empty()) {
+    start = absl::Now();
     if (absl::Status s = qopt::ir::SaveModel(**model, output, save_options); !s.ok()) {
       return Fail(kExitBadInput, s.message());
     }
+    timing_report.Add("(export)", absl::Now() - start);
   }
   if (absl::Status s = DrawIfAsked(**model, absl::GetFlag(FLAGS_dot_after), "after"); !s.ok()) {
     return Fail(kExitBadInput, s.message());

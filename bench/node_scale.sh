@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Graph size scaling (issue 15): synthetic s8s8 QDQ models of 10^4, 10^5 and
+# 10^6 nodes written by qopt itself (bench/node_scale_gen.cc: 21-node blocks
+# shaped like ONNX Runtime's quantize_static output, in which every step of
+# fuse-qdq finds work), each run once through
+#   qopt-opt MODEL --pass=fuse-qdq --timing -o OUT
+# and, per size, one table of the --timing rows: wall time and microseconds
+# per node of reading the model, verifying it, each pass of fuse-qdq (a pass
+# that runs twice is numbered: qdq-cleanup#2), the verification after the
+# passes (summed), the shape check and writing the model, with the ratio of
+# each per-node time to the one at the smallest size. Then the goals:
+#   - no pass over 5 s at 10^5 nodes;
+#   - per-node time roughly constant: at most 2x from the smallest to the
+#     largest size, for every row that takes at least 0.1 s at the largest
+#     (below that a row costs under 0.1 us a node at 10^6 and is mostly
+#     noise at 10^4).
+# Peak RSS (GNU time) is printed beside each run.
+#
+# The models and outputs live in BUILD_DIR/bench/nodes (not committed); a
+# model is generated once and reused (--regenerate makes them again).
+# QOPT_OPT=path measures another qopt-opt binary.
+#
+# Usage: bench/node_scale.sh [BUILD_DIR] [--sizes=10000,100000,1000000] [--regenerate]
+set -euo pipefail
+build=build
+sizes=10000,100000,1000000
+regenerate=0
+for arg in "$@"; do
+  case $arg in
+    --sizes=*) sizes=${arg#--sizes=} ;;
+    --regenerate) regenerate=1 ;;
+    --*) echo "node_scale: unknown option $arg" >&2; exit 2 ;;
+    *) build=$arg ;;
+  esac
+done
+qopt=${QOPT_OPT:-$build/tools/qopt-opt/qopt-opt}
+gen=$build/bench/qopt_node_scale_gen
+for tool in "$qopt" "$gen" /usr/bin/time; do
+  [[ -x $tool ]] || { echo "node_scale: $tool is missing (run scripts/build.sh; GNU time is the 'time' package)" >&2; exit 2; }
+done
+work=$build/bench/nodes
+mkdir -p "$work"
+IFS=, read -r -a size_list <<<"$sizes"
+
+# One file of "SIZE<TAB>NODES<TAB>ROW<TAB>SECONDS" lines for all sizes.
+rows=$work/rows.tsv
+: >"$rows"
+for n in "${size_list[@]}"; do
+  model=$work/n$n.onnx
+  if [[ $regenerate == 1 || ! -f $model || ! -f $model.nodes ]]; then
+    rm -f "$model" "$model.nodes"
+    # The generator says "PATH: NODES nodes, BLOCKS blocks".
+    "$gen" "$model" "$n" 2>&1 | sed -n 's/.*: \([0-9]*\) nodes,.*/\1/p' >"$model.nodes"
+  fi
+  nodes=$(cat "$model.nodes")
+  rm -f "$work/out.onnx"
+  sync
+  if ! /usr/bin/time -f '%e %M' -o "$work/time.txt" "$qopt" "$model" --pass=fuse-qdq --timing --report=none \
+      -o "$work/out.onnx" 2>"$work/timing.txt"; then
+    echo "node_scale: qopt-opt failed on $model:" >&2
+    tail -n 5 "$work/timing.txt" >&2
+    exit 1
+  fi
+  read -r wall peak <"$work/time.txt"
+  echo "node_scale: n=$n: $nodes nodes, $(stat -c %s "$model") bytes; qopt-opt wall $wall s, peak RSS $((peak / 1024)) MiB"
+  # The rows of the --timing table, a pass that runs again numbered #2, #3;
+  # the verifications after passes summed into one row.
+  awk -v size="$n" -v nodes="$nodes" '
+    /^ +[0-9.]+ \( *[0-9.]+%\)  / {
+      t = $1; sub(/^ +[0-9.]+ \( *[0-9.]+%\)  /, ""); name = $0
+      if (name == "Total") next
+      if (name ~ /^\(verify\) /) { after += t; next }
+      if (name !~ /^\(/ && seen[name]++) name = name "#" seen[name]
+      if (name ~ /^\(verify shapes\)/) { shapes = t; next }
+      if (name == "(export)") { export_t = t; next }
+      printf "%s\t%s\t%s\t%s\n", size, nodes, name, t
+    }
+    END {
+      printf "%s\t%s\t%s\t%s\n", size, nodes, "(verify after each pass)", after
+      printf "%s\t%s\t%s\t%s\n", size, nodes, "(verify shapes)", shapes + 0
+      printf "%s\t%s\t%s\t%s\n", size, nodes, "(export)", export_t + 0
+    }' "$work/timing.txt" >>"$rows"
+done
+rm -f "$work/out.onnx" "$work/time.txt"
+
+awk -F'\t' -v first="${size_list[0]}" -v last="${size_list[${#size_list[@]}-1]}" '
+  { key = $1 SUBSEP $3; t[key] = $4; nodes[$1] = $2
+    if (!($3 in known)) { known[$3] = 1; order[++rows] = $3 }
+    if (!($1 in size_seen)) { size_seen[$1] = 1; sizes[++nsizes] = $1 } }
+  function per_node(s, r) { return 1e6 * t[s SUBSEP r] / nodes[s] }
+  END {
+    for (i = 1; i <= nsizes; ++i) {
+      s = sizes[i]; total = 0
+      printf "\n%d nodes (--sizes entry %s)\n", nodes[s], s
+      printf "  %-28s %10s %10s %12s\n", "phase", "wall s", "us/node", "/ at " first
+      for (r = 1; r <= rows; ++r) {
+        name = order[r]; total += t[s SUBSEP name]
+        base = per_node(first, name)
+        ratio = base > 0 ? sprintf("%.2fx", per_node(s, name) / base) : "-"
+        printf "  %-28s %10.3f %10.3f %12s\n", name, t[s SUBSEP name], per_node(s, name), ratio
+      }
+      printf "  %-28s %10.3f %10.3f\n", "total", total, 1e6 * total / nodes[s]
+    }
+    print ""
+    # Goal 1: no pass over 5 s at 10^5 nodes (rows in parentheses are not passes).
+    if ((100000 SUBSEP order[1]) in t) {
+      worst = ""; worst_t = -1
+      for (r = 1; r <= rows; ++r) {
+        name = order[r]
+        if (name ~ /^\(/) continue
+        if (t[100000 SUBSEP name] > worst_t) { worst_t = t[100000 SUBSEP name]; worst = name }
+      }
+      printf "goal: no pass over 5 s at 10^5 nodes: %s (slowest: %s, %.3f s)\n", (worst_t <= 5 ? "met" : "MISSED"), worst, worst_t
+    } else {
+      print "goal: no pass over 5 s at 10^5 nodes: not judged (--sizes has no 100000)"
+    }
+    # Goal 2: per-node time at most 2x from the smallest to the largest size.
+    if (first == last) { print "goal: per-node time roughly constant: not judged (one size)"; exit }
+    bad = ""; judged = 0; worst_ratio = 0
+    for (r = 1; r <= rows; ++r) {
+      name = order[r]
+      if (t[last SUBSEP name] < 0.1) continue
+      ++judged; ratio = per_node(first, name) > 0 ? per_node(last, name) / per_node(first, name) : 999
+      if (ratio > worst_ratio) { worst_ratio = ratio; worst = name }
+      if (ratio > 2) bad = bad " " name sprintf("(%.2fx)", ratio)
+    }
+    printf "goal: per-node time within 2x from %s to %s nodes, %d rows of >= 0.1 s judged: %s (largest ratio %.2fx, %s)%s\n",
+           first, last, judged, (bad == "" ? "met" : "MISSED"), worst_ratio, worst, (bad == "" ? "" : "; over 2x:" bad)
+  }' "$rows"
