@@ -13,21 +13,15 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/float_info.h"
 #include "ir/serialization.h"
 
 namespace {
 
+using qopt::bench::FloatInfo;
 using qopt::ir::ElementType;
 using qopt::ir::Tensor;
 using qopt::ir::Value;
-
-onnx::ValueInfoProto FloatInfo(const std::vector<int64_t>& dims) {
-  onnx::ValueInfoProto info;
-  auto* tensor_type = info.mutable_type()->mutable_tensor_type();
-  tensor_type->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) tensor_type->mutable_shape()->add_dim()->set_dim_value(d);
-  return info;
-}
 
 // Deterministic, cheap, not constant (so no tool could compress it away):
 // small floats from a linear congruential sequence.

@@ -33,10 +33,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/float_info.h"
 #include "ir/serialization.h"
 
 namespace {
 
+using qopt::bench::FloatInfo;
 using qopt::ir::ElementType;
 using qopt::ir::Graph;
 using qopt::ir::Node;
@@ -45,14 +47,6 @@ using qopt::ir::Value;
 
 constexpr int64_t kWidth = 8;
 constexpr int64_t kNodesPerBlock = 21;
-
-onnx::ValueInfoProto FloatInfo(const std::vector<int64_t>& dims) {
-  onnx::ValueInfoProto info;
-  auto* tensor_type = info.mutable_type()->mutable_tensor_type();
-  tensor_type->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) tensor_type->mutable_shape()->add_dim()->set_dim_value(d);
-  return info;
-}
 
 Tensor Int8s(std::vector<int64_t> dims, const std::vector<int8_t>& values) {
   Tensor t(ElementType::kInt8, std::move(dims));
