@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "onnx/shape_inference/implementation.h"
 
@@ -14,8 +15,79 @@ std::string WhyNoShapeInference(const Model& model) {
   return absl::StrCat("IR version ", model.ir_version(), " / opset ", opset, " is newer than libonnx 1.12 knows");
 }
 
+namespace {
+
+// The ops whose shape rule is libonnx's convPoolShapeInference, and the
+// input holding the weight (-1: none).
+int ConvPoolWeightInput(const onnx::NodeProto& node) {
+  const std::string& op = node.op_type();
+  if (op == "Conv" || op == "ConvInteger" || op == "ConvTranspose") return 1;
+  if (op == "QLinearConv") return 3;
+  if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") return -1;
+  return -2;  // not a conv or pool
+}
+
+void CollectRanks(const onnx::GraphProto& graph, absl::flat_hash_map<std::string, int>& ranks) {
+  for (const onnx::TensorProto& t : graph.initializer()) ranks[t.name()] = t.dims_size();
+  for (const auto* list : {&graph.input(), &graph.value_info()}) {
+    for (const onnx::ValueInfoProto& info : *list) {
+      if (info.type().has_tensor_type() && info.type().tensor_type().has_shape()) {
+        ranks[info.name()] = info.type().tensor_type().shape().dim_size();
+      }
+    }
+  }
+}
+
+absl::Status CheckConvPoolNodes(const onnx::GraphProto& graph, absl::flat_hash_map<std::string, int> ranks) {
+  CollectRanks(graph, ranks);
+  for (const onnx::NodeProto& node : graph.node()) {
+    const std::string what = absl::StrCat("node '", node.name(), "' (", node.op_type(), ")");
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      if (a.has_g()) {
+        if (absl::Status s = CheckConvPoolNodes(a.g(), ranks); !s.ok()) return s;
+      }
+      for (const onnx::GraphProto& g : a.graphs()) {
+        if (absl::Status s = CheckConvPoolNodes(g, ranks); !s.ok()) return s;
+      }
+    }
+    const int weight = ConvPoolWeightInput(node);
+    if (weight == -2) continue;
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      const bool positive = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
+      for (int64_t v : a.ints()) {
+        if ((positive && v <= 0) || (a.name() == "pads" && v < 0)) {
+          return absl::InvalidArgumentError(absl::StrCat(what, " has ", a.name(), " ", v));
+        }
+      }
+    }
+    auto rank_of = [&](int input) {
+      if (input < 0 || input >= node.input_size()) return -1;
+      auto it = ranks.find(node.input(input));
+      return it == ranks.end() ? -1 : it->second;
+    };
+    const int x = rank_of(0);
+    const int w = rank_of(weight);
+    if (x >= 0 && x < 3) return absl::InvalidArgumentError(absl::StrCat(what, " has an input of rank ", x));
+    if (x >= 0 && w >= 0 && x != w) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " has an input of rank ", x, " and a weight of rank ", w));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto) {
+  if (absl::Status s = CheckConvPoolNodes(proto.graph(), {}); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ONNX shape inference not run: ", s.message(), " (libonnx 1.12 would crash on it)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
   RegisterContribShapeRules();
+  if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
   try {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,

@@ -28,6 +28,14 @@ std::string WhyNoShapeInference(const Model& model);
 // libonnx becomes an error with its message on one line.
 absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
 
+// Refuses (an error naming the node) the inputs on which libonnx 1.12's
+// shape inference crashes instead of failing: conv and pool nodes with a
+// zero or negative stride, dilation or kernel size, negative pads, an input
+// of rank under 3, or input and weight ranks that differ (where the file
+// declares them). Found by fuzzing (docs/fuzzing.md). RunShapeInference
+// calls it; so must any other caller of libonnx's InferShapes.
+absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto);
+
 // Registers with libonnx the type-and-shape rules of ONNX Runtime's
 // com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearSigmoid,
 // QLinearLeakyRelu, QLinearSoftmax, QLinear(Global)AveragePool,

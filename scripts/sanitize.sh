@@ -68,19 +68,27 @@ if [[ $run_fuzz == 1 ]]; then
     grep -rhoE -- "--pass=[^ '\"]+" tests/lit tests/ort scripts bench 2>/dev/null | sed 's/^--pass=//'
     sed -n 's/^ *"\([a-z0-9{}=,. -]*\)")$/\1/p' passes/builtin_passes.def
   } | sort -u | awk '{ print > sprintf("'"$seeds"'/pipeline/%04d", NR) }'
+  known=0
   for target in load_model parse_text pipeline rewrite_passes; do
     corpus=$fuzz/corpus/$target  # grows across runs; the seeds stay as they are
     mkdir -p "$corpus"
     echo "sanitize: fuzzing $target for ${fuzz_seconds}s ($(ls "$seeds/$target" | wc -l) seeds)"
-    if ! "$fuzz/qopt_${target}_fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+    if ! "$fuzz/qopt_${target}_fuzzer" -seed=1 -max_total_time="$fuzz_seconds" -print_final_stats=1 \
       -artifact_prefix="$fuzz/findings/$target-" "$corpus" "$seeds/$target" >"$fuzz/$target.log" 2>&1; then
-      echo "sanitize: FINDING in $target (log: $fuzz/$target.log):" >&2
-      grep -E "ERROR|SUMMARY|Test unit written|broke|does not" "$fuzz/$target.log" | head -n 20 >&2
-      status=1
+      summary=$(grep -m1 "^SUMMARY:" "$fuzz/$target.log" || true)
+      if [[ -n $summary ]] && grep -qF -f <(grep -vE '^(#|$)' fuzz/known_findings.txt) <<<"$summary"; then
+        echo "sanitize: !!! KNOWN FINDING in $target (fuzz/known_findings.txt; not failing): $summary"
+        known=$((known + 1))
+      else
+        echo "sanitize: FINDING in $target (log: $fuzz/$target.log):" >&2
+        grep -E "ERROR|SUMMARY|Test unit written|broke|does not" "$fuzz/$target.log" | head -n 20 >&2
+        status=1
+      fi
     else
       grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$fuzz/$target.log" | tr '\n' ' '
       echo
     fi
   done
+  ((known == 0)) || echo "sanitize: !!! $known target(s) stopped at a known finding (fuzz/known_findings.txt) !!!"
 fi
 exit $status

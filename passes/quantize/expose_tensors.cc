@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "ir/serialization.h"
+#include "ir/shape_inference.h"
 #include "nlohmann/json.hpp"
 #include "onnx/defs/schema.h"
 #include "onnx/shape_inference/implementation.h"
@@ -194,6 +195,7 @@ class ExposeTensors : public Pass {
   static absl::flat_hash_map<std::string, onnx::TypeProto> InferTypes(const ir::Model& model) {
     absl::flat_hash_map<std::string, onnx::TypeProto> out;
     onnx::ModelProto proto = ir::ExportModelForShapeInference(model);
+    if (!ir::CheckShapeInferenceSafe(proto).ok()) return out;
     try {
       onnx::ShapeInferenceOptions options(/*check_type_val=*/false, /*strict_mode_val=*/0, /*data_prop_val=*/false);
       onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
