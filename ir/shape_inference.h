@@ -33,7 +33,7 @@ absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
 // zero or negative stride, dilation or kernel size, negative pads, an input
 // of rank under 3, or input and weight ranks that differ (where the file
 // declares them). Found by fuzzing (docs/fuzzing.md). RunShapeInference
-// calls it; so must any other caller of libonnx's InferShapes.
+// calls it: run libonnx's inference only through RunShapeInference.
 absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto);
 
 // Registers with libonnx the type-and-shape rules of ONNX Runtime's

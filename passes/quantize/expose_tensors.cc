@@ -28,8 +28,6 @@
 #include "ir/serialization.h"
 #include "ir/shape_inference.h"
 #include "nlohmann/json.hpp"
-#include "onnx/defs/schema.h"
-#include "onnx/shape_inference/implementation.h"
 #include "passes/builtin_passes.h"
 
 namespace qopt {
@@ -195,13 +193,9 @@ class ExposeTensors : public Pass {
   static absl::flat_hash_map<std::string, onnx::TypeProto> InferTypes(const ir::Model& model) {
     absl::flat_hash_map<std::string, onnx::TypeProto> out;
     onnx::ModelProto proto = ir::ExportModelForShapeInference(model);
-    if (!ir::CheckShapeInferenceSafe(proto).ok()) return out;
-    try {
-      onnx::ShapeInferenceOptions options(/*check_type_val=*/false, /*strict_mode_val=*/0, /*data_prop_val=*/false);
-      onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), options);
-    } catch (const std::exception&) {
-      // Keep whatever was inferred before the failure.
-    }
+    // A failure keeps whatever was inferred before it (inference annotates
+    // `proto` in place); a model libonnx would crash on is not inferred.
+    (void)ir::RunShapeInference(proto, /*data_propagation=*/false);
     auto add = [&out](const onnx::ValueInfoProto& vi) {
       if (vi.type().has_tensor_type() && vi.type().tensor_type().elem_type() != 0) out.emplace(vi.name(), vi.type());
     };

@@ -35,8 +35,9 @@ sum=$(md5sum model.onnx | cut -d' ' -f1)
 input_unchanged() { [[ $(md5sum model.onnx | cut -d' ' -f1) == "$sum" ]]; }
 temps() { compgen -G "$1.qopt-*" || true; }
 
-# expect_refused NAME OUTPUT EXIT_CODE_VAR STDERR_FILE: the run failed, said
-# one line, left no OUTPUT and no temporary file, and the input is intact.
+# check_clean_failure NAME OUTPUT EXIT_CODE STDERR_FILE: the run failed, said
+# at most one line, left no OUTPUT and no temporary file, and the input is
+# intact.
 check_clean_failure() {
   local name=$1 out=$2 code=$3 err=$4
   if [[ $code == 0 ]]; then
@@ -76,8 +77,8 @@ grep -q "File too large" err.txt || fail "file-size limit: the message does not 
 
 # interrupt SIGNAL OUTPUT: starts a run, waits for its temporary file to
 # appear, sends SIGNAL while it is being written, and returns the exit code
-# in `code`. A run that finished before it was caught is tried again, with
-# the target moved so it cannot be confused with the finished output.
+# in `code`. A run that finished before it was caught is tried again (its
+# output removed first), up to five times.
 interrupt() {
   local signal=$1 out=$2 attempt pid
   for attempt in 1 2 3 4 5; do
