@@ -19,10 +19,13 @@ Graph* Graph::parent_graph() const { return parent_node_ ? parent_node_->graph()
 Graph::NodeSnapshot Graph::nodes() const { return NodeSnapshot(node_list()); }
 
 std::vector<Node*> Graph::node_list() const {
-  std::vector<Node*> out;
-  out.reserve(nodes_.size());
-  for (const auto& n : nodes_) out.push_back(n.get());
-  return out;
+  if (!order_cache_valid_) {
+    order_cache_.clear();
+    order_cache_.reserve(nodes_.size());
+    for (const auto& n : nodes_) order_cache_.push_back(n.get());
+    order_cache_valid_ = true;
+  }
+  return order_cache_;
 }
 
 Value* Graph::NewValue(std::string name, Value::Kind kind) {
@@ -46,6 +49,7 @@ Node* Graph::NewNode(absl::string_view op_type, absl::string_view domain, absl::
     pos = node_position_.at(before);
   }
   node_position_[raw] = nodes_.insert(pos, std::move(node));
+  order_cache_valid_ = false;
   return raw;
 }
 
@@ -82,6 +86,7 @@ void Graph::MoveBefore(Node* node, Node* before) {
   auto from = node_position_.at(node);
   auto to = node_position_.at(before);
   nodes_.splice(to, nodes_, from);
+  order_cache_valid_ = false;
 }
 
 Node* Graph::NextNode(const Node* node) const {
@@ -121,6 +126,7 @@ void Graph::EraseNode(Node* node) {
   erased_nodes_.push_back(std::move(*pos));
   nodes_.erase(pos);
   node_position_.erase(node);
+  order_cache_valid_ = false;
 }
 
 void Graph::UnlinkValue(Value* value) {
@@ -336,6 +342,7 @@ absl::Status Graph::TopologicalSort() {
     reordered.splice(reordered.end(), nodes_, pos);
   }
   nodes_.swap(reordered);
+  order_cache_valid_ = false;
   for (auto it = nodes_.begin(); it != nodes_.end(); ++it) node_position_[it->get()] = it;
   return absl::OkStatus();
 }

@@ -53,6 +53,8 @@ class Value {
   const std::vector<Use>& uses() const { return uses_; }
   bool has_uses() const { return !uses_.empty(); }
   bool is_graph_output() const { return output_uses_ > 0; }
+  // Erased from its graph (the memory lives until the graph collects garbage).
+  bool is_erased() const { return erased_; }
 
   // The tensor this value always holds, whichever way the file wrote it: an
   // initializer that is not also a graph input, or the output of a Constant

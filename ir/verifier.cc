@@ -1,9 +1,11 @@
 #include "ir/verifier.h"
 
 #include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -39,15 +41,27 @@ std::string DescribeAt(const Node& node, int64_t opset) {
 
 // Every input and output whose element type is known is one the op accepts,
 // and the ones sharing a type constraint agree.
-void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>& out) {
+//
+// The signature of each distinct (domain, op type) is looked up once per
+// check, not once per node: FindOpSignature builds two key strings and takes
+// a lock each time. The keys view the nodes' own strings, which outlive the
+// check.
+using SignatureByOp =
+    absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, std::pair<const OpSignature*, int64_t>>;
+
+void CollectElementTypeProblems(const Graph& graph, SignatureByOp& signatures, std::vector<VerifierProblem>& out) {
   const Model* model = graph.model();
   for (const Node* node : graph.node_list()) {
-    for (const Graph* sub : node->subgraphs()) CollectElementTypeProblems(*sub, out);
+    for (const Graph* sub : node->subgraphs()) CollectElementTypeProblems(*sub, signatures, out);
     if (model == nullptr) continue;
-    const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
-    if (!opset) continue;
-    const OpSignature* signature = FindOpSignature(node->domain(), node->op_type(), *opset);
+    auto [found, inserted] = signatures.try_emplace({node->domain(), node->op_type()}, nullptr, 0);
+    if (inserted) {
+      const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
+      if (opset) found->second = {FindOpSignature(node->domain(), node->op_type(), *opset), *opset};
+    }
+    const auto [signature, opset_version] = found->second;
     if (signature == nullptr) continue;
+    const std::optional<int64_t> opset = opset_version;
 
     struct Binding {
       const std::string* constraint;
@@ -55,7 +69,7 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
       bool is_input;
       int index;
     };
-    std::vector<Binding> bound;
+    absl::InlinedVector<Binding, 8> bound;
     auto value = [&](bool is_input, int index) { return is_input ? node->input(index) : node->output(index); };
     auto where = [&](bool is_input, int index) {
       return absl::StrCat(is_input ? "input " : "output ", index, " '", value(is_input, index)->name(), "'");
@@ -98,28 +112,40 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
   }
 }
 
+void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>& out) {
+  SignatureByOp signatures;
+  CollectElementTypeProblems(graph, signatures, out);
+}
+
 // `visible` holds the values of enclosing graphs defined before the node that
 // owns this graph; values of this graph join it as they become defined.
 absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> visible) {
-  absl::flat_hash_set<absl::string_view> names;  // views of the values' own names: no copies
-  absl::flat_hash_set<const Value*> own;
-  // The uses the graph's own values list, so that checking that a value
-  // lists a use is a look-up, not a scan of its uses (a shape constant read
-  // by every Reshape of a large model has tens of thousands).
+  // A value of this graph: graph() says so for every live value.
+  auto own = [&](const Value* v) { return v->graph() == &graph && !v->is_erased(); };
+  // Whether a value lists a use: a scan of its uses, or for a value with
+  // many uses (a shape constant read by every Reshape of a large model has
+  // tens of thousands) a look-up in a set of the uses such values list.
+  // Most values have one or two uses; hashing all of them cost more than
+  // the scans on a graph of 10^6 nodes.
+  constexpr size_t kScanLimit = 16;
   absl::flat_hash_set<std::tuple<const Value*, const Node*, int, const Graph*>> listed;
   auto lists = [&](const Value* v, const Use& use) {
-    return own.contains(v) ? listed.contains({v, use.user, use.index, use.output_of}) : HasUse(v, use);
+    return v->uses().size() > kScanLimit && own(v) ? listed.contains({v, use.user, use.index, use.output_of})
+                                                   : HasUse(v, use);
   };
+  size_t num_values = 0;
   for (const Value* v : graph.values()) {
-    own.insert(v);
-    if (!names.insert(v->name()).second) {
-      return Error(graph, absl::StrCat("value '", v->name(), "' is defined twice"));
+    ++num_values;
+    // Two values of one name cannot both be the table's entry for it, so
+    // this also finds a name defined twice.
+    if (const Value* named = graph.FindValue(v->name()); named != v) {
+      return Error(graph, named != nullptr
+                              ? absl::StrCat("value '", v->name(), "' is defined twice")
+                              : absl::StrCat("value '", v->name(), "' is missing from the graph's name table"));
     }
-    if (graph.FindValue(v->name()) != v) {
-      return Error(graph, absl::StrCat("value '", v->name(), "' is missing from the graph's name table"));
-    }
+    const bool many_uses = v->uses().size() > kScanLimit;
     for (const Use& use : v->uses()) {
-      listed.insert({v, use.user, use.index, use.output_of});
+      if (many_uses) listed.insert({v, use.user, use.index, use.output_of});
       if (use.is_graph_output()) {
         const auto& outs = use.output_of->outputs();
         if (use.index >= static_cast<int>(outs.size()) || outs[use.index] != v) {
@@ -143,6 +169,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
       }
     }
   }
+  visible.reserve(visible.size() + num_values);
   for (const Value* v : graph.inputs()) visible.insert(v);
   for (const Value* v : graph.initializers()) visible.insert(v);
 
@@ -154,7 +181,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
       const Value* v = node->input(i);
       if (v == nullptr) continue;
       if (!visible.contains(v)) {
-        bool later = own.contains(v);
+        bool later = own(v);
         return Error(graph, absl::StrCat("node ", node->Describe(), " input ", i, " '", v->name(), "' ",
                                          later ? "is used before it is defined (cycle or unsorted nodes)"
                                                : "is not defined in this graph or an enclosing one"));
@@ -169,7 +196,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
     for (int i = 0; i < node->num_outputs(); ++i) {
       const Value* v = node->output(i);
       if (v == nullptr) continue;
-      if (v->producer() != node || v->output_index() != i || !own.contains(v)) {
+      if (v->producer() != node || v->output_index() != i || !own(v)) {
         return Error(graph, absl::StrCat("output ", i, " '", v->name(), "' of node ", node->Describe(),
                                          " does not name the node as its producer"));
       }
