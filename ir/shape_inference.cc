@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "ir/child_process.h"
 #include "onnx/shape_inference/implementation.h"
 
 namespace qopt::ir {
@@ -85,9 +86,47 @@ absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto) {
   return absl::OkStatus();
 }
 
-absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
-  RegisterContribShapeRules();
-  if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
+namespace {
+
+// What inference adds to a graph, in a message shaped like it: the
+// value_info and outputs, and per node only its graph attributes, in order
+// (nothing else of the node), with the same for their graphs.
+onnx::GraphProto InferredTypesOf(const onnx::GraphProto& graph) {
+  onnx::GraphProto types;
+  *types.mutable_value_info() = graph.value_info();
+  *types.mutable_output() = graph.output();
+  for (const onnx::NodeProto& node : graph.node()) {
+    onnx::NodeProto* shell = types.add_node();
+    for (const onnx::AttributeProto& attribute : node.attribute()) {
+      if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
+      onnx::AttributeProto* graphs = shell->add_attribute();
+      if (attribute.has_g()) *graphs->mutable_g() = InferredTypesOf(attribute.g());
+      for (const onnx::GraphProto& g : attribute.graphs()) *graphs->add_graphs() = InferredTypesOf(g);
+    }
+  }
+  return types;
+}
+
+// Puts what InferredTypesOf collected back into the graph it came from.
+void MergeInferredTypes(onnx::GraphProto& types, onnx::GraphProto& graph) {
+  graph.mutable_value_info()->Swap(types.mutable_value_info());
+  graph.mutable_output()->Swap(types.mutable_output());
+  for (int n = 0; n < graph.node_size() && n < types.node_size(); ++n) {
+    onnx::NodeProto& shell = *types.mutable_node(n);
+    int next = 0;
+    for (onnx::AttributeProto& attribute : *graph.mutable_node(n)->mutable_attribute()) {
+      if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
+      if (next >= shell.attribute_size()) break;
+      onnx::AttributeProto& graphs = *shell.mutable_attribute(next++);
+      if (attribute.has_g() && graphs.has_g()) MergeInferredTypes(*graphs.mutable_g(), *attribute.mutable_g());
+      for (int k = 0; k < attribute.graphs_size() && k < graphs.graphs_size(); ++k) {
+        MergeInferredTypes(*graphs.mutable_graphs(k), *attribute.mutable_graphs(k));
+      }
+    }
+  }
+}
+
+absl::Status InferInThisProcess(onnx::ModelProto& proto, bool data_propagation) {
   try {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,
@@ -97,6 +136,29 @@ absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
     std::replace(message.begin(), message.end(), '\n', ' ');
     return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
+  RegisterContribShapeRules();
+  if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
+  // libonnx's inference runs in a child process: it crashes (SIGSEGV) on
+  // some inputs that CheckShapeInferenceSafe cannot see in advance, such as
+  // a conv whose input rank, known only during inference, differs from its
+  // weight's. The child sends back only what inference added.
+  absl::StatusOr<std::string> inferred = RunInChildProcess(
+      "ONNX shape inference", [&]() -> absl::StatusOr<std::string> {
+        if (absl::Status s = InferInThisProcess(proto, data_propagation); !s.ok()) return s;
+        return InferredTypesOf(proto.graph()).SerializeAsString();
+      });
+  if (!inferred.ok()) return inferred.status();
+  onnx::GraphProto types;
+  if (!types.ParseFromString(*inferred)) {
+    return absl::InternalError("ONNX shape inference: the child process's answer does not parse");
+  }
+  MergeInferredTypes(types, *proto.mutable_graph());
   return absl::OkStatus();
 }
 
