@@ -1,5 +1,7 @@
 #include "passes/quantize/qdq_marking.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "ir/op_traits.h"
 
@@ -23,6 +25,37 @@ const ir::Node* WeightDequantize(const ir::Value* v) {
   }
   const ir::Tensor* data = dq->input(0)->constant();
   return data != nullptr && ir::IsInteger(data->type()) ? dq : nullptr;
+}
+
+namespace {
+
+bool HasConstantParams(const ir::Node& node) {
+  if (node.num_inputs() < 2 || node.input(1) == nullptr || node.input(1)->constant() == nullptr) return false;
+  return node.num_inputs() < 3 || node.input(2) == nullptr || node.input(2)->constant() != nullptr;
+}
+
+}  // namespace
+
+const ir::Node* ExistingQuantization(const ir::Value* v) {
+  const ir::Node* producer = v->producer();
+  if (producer != nullptr && producer->Is("DequantizeLinear") && producer->is_default_domain() &&
+      HasConstantParams(*producer)) {
+    return producer;
+  }
+  const ir::Node* first = nullptr;
+  for (const ir::Use& use : v->uses()) {
+    if (use.is_graph_output() || use.index != 0 || !use.user->Is("QuantizeLinear") || !use.user->is_default_domain() ||
+        !HasConstantParams(*use.user)) {
+      return nullptr;
+    }
+    if (first == nullptr) {
+      first = use.user;
+    } else if (use.user->num_inputs() != first->num_inputs() ||
+               !std::equal(use.user->inputs().begin() + 1, use.user->inputs().end(), first->inputs().begin() + 1)) {
+      return nullptr;  // quantized twice over already, with different parameters
+    }
+  }
+  return first;
 }
 
 namespace {
@@ -229,9 +262,12 @@ class Marker {
       result_.left_float.push_back(absl::StrCat(node->op_type(), ": input not quantized"));
       return;
     }
+    // Not where the file already quantizes the output: its own Q need not
+    // clamp at zero (a symmetric int8 pair does not).
     const bool removable = !options_.activation_symmetric && !options_.keep_removable_activations &&
-                           options_.has_range(out) && in->producer() != nullptr && in->uses().size() == 1 &&
-                           !in->is_graph_output() && in->kind() == ir::Value::Kind::kNodeOutput;
+                           ExistingQuantization(out) == nullptr && options_.has_range(out) &&
+                           in->producer() != nullptr && in->uses().size() == 1 && !in->is_graph_output() &&
+                           in->kind() == ir::Value::Kind::kNodeOutput;
     if (removable) {
       ir::Graph& graph = *in->graph();
       const std::string name = out->name();

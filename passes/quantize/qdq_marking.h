@@ -70,6 +70,14 @@ struct MarkingResult {
 // takes their scale for the bias. Null otherwise.
 const ir::Node* WeightDequantize(const ir::Value* v);
 
+// An activation the model already quantizes: the output of a
+// DequantizeLinear, or a tensor read only by QuantizeLinear nodes of one
+// scale and zero point (files quantized before, or in part: their Q/DQ stay,
+// and a second pair on the same tensor would quantize it twice, which ONNX
+// Runtime's optimized run then merges into one pair of other parameters).
+// Returns the node whose parameters the tensor has, else null.
+const ir::Node* ExistingQuantization(const ir::Value* v);
+
 absl::StatusOr<MarkingResult> MarkTensors(ir::Model& model, const MarkingOptions& options);
 
 }  // namespace qopt::quantize

@@ -8,6 +8,7 @@
 // of integer constants stay as they are (their scale sets the bias scale).
 // The model should first go through
 // `canonicalize` and be calibrated in that form (qopt-calibrate).
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -49,11 +50,12 @@ struct Params {
   bool kept = false;  // a weight already behind a DequantizeLinear: its own parameters
 };
 
-// The parameters of a weight already quantized (quantize::WeightDequantize).
-absl::StatusOr<Params> KeptWeightParams(const ir::Node& dq) {
+// The parameters a DequantizeLinear or QuantizeLinear already in the model
+// uses (its scale, zero point and axis), for a tensor of `type`.
+absl::StatusOr<Params> KeptParams(const ir::Node& dq, ir::ElementType type) {
   Params p;
   p.kept = true;
-  p.type = dq.input(0)->constant()->type();
+  p.type = type;
   auto scales = dq.input(1)->constant()->ToDoubles();
   if (!scales.ok()) return scales.status();
   p.scales.assign(scales->begin(), scales->end());
@@ -68,6 +70,17 @@ absl::StatusOr<Params> KeptWeightParams(const ir::Node& dq) {
   p.scale_value = dq.input(1);
   p.zero_point_value = dq.num_inputs() > 2 ? dq.input(2) : nullptr;
   return p;
+}
+
+// The parameters of a weight already quantized (quantize::WeightDequantize).
+absl::StatusOr<Params> KeptWeightParams(const ir::Node& dq) { return KeptParams(dq, dq.input(0)->constant()->type()); }
+
+// The element type of the quantized side of an existing DequantizeLinear
+// (its input) or QuantizeLinear (its zero point's type, uint8 without one).
+ir::ElementType QuantizedTypeOf(const ir::Node& node) {
+  if (node.Is("DequantizeLinear")) return node.input(0)->elem_type();
+  if (node.num_inputs() > 2 && node.input(2) != nullptr) return node.input(2)->constant()->type();
+  return ir::ElementType::kUint8;
 }
 
 class Quantize : public Pass {
@@ -257,6 +270,12 @@ class Quantize : public Pass {
     const bool weight = mark.kind == Kind::kWeight;
     const quantize::TensorOverride* o = nullptr;
     if (auto it = overrides_.find(v->name()); it != overrides_.end()) o = &it->second;
+    if (const ir::Node* existing = quantize::ExistingQuantization(v); existing != nullptr && !weight && o == nullptr) {
+      auto kept = KeptParams(*existing, QuantizedTypeOf(*existing));
+      if (!kept.ok()) return kept.status();
+      params_[v] = *std::move(kept);
+      return absl::OkStatus();
+    }
     p.type = o && o->quant_type ? *o->quant_type : weight ? weight_type_ : activation_type_;
     if (o && o->scale) {  // parameters given outright
       p.scales = {*o->scale};
@@ -382,7 +401,7 @@ class Quantize : public Pass {
     ir::Value* v = mark.value;
     Params& p = params_.at(v);
     if (p.kept) {
-      ++weights_kept_;
+      ++(mark.kind == Kind::kWeight ? weights_kept_ : activations_kept_);
       return absl::OkStatus();
     }
     const std::string name = v->name();
@@ -437,6 +456,13 @@ class Quantize : public Pass {
     if (it == params_.end()) return absl::OkStatus();  // provider was not quantized after all
     Params p = it->second;  // same scale and zero-point initializers
     if (mark.value->constant() != nullptr) return absl::OkStatus();
+    if (const ir::Node* existing = quantize::ExistingQuantization(mark.value)) {  // its own pair stays
+      auto kept = KeptParams(*existing, QuantizedTypeOf(*existing));
+      if (!kept.ok()) return kept.status();
+      params_[mark.value] = *std::move(kept);
+      ++activations_kept_;
+      return absl::OkStatus();
+    }
     absl::Status s = EmitActivationPair(graph, mark.value, p);
     params_[mark.value] = p;
     return s;
@@ -525,6 +551,9 @@ class Quantize : public Pass {
   Statistic activations_quantized_{this, "activations-quantized", "Activation tensors given a Q/DQ pair"};
   Statistic weights_quantized_{this, "weights-quantized", "Weights stored as integers"};
   Statistic weights_kept_{this, "weights-kept", "Weights already behind a DequantizeLinear, kept as they are"};
+  Statistic activations_kept_{this, "activations-kept",
+                              "Activations the model already quantizes (DequantizeLinear outputs, QuantizeLinear "
+                              "inputs), kept as they are"};
   Statistic biases_quantized_{this, "biases-quantized", "Biases stored as int32"};
   Statistic biases_saturated_{this, "bias-values-saturated", "int32 bias values clipped"};
   Statistic weight_scales_adjusted_{this, "weight-scales-adjusted", "Weight scales enlarged for the int32 bias"};
