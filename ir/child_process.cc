@@ -41,9 +41,12 @@ bool ReadAll(int fd, std::string& out) {
 }
 
 [[noreturn]] void RunChild(int fd, absl::FunctionRef<absl::StatusOr<std::string>()> work) {
-  // The parent's handlers remove its temporary files on these signals; a
-  // child dying of one must leave them to the parent.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGBUS}) signal(sig, SIG_DFL);
+  // The parent's handlers remove its temporary files on the first four
+  // signals; a child dying of one must leave them to the parent. On the
+  // crash signals the child just dies: a sanitizer's or libFuzzer's handler
+  // would report the crash the parent is there to survive (and libFuzzer
+  // would write the input as a finding).
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGBUS, SIGSEGV, SIGFPE, SIGILL, SIGABRT}) signal(sig, SIG_DFL);
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
   absl::StatusOr<std::string> answer = work();
