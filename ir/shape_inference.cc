@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "ir/child_process.h"
 #include "onnx/shape_inference/implementation.h"
 
 namespace qopt::ir {
@@ -20,8 +20,7 @@ namespace {
 
 // The ops whose shape rule is libonnx's convPoolShapeInference, and the
 // input holding the weight (-1: none).
-int ConvPoolWeightInput(const onnx::NodeProto& node) {
-  const std::string& op = node.op_type();
+int ConvPoolWeightInput(absl::string_view op) {
   if (op == "Conv" || op == "ConvInteger" || op == "ConvTranspose") return 1;
   if (op == "QLinearConv") return 3;
   if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") return -1;
@@ -51,7 +50,7 @@ absl::Status CheckConvPoolNodes(const onnx::GraphProto& graph, absl::flat_hash_m
         if (absl::Status s = CheckConvPoolNodes(g, ranks); !s.ok()) return s;
       }
     }
-    const int weight = ConvPoolWeightInput(node);
+    const int weight = ConvPoolWeightInput(node.op_type());
     if (weight == -2) continue;
     for (const onnx::AttributeProto& a : node.attribute()) {
       const bool positive = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
@@ -76,6 +75,50 @@ absl::Status CheckConvPoolNodes(const onnx::GraphProto& graph, absl::flat_hash_m
   return absl::OkStatus();
 }
 
+// The rank of input `index` where inference knows it, else -1.
+int InputRank(onnx::InferenceContext& ctx, int index) {
+  if (index < 0 || static_cast<size_t>(index) >= ctx.getNumInputs()) return -1;
+  const onnx::TypeProto* type = ctx.getInputType(index);
+  if (type == nullptr || !type->has_tensor_type() || !type->tensor_type().has_shape()) return -1;
+  return type->tensor_type().shape().dim_size();
+}
+
+// Wraps the shape rule of every conv and pool op version libonnx has with
+// the rank checks CheckConvPoolNodes makes before inference, now on the
+// ranks inference has reached: a rank known only then (the output of
+// DynamicQuantizeLinear, say) made convPoolShapeInference read out of
+// bounds. The node's inference then fails as a node-level error (its
+// outputs stay unknown) instead of crashing the process. This changes
+// libonnx's process-wide registry: another user of libonnx in the process
+// gets the same checks, which only turn crashes into inference errors.
+void GuardConvPoolShapeRules() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const char* op : {"Conv", "ConvInteger", "ConvTranspose", "QLinearConv", "MaxPool", "AveragePool", "LpPool"}) {
+      const int weight = ConvPoolWeightInput(op);
+      const onnx::OpSchema* previous = nullptr;
+      for (int version = kLastOpsetOfLibOnnx; version >= 1; --version) {
+        const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(op, version, "");
+        if (schema == nullptr) break;
+        if (schema == previous) continue;
+        previous = schema;
+        onnx::InferenceFunction rule = schema->GetTypeAndShapeInferenceFunction();
+        if (!rule) continue;
+        const_cast<onnx::OpSchema*>(schema)->TypeAndShapeInferenceFunction(
+            [rule, weight, op](onnx::InferenceContext& ctx) {
+              const int x = InputRank(ctx, 0);
+              const int w = InputRank(ctx, weight);
+              if (x >= 0 && x < 3) fail_shape_inference(op, ": input of rank ", x, " (needs at least 3)");
+              if (x >= 0 && w >= 0 && x != w) {
+                fail_shape_inference(op, ": input of rank ", x, " and weight of rank ", w);
+              }
+              rule(ctx);
+            });
+      }
+    }
+  });
+}
+
 }  // namespace
 
 absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto) {
@@ -86,47 +129,10 @@ absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto) {
   return absl::OkStatus();
 }
 
-namespace {
-
-// What inference adds to a graph, in a message shaped like it: the
-// value_info and outputs, and per node only its graph attributes, in order
-// (nothing else of the node), with the same for their graphs.
-onnx::GraphProto InferredTypesOf(const onnx::GraphProto& graph) {
-  onnx::GraphProto types;
-  *types.mutable_value_info() = graph.value_info();
-  *types.mutable_output() = graph.output();
-  for (const onnx::NodeProto& node : graph.node()) {
-    onnx::NodeProto* shell = types.add_node();
-    for (const onnx::AttributeProto& attribute : node.attribute()) {
-      if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
-      onnx::AttributeProto* graphs = shell->add_attribute();
-      if (attribute.has_g()) *graphs->mutable_g() = InferredTypesOf(attribute.g());
-      for (const onnx::GraphProto& g : attribute.graphs()) *graphs->add_graphs() = InferredTypesOf(g);
-    }
-  }
-  return types;
-}
-
-// Puts what InferredTypesOf collected back into the graph it came from.
-void MergeInferredTypes(onnx::GraphProto& types, onnx::GraphProto& graph) {
-  graph.mutable_value_info()->Swap(types.mutable_value_info());
-  graph.mutable_output()->Swap(types.mutable_output());
-  for (int n = 0; n < graph.node_size() && n < types.node_size(); ++n) {
-    onnx::NodeProto& shell = *types.mutable_node(n);
-    int next = 0;
-    for (onnx::AttributeProto& attribute : *graph.mutable_node(n)->mutable_attribute()) {
-      if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
-      if (next >= shell.attribute_size()) break;
-      onnx::AttributeProto& graphs = *shell.mutable_attribute(next++);
-      if (attribute.has_g() && graphs.has_g()) MergeInferredTypes(*graphs.mutable_g(), *attribute.mutable_g());
-      for (int k = 0; k < attribute.graphs_size() && k < graphs.graphs_size(); ++k) {
-        MergeInferredTypes(*graphs.mutable_graphs(k), *attribute.mutable_graphs(k));
-      }
-    }
-  }
-}
-
-absl::Status InferInThisProcess(onnx::ModelProto& proto, bool data_propagation) {
+absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
+  RegisterContribShapeRules();
+  GuardConvPoolShapeRules();
+  if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
   try {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,
@@ -136,29 +142,6 @@ absl::Status InferInThisProcess(onnx::ModelProto& proto, bool data_propagation) 
     std::replace(message.begin(), message.end(), '\n', ' ');
     return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
   }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
-  RegisterContribShapeRules();
-  if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
-  // libonnx's inference runs in a child process: it crashes (SIGSEGV) on
-  // some inputs that CheckShapeInferenceSafe cannot see in advance, such as
-  // a conv whose input rank, known only during inference, differs from its
-  // weight's. The child sends back only what inference added.
-  absl::StatusOr<std::string> inferred = RunInChildProcess(
-      "ONNX shape inference", [&]() -> absl::StatusOr<std::string> {
-        if (absl::Status s = InferInThisProcess(proto, data_propagation); !s.ok()) return s;
-        return InferredTypesOf(proto.graph()).SerializeAsString();
-      });
-  if (!inferred.ok()) return inferred.status();
-  onnx::GraphProto types;
-  if (!types.ParseFromString(*inferred)) {
-    return absl::InternalError("ONNX shape inference: the child process's answer does not parse");
-  }
-  MergeInferredTypes(types, *proto.mutable_graph());
   return absl::OkStatus();
 }
 

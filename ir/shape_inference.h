@@ -25,7 +25,10 @@ std::string WhyNoShapeInference(const Model& model);
 
 // Runs ONNX shape inference on `proto` in place (errors of single nodes
 // leave their outputs unknown; types are not checked). An exception from
-// libonnx becomes an error with its message on one line.
+// libonnx becomes an error with its message on one line. libonnx's conv and
+// pool shape rules run behind a check of the input and weight ranks
+// inference has reached, without which libonnx 1.12 crashed (a node-level
+// error instead; this wraps the rules in libonnx's process-wide registry).
 absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
 
 // Refuses (an error naming the node) the inputs on which libonnx 1.12's

@@ -193,11 +193,8 @@ class ExposeTensors : public Pass {
   static absl::flat_hash_map<std::string, onnx::TypeProto> InferTypes(const ir::Model& model) {
     absl::flat_hash_map<std::string, onnx::TypeProto> out;
     onnx::ModelProto proto = ir::ExportModelForShapeInference(model);
-    // A failure, or a crash of libonnx, leaves nothing inferred (it runs in
-    // a child process that answers all or nothing), so a model libonnx gives
-    // up on part way (an opset newer than it knows, with a DequantizeLinear
-    // that it would type float when its scale is float16) gets no types from
-    // the part it did.
+    // A failure keeps whatever was inferred before it (inference annotates
+    // `proto` in place).
     (void)ir::RunShapeInference(proto, /*data_propagation=*/false);
     auto add = [&out](const onnx::ValueInfoProto& vi) {
       if (vi.type().has_tensor_type() && vi.type().tensor_type().elem_type() != 0) out.emplace(vi.name(), vi.type());

@@ -1,0 +1,61 @@
+// libonnx's shape inference as qopt runs it (ir/shape_inference.h): inputs
+// on which libonnx 1.12 crashed, found by fuzzing, are node-level inference
+// errors now.
+#include "ir/shape_inference.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "ir/serialization.h"
+#include "tests/unit/test_util.h"
+
+namespace qopt {
+namespace {
+
+const onnx::ValueInfoProto* Inferred(const onnx::ModelProto& proto, const std::string& name) {
+  for (const onnx::ValueInfoProto& info : proto.graph().value_info()) {
+    if (info.name() == name) return &info;
+  }
+  return nullptr;
+}
+
+// A conv whose input rank (2, from DynamicQuantizeLinear) differs from its
+// weight's (4), which no check before inference can see: libonnx 1.12 read
+// out of bounds on it (SIGSEGV).
+TEST(ShapeInference, AConvInputRankKnownOnlyDuringInferenceIsANodeError) {
+  auto model = testing::Parse(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,3] x) => (int32[1,4,1,1] y) <int8[4,3,1,1] w = {1,2,3,4,5,6,7,8,9,10,11,12}> {
+  q, s, z = DynamicQuantizeLinear(x)
+  y = ConvInteger(q, w)
+}
+)");
+  ASSERT_NE(model, nullptr);
+  onnx::ModelProto proto = ir::ExportModelForShapeInference(*model);
+  proto.mutable_graph()->mutable_output(0)->clear_type();
+  ASSERT_TRUE(ir::RunShapeInference(proto, /*data_propagation=*/false).ok());
+  const onnx::ValueInfoProto* q = Inferred(proto, "q");
+  ASSERT_NE(q, nullptr);  // inference went on around the failing node
+  EXPECT_EQ(q->type().tensor_type().shape().dim_size(), 2);
+  EXPECT_FALSE(proto.graph().output(0).type().has_tensor_type());  // the conv's output stays unknown
+}
+
+// The same conv with ranks that agree is inferred as before.
+TEST(ShapeInference, AConvWithRanksThatAgreeIsInferred) {
+  auto model = testing::Parse(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,3,2,2] x) => (int32[1,4,2,2] y) <int8[4,3,1,1] w = {1,2,3,4,5,6,7,8,9,10,11,12}> {
+  q, s, z = DynamicQuantizeLinear(x)
+  y = ConvInteger(q, w)
+}
+)");
+  ASSERT_NE(model, nullptr);
+  onnx::ModelProto proto = ir::ExportModelForShapeInference(*model);
+  proto.mutable_graph()->mutable_output(0)->clear_type();
+  ASSERT_TRUE(ir::RunShapeInference(proto, /*data_propagation=*/false).ok());
+  const auto& y = proto.graph().output(0).type().tensor_type();
+  ASSERT_EQ(y.shape().dim_size(), 4);
+  EXPECT_EQ(y.shape().dim(1).dim_value(), 4);
+  EXPECT_EQ(y.shape().dim(3).dim_value(), 2);
+}
+
+}  // namespace
+}  // namespace qopt
