@@ -25,7 +25,9 @@ std::string WhyNoShapeInference(const Model& model);
 
 // Runs ONNX shape inference on `proto` in place (errors of single nodes
 // leave their outputs unknown; types are not checked). An exception from
-// libonnx becomes an error with its message on one line.
+// libonnx becomes an error with its message on one line. On opset 19 and
+// later, DequantizeLinear outputs take their scale's element type (as the
+// ONNX schema says; libonnx 1.12's own schema stops at opset 13's float).
 absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
 
 // Refuses (an error naming the node) the inputs on which libonnx 1.12's
