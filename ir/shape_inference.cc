@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "onnx/shape_inference/implementation.h"
 
@@ -119,6 +120,69 @@ void GuardConvPoolShapeRules() {
   });
 }
 
+// libonnx 1.12's newest DequantizeLinear is opset 13's, whose y is float;
+// from opset 19 y has the type of its scale (float16, bfloat16), and
+// inference through the old schema typed every value after a float16 DQ
+// float (expose-tensors then declared them so, and ONNX Runtime refused the
+// file). On such models each DQ's output is routed through a CastLike to
+// its scale for inference, which types it as the scale; RemoveScaleCasts
+// takes the CastLikes out again.
+constexpr absl::string_view kUntypedSuffix = "__qopt_dq_before_scale_type";
+constexpr absl::string_view kCastLikeName = "__qopt_dq_scale_type";
+
+void InsertScaleCasts(onnx::GraphProto& graph) {
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  for (onnx::NodeProto& node : *graph.mutable_node()) {
+    for (onnx::AttributeProto& a : *node.mutable_attribute()) {
+      if (a.has_g()) InsertScaleCasts(*a.mutable_g());
+      for (onnx::GraphProto& g : *a.mutable_graphs()) InsertScaleCasts(g);
+    }
+    const bool retype = node.op_type() == "DequantizeLinear" && (node.domain().empty() || node.domain() == "ai.onnx") &&
+                        node.input_size() >= 2 && !node.input(1).empty() && node.output_size() == 1 &&
+                        !node.output(0).empty();
+    const std::string y = retype ? node.output(0) : "";
+    if (retype) node.set_output(0, absl::StrCat(y, kUntypedSuffix));
+    const std::string scale = retype ? node.input(1) : "";
+    *nodes.Add() = std::move(node);
+    if (!retype) continue;
+    onnx::NodeProto* cast = nodes.Add();
+    cast->set_op_type("CastLike");
+    cast->set_name(std::string(kCastLikeName));
+    cast->add_input(absl::StrCat(y, kUntypedSuffix));
+    cast->add_input(scale);
+    cast->add_output(y);
+  }
+  graph.mutable_node()->Swap(&nodes);
+}
+
+void RemoveScaleCasts(onnx::GraphProto& graph) {
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  for (onnx::NodeProto& node : *graph.mutable_node()) {
+    if (node.op_type() == "CastLike" && node.name() == kCastLikeName) continue;
+    for (onnx::AttributeProto& a : *node.mutable_attribute()) {
+      if (a.has_g()) RemoveScaleCasts(*a.mutable_g());
+      for (onnx::GraphProto& g : *a.mutable_graphs()) RemoveScaleCasts(g);
+    }
+    for (std::string& out : *node.mutable_output()) {
+      if (absl::EndsWith(out, kUntypedSuffix)) out.resize(out.size() - kUntypedSuffix.size());
+    }
+    *nodes.Add() = std::move(node);
+  }
+  graph.mutable_node()->Swap(&nodes);
+  google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> infos;
+  for (onnx::ValueInfoProto& info : *graph.mutable_value_info()) {
+    if (!absl::EndsWith(info.name(), kUntypedSuffix)) *infos.Add() = std::move(info);
+  }
+  graph.mutable_value_info()->Swap(&infos);
+}
+
+int64_t DefaultOpset(const onnx::ModelProto& proto) {
+  for (const onnx::OperatorSetIdProto& id : proto.opset_import()) {
+    if (id.domain().empty() || id.domain() == "ai.onnx") return id.version();
+  }
+  return 0;
+}
+
 }  // namespace
 
 absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto) {
@@ -133,6 +197,9 @@ absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
   RegisterContribShapeRules();
   GuardConvPoolShapeRules();
   if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
+  const bool dq_typed_as_scale = DefaultOpset(proto) >= 19;
+  if (dq_typed_as_scale) InsertScaleCasts(*proto.mutable_graph());
+  absl::Status status;
   try {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/0,
@@ -140,9 +207,10 @@ absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
   } catch (const std::exception& e) {
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');
-    return absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
+    status = absl::InvalidArgumentError(absl::StrCat("ONNX shape inference failed: ", message));
   }
-  return absl::OkStatus();
+  if (dq_typed_as_scale) RemoveScaleCasts(*proto.mutable_graph());
+  return status;
 }
 
 }  // namespace qopt::ir

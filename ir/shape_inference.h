@@ -29,6 +29,9 @@ std::string WhyNoShapeInference(const Model& model);
 // pool shape rules run behind a check of the input and weight ranks
 // inference has reached, without which libonnx 1.12 crashed (a node-level
 // error instead; this wraps the rules in libonnx's process-wide registry).
+// On opset 19 and later, DequantizeLinear outputs take their scale's
+// element type (as the ONNX schema says; libonnx 1.12's own schema stops at
+// opset 13's float).
 absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
 
 // Refuses (an error naming the node) the inputs on which libonnx 1.12's
