@@ -89,6 +89,41 @@ TEST(Serialization, RoundTripKeepsEverything) {
 
 // Shape inference sees small tensors' values (a Reshape's shape) but only
 // the type and dims of weights, so verifying a large model copies no weights.
+// An embedding program's buffer (Python bytes): payloads are read where they
+// are, kept alive by the owner, and the model serializes to SaveModel's bytes.
+TEST(Serialization, BytesInMemoryAreReadInPlaceAndWrittenAsSaveModelWrites) {
+  onnx::ModelProto m = BaseModel();
+  onnx::GraphProto* g = m.mutable_graph();
+  *g->add_input() = FloatInfo("X", {512});
+  *g->add_output() = FloatInfo("Y", {512});
+  onnx::TensorProto* w = g->add_initializer();
+  w->set_name("W");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(512);
+  w->set_raw_data(std::string(512 * 4, '\x3f'));
+  AddNode(g, "Mul", {"X", "W"}, {"Y"});
+  auto bytes = std::make_shared<const std::string>(m.SerializeAsString());
+  const char* begin = bytes->data();
+  const size_t size = bytes->size();
+  auto model = ir::LoadModelFromBytes(*bytes, bytes);
+  bytes.reset();  // the model's tensors keep the buffer
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<ir::SharedBytes> weight = (*model)->graph().FindValue("W")->constant()->SharedRawBytes();
+  ASSERT_TRUE(weight.ok());
+  EXPECT_GE(weight->bytes.data(), begin);
+  EXPECT_LT(weight->bytes.data(), begin + size);
+  EXPECT_NE(weight->owner, nullptr);
+
+  absl::StatusOr<std::string> serialized = ir::SerializeModelToString(**model);
+  ASSERT_TRUE(serialized.ok()) << serialized.status();
+  EXPECT_EQ(*serialized, m.SerializeAsString());
+
+  const std::string half = serialized->substr(0, serialized->size() / 2);
+  auto truncated = ir::LoadModelFromBytes(half, nullptr);
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.status().message().find("not a valid ONNX protobuf"), std::string::npos) << truncated.status();
+}
+
 TEST(Serialization, ShapeInferenceExportLeavesOutLargeData) {
   onnx::ModelProto m = BaseModel();
   onnx::GraphProto* g = m.mutable_graph();
