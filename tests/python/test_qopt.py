@@ -179,6 +179,18 @@ class DemoPipelines(unittest.TestCase):
         self.assertEqual(read(self.int8), before)
 
 
+
+class Listing(unittest.TestCase):
+    def test_list_passes_names_what_the_cli_lists(self):
+        listing = subprocess.run([QOPT_OPT, "--list-passes"], check=True, capture_output=True, text=True).stdout
+        cli_names = sorted(line.split()[0] for line in listing.splitlines() if line.startswith("  ") and line[2:3].isalpha())
+        entries = qopt.list_passes()
+        self.assertEqual(sorted(p["name"] for p in entries), cli_names)
+        quantize = next(p for p in entries if p["name"] == "quantize")
+        self.assertEqual(quantize["kind"], "pass")
+        self.assertIn("calibration", [o["name"] for o in quantize["options"]])
+        self.assertEqual(next(p for p in entries if p["name"] == "fuse-qdq")["kind"], "pipeline")
+
 class PythonPasses(unittest.TestCase):
     def tearDown(self):
         for entry in qopt.list_passes():
