@@ -452,4 +452,35 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
   return (*model_file)->Commit();
 }
 
+absl::Status SerializeModelInto(const Model& model, const std::function<char*(size_t)>& allocate) {
+  // As SaveModel builds its file, every tensor inline: the payloads are
+  // copied once, from where they are into the caller's buffer.
+  onnx::ModelProto proto = model.proto_shell();
+  wire::PayloadMap payloads;
+  Exporter(false, nullptr, &payloads).ExportGraph(model.graph(), proto.mutable_graph());
+  const wire::Pieces pieces = wire::SerializeModel(proto, payloads);
+  if (pieces.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::InvalidArgumentError(absl::StrCat("the model is ", pieces.size(),
+                                                   " bytes, over protobuf's 2 GiB limit; save it with external data"));
+  }
+  char* out = allocate(pieces.size());
+  if (out == nullptr) return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", pieces.size(), " bytes"));
+  for (const wire::Pieces::Piece& piece : pieces.pieces()) {
+    absl::string_view bytes = piece.is_payload ? piece.payload.bytes : absl::string_view(piece.bytes);
+    if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+    out += bytes.size();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SerializeModelToString(const Model& model) {
+  std::string bytes;
+  absl::Status status = SerializeModelInto(model, [&](size_t size) {
+    bytes.resize(size);
+    return bytes.data();
+  });
+  if (!status.ok()) return status;
+  return bytes;
+}
+
 }  // namespace qopt::ir

@@ -34,9 +34,11 @@ class Importer {
   Importer(Model* model, std::string base_dir) : model_(model), base_dir_(std::move(base_dir)) {}
 
   // The payloads of the main graph's tensors that LoadModel left in the
-  // mapped model file (ir/wire_format.h).
-  void SetFilePayloads(std::shared_ptr<MappedFile> file, const wire::FilePayloads* payloads) {
-    file_ = std::move(file);
+  // model's bytes (ir/wire_format.h), kept alive by `owner`; `file` is the
+  // mapping they lie in, if they do.
+  void SetFilePayloads(std::shared_ptr<const void> owner, const MappedFile* file, const wire::FilePayloads* payloads) {
+    payload_owner_ = std::move(owner);
+    file_ = file;
     payloads_ = payloads;
   }
 
@@ -53,7 +55,8 @@ class Importer {
   Model* model_;
   std::string base_dir_;
   absl::flat_hash_map<std::string, std::shared_ptr<MappedFile>> mapped_;
-  std::shared_ptr<MappedFile> file_;
+  std::shared_ptr<const void> payload_owner_;
+  const MappedFile* file_ = nullptr;
   const wire::FilePayloads* payloads_ = nullptr;
 };
 
@@ -131,7 +134,7 @@ absl::StatusOr<Tensor> Importer::ImportTensor(onnx::TensorProto&& proto, absl::s
     if (!bytes.ok()) return bytes.status();
     tensor = Tensor::FromExternal(std::move(proto), *std::move(bytes));
   } else if (!payload.empty()) {
-    tensor = Tensor::FromProto(std::move(proto), SharedBytes{file_, payload, file_.get()});
+    tensor = Tensor::FromProto(std::move(proto), SharedBytes{payload_owner_, payload, file_});
   } else {
     tensor = Tensor::FromProto(std::move(proto));
   }
@@ -326,9 +329,9 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool 
 
 namespace {
 
-// ImportModel, with the payloads LoadModel left in the mapped file.
+// ImportModel, with the payloads LoadModel left in the bytes `owner` keeps.
 absl::StatusOr<std::unique_ptr<Model>> ImportModelFromFile(onnx::ModelProto proto, const std::string& base_dir,
-                                                           std::shared_ptr<MappedFile> file,
+                                                           std::shared_ptr<const void> owner, const MappedFile* file,
                                                            const wire::FilePayloads* payloads) {
   if (!proto.has_graph()) {
     return absl::InvalidArgumentError("not an ONNX model: it has no graph (truncated, or not a ModelProto?)");
@@ -342,7 +345,7 @@ absl::StatusOr<std::unique_ptr<Model>> ImportModelFromFile(onnx::ModelProto prot
   *model->mutable_proto_shell() = std::move(proto);
   model->set_base_dir(base_dir);
   Importer importer(model.get(), base_dir);
-  importer.SetFilePayloads(std::move(file), payloads);
+  importer.SetFilePayloads(std::move(owner), file, payloads);
   if (absl::Status s = importer.ImportGraph(std::move(graph), &model->graph(), /*main=*/true); !s.ok()) return s;
   return model;
 }
@@ -350,7 +353,7 @@ absl::StatusOr<std::unique_ptr<Model>> ImportModelFromFile(onnx::ModelProto prot
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const std::string& base_dir) {
-  return ImportModelFromFile(std::move(proto), base_dir, nullptr, nullptr);
+  return ImportModelFromFile(std::move(proto), base_dir, nullptr, nullptr, nullptr);
 }
 
 namespace {
@@ -365,37 +368,53 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModelText(const std::string& path) {
   return model;
 }
 
+// A serialized ModelProto whose tensor payloads stay in `bytes` (kept alive
+// by `owner`; `file` is the mapping they lie in, if they do). `name` names
+// the bytes in messages: the file's path.
+absl::StatusOr<std::unique_ptr<Model>> ImportSerializedModel(absl::string_view bytes, std::shared_ptr<const void> owner,
+                                                             const MappedFile* file, const std::string& name,
+                                                             const std::string& base_dir) {
+  const std::string what = Quote(name);
+  if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is over 2 GiB: a protobuf file cannot be that large (use external data)"));
+  }
+  // Tensor payloads stay where they are; protobuf parses the rest.
+  wire::FilePayloads payloads;
+  auto stripped = wire::StripTensorPayloads(bytes, &payloads);
+  if (!stripped.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " is not a valid ONNX protobuf (truncated or corrupted file): ", stripped.status().message()));
+  }
+  absl::string_view to_parse = payloads.bytes > 0 ? absl::string_view(*stripped) : bytes;
+  onnx::ModelProto proto;
+  if (!proto.ParseFromArray(to_parse.data(), static_cast<int>(to_parse.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is not a valid ONNX protobuf (truncated or corrupted file)"));
+  }
+  *stripped = std::string();
+  auto model = ImportModelFromFile(std::move(proto), base_dir, std::move(owner), file, &payloads);
+  if (!model.ok()) return absl::Status(model.status().code(), absl::StrCat(name, ": ", model.status().message()));
+  return model;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   if (absl::EndsWith(path, ".onnxtxt")) return LoadModelText(path);
   auto file = MappedFile::Open(path);
   if (!file.ok()) return file.status();
-  absl::string_view bytes = (*file)->bytes();
-  if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' is empty"));
-  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", path, "' is over 2 GiB: a protobuf file cannot be that large (use external data)"));
-  }
-  // Tensor payloads stay in the mapping; protobuf parses the rest.
-  wire::FilePayloads payloads;
-  auto stripped = wire::StripTensorPayloads(bytes, &payloads);
-  if (!stripped.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", path, "' is not a valid ONNX protobuf (truncated or corrupted file): ", stripped.status().message()));
-  }
-  absl::string_view to_parse = payloads.bytes > 0 ? absl::string_view(*stripped) : bytes;
-  onnx::ModelProto proto;
-  if (!proto.ParseFromArray(to_parse.data(), static_cast<int>(to_parse.size()))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", path, "' is not a valid ONNX protobuf (truncated or corrupted file)"));
-  }
-  *stripped = std::string();
+  const MappedFile* mapping = file->get();
   std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
-  auto model = ImportModelFromFile(std::move(proto), base_dir, *std::move(file), &payloads);
-  if (!model.ok()) return absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message()));
+  auto model = ImportSerializedModel(mapping->bytes(), *std::move(file), mapping, path, base_dir);
+  if (!model.ok()) return model.status();
   (*model)->set_source_path(path);
   return model;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModelFromBytes(absl::string_view bytes, std::shared_ptr<const void> owner) {
+  return ImportSerializedModel(bytes, std::move(owner), nullptr, "<model bytes>", "");
 }
 
 namespace {

@@ -19,6 +19,12 @@ namespace qopt::ir {
 // model's folder; a location escaping it is an error.
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
 
+// Reads a serialized ModelProto held in memory (an embedding program's
+// buffer) as LoadModel reads a file: tensor payloads stay in `bytes`, which
+// `owner` keeps alive for as long as any tensor views them. External data is
+// refused (there is no folder to resolve it against).
+absl::StatusOr<std::unique_ptr<Model>> LoadModelFromBytes(absl::string_view bytes, std::shared_ptr<const void> owner);
+
 // Builds the IR from a parsed ModelProto (consumed: tensor bytes are moved,
 // not copied). `base_dir` resolves external data ("" refuses external data).
 absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto proto, const std::string& base_dir = "");
@@ -68,5 +74,12 @@ struct SaveOptions {
 // Refuses to overwrite the model's own source file or an external-data file
 // it reads from.
 absl::Status SaveModel(const Model& model, const std::string& path, const SaveOptions& options = {});
+
+// The bytes SaveModel would write with every tensor inline, into a buffer of
+// the size asked from `allocate` (which returns null when it cannot): the
+// payloads are copied once, from where they are, so an embedding program can
+// hand out its own buffer (a Python bytes object) without a second copy.
+absl::Status SerializeModelInto(const Model& model, const std::function<char*(size_t)>& allocate);
+absl::StatusOr<std::string> SerializeModelToString(const Model& model);
 
 }  // namespace qopt::ir

@@ -243,6 +243,13 @@ absl::StatusOr<absl::string_view> Tensor::RawBytes() const {
   return absl::InternalError("unreachable");
 }
 
+absl::StatusOr<SharedBytes> Tensor::SharedRawBytes() const {
+  absl::StatusOr<absl::string_view> bytes = RawBytes();
+  if (!bytes.ok()) return bytes.status();
+  if (storage_ == Storage::kTypedFields) return SharedBytes{decoded_, *bytes};
+  return SharedBytes{raw_.owner, *bytes, raw_.file};
+}
+
 absl::Status Tensor::CheckDataSize(absl::string_view what) const {
   for (int64_t d : dims_) {
     if (d < 0) return absl::InvalidArgumentError(absl::StrCat(what, " has a negative dimension: ", DimsString(type_, dims_)));

@@ -73,6 +73,9 @@ class Tensor {
   // is a view of the loaded bytes; typed-field storage is converted once and
   // cached. Fails for string tensors and for types whose width is unknown.
   absl::StatusOr<absl::string_view> RawBytes() const;
+  // RawBytes() with what keeps them alive, for a view that may outlive the
+  // tensor (an embedding program's read-only buffer).
+  absl::StatusOr<SharedBytes> SharedRawBytes() const;
   // The file mapping RawBytes() views, for raw and external storage read
   // from a file and not changed since; else null.
   const MappedFile* raw_file() const { return raw_.file; }

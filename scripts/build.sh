@@ -3,8 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${QOPT_BUILD_DIR:-build}
-if [ ! -f "$build_dir/build.ninja" ]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Configured once; again when the Python module (QOPT_PYTHON, `import qopt`)
+# is not on yet in a build directory made before it existed.
+if [ ! -f "$build_dir/build.ninja" ] || ! grep -q '^QOPT_PYTHON:BOOL=ON$' "$build_dir/CMakeCache.txt"; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQOPT_PYTHON=ON >/dev/null
 fi
 # Quiet: ninja's progress lines are dropped, compiler messages and failures
 # kept. The filter always succeeds (it selects nothing on a clean build), so

@@ -11,6 +11,7 @@ apt_packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev llvm-14-tools imagemagick fonts-dejavu-core
   libonnx-testdata  # ONNX's backend node tests: tests/ort/backend_node_tests.sh
   clang-14 libclang-rt-14-dev  # the sanitizer suite and libFuzzer: scripts/sanitize.sh
+  pybind11-dev python3-dev python3-onnx  # `import qopt` (python/) and its tests (tests/python)
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

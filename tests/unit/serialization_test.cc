@@ -48,6 +48,19 @@ onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, std::vector
   return n;
 }
 
+// A float initializer of `dims` whose raw_data is all zero bytes.
+void AddZeroInitializer(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  int64_t elements = 1;
+  for (int64_t d : dims) {
+    t->add_dims(d);
+    elements *= d;
+  }
+  t->set_raw_data(std::string(elements * 4, '\0'));
+}
+
 void ExpectRoundTrip(const onnx::ModelProto& original) {
   auto model = ir::ImportModel(original);
   ASSERT_TRUE(model.ok()) << model.status();
@@ -87,18 +100,44 @@ TEST(Serialization, RoundTripKeepsEverything) {
   ExpectRoundTrip(m);
 }
 
+// An embedding program's buffer (Python bytes): payloads are read where they
+// are, kept alive by the owner, and the model serializes to SaveModel's bytes.
+TEST(Serialization, BytesInMemoryAreReadInPlaceAndWrittenAsSaveModelWrites) {
+  onnx::ModelProto m = BaseModel();
+  onnx::GraphProto* g = m.mutable_graph();
+  *g->add_input() = FloatInfo("X", {512});
+  *g->add_output() = FloatInfo("Y", {512});
+  AddZeroInitializer(g, "W", {512});
+  AddNode(g, "Mul", {"X", "W"}, {"Y"});
+  auto bytes = std::make_shared<const std::string>(m.SerializeAsString());
+  const char* begin = bytes->data();
+  const size_t size = bytes->size();
+  auto model = ir::LoadModelFromBytes(*bytes, bytes);
+  bytes.reset();  // the model's tensors keep the buffer
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<ir::SharedBytes> weight = (*model)->graph().FindValue("W")->constant()->SharedRawBytes();
+  ASSERT_TRUE(weight.ok());
+  EXPECT_GE(weight->bytes.data(), begin);
+  EXPECT_LT(weight->bytes.data(), begin + size);
+  EXPECT_NE(weight->owner, nullptr);
+
+  absl::StatusOr<std::string> serialized = ir::SerializeModelToString(**model);
+  ASSERT_TRUE(serialized.ok()) << serialized.status();
+  EXPECT_EQ(*serialized, m.SerializeAsString());
+
+  const std::string half = serialized->substr(0, serialized->size() / 2);
+  auto truncated = ir::LoadModelFromBytes(half, nullptr);
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.status().message().find("not a valid ONNX protobuf"), std::string::npos) << truncated.status();
+}
+
 // Shape inference sees small tensors' values (a Reshape's shape) but only
 // the type and dims of weights, so verifying a large model copies no weights.
 TEST(Serialization, ShapeInferenceExportLeavesOutLargeData) {
   onnx::ModelProto m = BaseModel();
   onnx::GraphProto* g = m.mutable_graph();
   *g->add_input() = FloatInfo("x", {2, 64});
-  onnx::TensorProto* weight = g->add_initializer();
-  weight->set_name("W");
-  weight->set_data_type(onnx::TensorProto::FLOAT);
-  weight->add_dims(64);
-  weight->add_dims(64);
-  weight->set_raw_data(std::string(64 * 64 * 4, '\0'));
+  AddZeroInitializer(g, "W", {64, 64});
   onnx::TensorProto* shape = g->add_initializer();
   shape->set_name("shape");
   shape->set_data_type(onnx::TensorProto::INT64);
