@@ -21,10 +21,17 @@ namespace {
 
 // The ops whose shape rule is libonnx's convPoolShapeInference, and the
 // input holding the weight (-1: none).
+struct ConvPoolOp {
+  const char* name;
+  int weight_input;
+};
+constexpr ConvPoolOp kConvPoolOps[] = {{"Conv", 1},     {"ConvInteger", 1},  {"ConvTranspose", 1}, {"QLinearConv", 3},
+                                       {"MaxPool", -1}, {"AveragePool", -1}, {"LpPool", -1}};
+
 int ConvPoolWeightInput(absl::string_view op) {
-  if (op == "Conv" || op == "ConvInteger" || op == "ConvTranspose") return 1;
-  if (op == "QLinearConv") return 3;
-  if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") return -1;
+  for (const ConvPoolOp& c : kConvPoolOps) {
+    if (op == c.name) return c.weight_input;
+  }
   return -2;  // not a conv or pool
 }
 
@@ -95,8 +102,7 @@ int InputRank(onnx::InferenceContext& ctx, int index) {
 void GuardConvPoolShapeRules() {
   static std::once_flag once;
   std::call_once(once, [] {
-    for (const char* op : {"Conv", "ConvInteger", "ConvTranspose", "QLinearConv", "MaxPool", "AveragePool", "LpPool"}) {
-      const int weight = ConvPoolWeightInput(op);
+    for (const auto& [op, weight] : kConvPoolOps) {
       const onnx::OpSchema* previous = nullptr;
       for (int version = kLastOpsetOfLibOnnx; version >= 1; --version) {
         const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(op, version, "");

@@ -75,9 +75,8 @@ void CollectElementTypeProblems(const Graph& graph, SignatureByOp& signatures, s
       const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
       if (opset) found->second = {FindOpSignature(node->domain(), node->op_type(), *opset), *opset};
     }
-    const auto [signature, opset_version] = found->second;
+    const auto [signature, opset] = found->second;
     if (signature == nullptr) continue;
-    const std::optional<int64_t> opset = opset_version;
 
     struct Binding {
       const std::string* constraint;
@@ -93,11 +92,10 @@ void CollectElementTypeProblems(const Graph& graph, SignatureByOp& signatures, s
     auto report = [&](bool is_input, int index, ElementType type, const std::string& text) {
       // The key leaves out the node's number, which a rewrite that rebuilds
       // an equal node changes.
-      out.push_back(VerifierProblem{
-          absl::StrCat("type|", node->domain(), "|", node->op_type(), "|", where(is_input, index), "|",
-                       ElementTypeName(type)),
-          absl::StrCat("verifier: node ", DescribeAt(*node, *opset), " ", where(is_input, index), ": ", text,
-                       Where(graph))});
+      out.push_back(VerifierProblem{absl::StrCat("type|", node->domain(), "|", node->op_type(), "|",
+                                                 where(is_input, index), "|", ElementTypeName(type)),
+                                    absl::StrCat("verifier: node ", DescribeAt(*node, opset), " ",
+                                                 where(is_input, index), ": ", text, Where(graph))});
     };
     auto check = [&](const FormalParam* param, bool is_input, int index) {
       const Value* v = value(is_input, index);

@@ -194,7 +194,7 @@ class ExposeTensors : public Pass {
     absl::flat_hash_map<std::string, onnx::TypeProto> out;
     onnx::ModelProto proto = ir::ExportModelForShapeInference(model);
     // A failure keeps whatever was inferred before it (inference annotates
-    // `proto` in place).
+    // `proto` in place); a model libonnx would crash on is not inferred.
     (void)ir::RunShapeInference(proto, /*data_propagation=*/false);
     auto add = [&out](const onnx::ValueInfoProto& vi) {
       if (vi.type().has_tensor_type() && vi.type().tensor_type().elem_type() != 0) out.emplace(vi.name(), vi.type());

@@ -47,7 +47,7 @@ struct Params {
   ir::ElementType type = ir::ElementType::kUint8;
   ir::Value* scale_value = nullptr;       // the emitted initializers
   ir::Value* zero_point_value = nullptr;
-  bool kept = false;  // a weight already behind a DequantizeLinear: its own parameters
+  bool kept = false;  // a weight or activation the model already quantizes: its own parameters
 };
 
 // The parameters a DequantizeLinear or QuantizeLinear already in the model
@@ -75,12 +75,16 @@ absl::StatusOr<Params> KeptParams(const ir::Node& dq, ir::ElementType type) {
 // The parameters of a weight already quantized (quantize::WeightDequantize).
 absl::StatusOr<Params> KeptWeightParams(const ir::Node& dq) { return KeptParams(dq, dq.input(0)->constant()->type()); }
 
-// The element type of the quantized side of an existing DequantizeLinear
-// (its input) or QuantizeLinear (its zero point's type, uint8 without one).
-ir::ElementType QuantizedTypeOf(const ir::Node& node) {
-  if (node.Is("DequantizeLinear")) return node.input(0)->elem_type();
-  if (node.num_inputs() > 2 && node.input(2) != nullptr) return node.input(2)->constant()->type();
-  return ir::ElementType::kUint8;
+// The parameters of an activation already quantized
+// (quantize::ExistingQuantization), of the element type of the quantized side
+// of its DequantizeLinear (that node's input) or QuantizeLinear (its zero
+// point's type, uint8 without one).
+absl::StatusOr<Params> KeptActivationParams(const ir::Node& existing) {
+  if (existing.Is("DequantizeLinear")) return KeptParams(existing, existing.input(0)->elem_type());
+  if (existing.num_inputs() > 2 && existing.input(2) != nullptr) {
+    return KeptParams(existing, existing.input(2)->constant()->type());
+  }
+  return KeptParams(existing, ir::ElementType::kUint8);
 }
 
 class Quantize : public Pass {
@@ -271,7 +275,7 @@ class Quantize : public Pass {
     const quantize::TensorOverride* o = nullptr;
     if (auto it = overrides_.find(v->name()); it != overrides_.end()) o = &it->second;
     if (const ir::Node* existing = quantize::ExistingQuantization(v); existing != nullptr && !weight && o == nullptr) {
-      auto kept = KeptParams(*existing, QuantizedTypeOf(*existing));
+      auto kept = KeptActivationParams(*existing);
       if (!kept.ok()) return kept.status();
       params_[v] = *std::move(kept);
       return absl::OkStatus();
@@ -457,7 +461,7 @@ class Quantize : public Pass {
     Params p = it->second;  // same scale and zero-point initializers
     if (mark.value->constant() != nullptr) return absl::OkStatus();
     if (const ir::Node* existing = quantize::ExistingQuantization(mark.value)) {  // its own pair stays
-      auto kept = KeptParams(*existing, QuantizedTypeOf(*existing));
+      auto kept = KeptActivationParams(*existing);
       if (!kept.ok()) return kept.status();
       params_[mark.value] = *std::move(kept);
       ++activations_kept_;
