@@ -102,7 +102,10 @@ int InputRank(onnx::InferenceContext& ctx, int index) {
 void GuardConvPoolShapeRules() {
   static std::once_flag once;
   std::call_once(once, [] {
-    for (const auto& [op, weight] : kConvPoolOps) {
+    for (const auto& entry : kConvPoolOps) {
+      // Named copies: clang 14 cannot capture structured bindings.
+      const std::string op(entry.name);
+      const int weight = entry.weight_input;
       const onnx::OpSchema* previous = nullptr;
       for (int version = kLastOpsetOfLibOnnx; version >= 1; --version) {
         const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(op, version, "");
