@@ -75,7 +75,10 @@ void CollectElementTypeProblems(const Graph& graph, SignatureByOp& signatures, s
       const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
       if (opset) found->second = {FindOpSignature(node->domain(), node->op_type(), *opset), *opset};
     }
-    const auto [signature, opset] = found->second;
+    // Plain locals: the lambdas below use them, and clang 14 cannot capture
+    // structured bindings.
+    const OpSignature* signature = found->second.first;
+    const int64_t opset = found->second.second;
     if (signature == nullptr) continue;
 
     struct Binding {
