@@ -136,6 +136,8 @@ class Quantize : public Pass {
     }
     if (adjust_weight_for_bias_.value()) AdjustWeightScalesForBias(*plan);
     ir::Graph& graph = model.graph();
+    original_position_.clear();
+    for (ir::Node* n : graph.node_list()) original_position_.emplace(n, original_position_.size());
     for (Kind pass_kind : {Kind::kActivation, Kind::kShared, Kind::kBias}) {
       for (const TensorMark& mark : plan->marks) {
         if (mark.value == nullptr) continue;
@@ -148,6 +150,7 @@ class Quantize : public Pass {
         if (!s.ok()) return s;
       }
     }
+    original_position_.clear();
     // Float weights and biases nobody reads any more.
     for (ir::Value* v : std::vector<ir::Value*>(graph.initializers())) {
       if (v->kind() == ir::Value::Kind::kInitializer && !v->has_uses()) graph.EraseValue(v);
@@ -383,7 +386,26 @@ class Quantize : public Pass {
   }
 
   // The earliest node in graph order that reads `v` (null if none does).
-  static ir::Node* FirstUser(const ir::Graph& graph, const ir::Value* v) {
+  // Looked up among v's uses by the position each original node had before
+  // emission began (one pass over the graph, not one per weight: a scan of
+  // the node list per weight was quadratic in large graphs). A user added
+  // since has no position, and then the list is scanned as before.
+  ir::Node* FirstUser(const ir::Graph& graph, const ir::Value* v) const {
+    ir::Node* first = nullptr;
+    size_t first_position = 0;
+    for (const ir::Use& use : v->uses()) {
+      if (use.is_graph_output() || use.user->graph() != &graph) continue;
+      auto found = original_position_.find(use.user);
+      if (found == original_position_.end()) return FirstUserByScan(graph, v);
+      if (first == nullptr || found->second < first_position) {
+        first = use.user;
+        first_position = found->second;
+      }
+    }
+    return first;
+  }
+
+  static ir::Node* FirstUserByScan(const ir::Graph& graph, const ir::Value* v) {
     for (ir::Node* n : graph.node_list()) {
       for (const ir::Value* in : n->inputs()) {
         if (in == v) return n;
@@ -577,6 +599,8 @@ class Quantize : public Pass {
   std::map<std::string, std::pair<double, double>> derived_ranges_;  // PassResults::derived_ranges
   absl::flat_hash_map<const ir::Value*, Params> params_;
   absl::flat_hash_map<const ir::Value*, ir::Value*> shared_provider_;
+  // Each node's place in the graph before Q/DQ nodes were added (FirstUser).
+  absl::flat_hash_map<const ir::Node*, size_t> original_position_;
 };
 
 }  // namespace
