@@ -24,15 +24,24 @@
 // zero point -128 (fold-qdq-identity folds it); the others requantize (a
 // lookup table for qdq-lookup).
 //
-//   qopt_node_scale_gen OUT.onnx NODES
+// With --float=CALIB.json it writes the float model those blocks come from
+// (6 nodes a block: MatMul with a float weight, Reshape, Relu, Sigmoid, Mul,
+// Add of the block's input) and a calibration table of every tensor in it,
+// for the passes that start from FP32 (quantize, smoothquant, int8):
+// bench/pass_scale.sh times every pass on both models.
+//
+//   qopt_node_scale_gen OUT.onnx NODES [--float=CALIB.json]
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "bench/float_info.h"
 #include "ir/serialization.h"
 
@@ -47,6 +56,7 @@ using qopt::ir::Value;
 
 constexpr int64_t kWidth = 8;
 constexpr int64_t kNodesPerBlock = 21;
+constexpr int64_t kNodesPerFloatBlock = 6;
 
 Tensor Int8s(std::vector<int64_t> dims, const std::vector<int8_t>& values) {
   Tensor t(ElementType::kInt8, std::move(dims));
@@ -85,25 +95,12 @@ class Builder {
 };
 
 int Usage() {
-  std::cerr << "usage: qopt_node_scale_gen OUT.onnx NODES\n";
+  std::cerr << "usage: qopt_node_scale_gen OUT.onnx NODES [--float=CALIB.json]\n";
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int64_t nodes = 0;
-  if (argc != 3 || !absl::SimpleAtoi(argv[2], &nodes) || nodes < kNodesPerBlock) return Usage();
-  const int64_t blocks = (nodes - 2) / kNodesPerBlock;
-
-  qopt::ir::Model model;
-  model.mutable_proto_shell()->set_ir_version(8);
-  model.mutable_proto_shell()->set_producer_name("qopt_node_scale_gen");
-  model.SetOpsetVersion("", 13);
-  Graph& graph = model.graph();
-  graph.mutable_proto_shell()->set_name("node_scale");
+void BuildQdqModel(Graph& graph, int64_t blocks) {
   Builder b(graph);
-
   Value* x = graph.AddInput("input", FloatInfo({1, kWidth}));
   QParams xp = b.Params("input_q", 0.05f, 0);
   Value* xq = b.Q(x, xp, "input_QuantizeLinear");
@@ -138,6 +135,73 @@ int main(int argc, char** argv) {
   }
   graph.AddOutput(b.DQ(xq, xp, "output_DequantizeLinear"));
   graph.set_output_info(0, FloatInfo({1, kWidth}));
+}
+
+// The float blocks, and a calibration table (schema qopt-calib/1, the
+// fields quantize and smoothquant read) giving every tensor the range
+// [-4, 4] and per-channel maxima along its last axis.
+void BuildFloatModel(Graph& graph, int64_t blocks, std::ostream& calibration) {
+  Builder b(graph);
+  std::vector<std::string> tensors;
+  Value* x = graph.AddInput("input", FloatInfo({1, kWidth}));
+  tensors.push_back(x->name());
+  Value* shape = graph.AddInitializer("reshape_shape", Tensor::FromInt64s({2}, {1, kWidth}));
+  std::vector<float> weight(kWidth * kWidth);
+  for (int64_t i = 0; i < blocks; ++i) {
+    const std::string p = absl::StrCat("/block", i, "/");
+    for (size_t k = 0; k < weight.size(); ++k) weight[k] = static_cast<float>((k * 37 + i * 11) % 255) / 127 - 1;
+    Value* w = graph.AddInitializer(p + "MatMul_weight", Tensor::FromFloats({kWidth, kWidth}, weight));
+    Value* m = b.Op("MatMul", {x, w}, p + "MatMul");
+    Value* r = b.Op("Relu", {b.Op("Reshape", {m, shape}, p + "Reshape")}, p + "Relu");
+    Value* g = b.Op("Sigmoid", {r}, p + "Sigmoid");
+    Value* e = b.Op("Mul", {r, g}, p + "Mul");
+    Value* y = b.Op("Add", {e, x}, p + "Add");
+    for (Value* v : {m, r->producer()->input(0), r, g, e, y}) tensors.push_back(v->name());
+    x = y;
+  }
+  graph.AddOutput(x);
+  graph.set_output_info(0, FloatInfo({1, kWidth}));
+
+  calibration << "{\"schema\": \"qopt-calib/1\", \"tensors\": {";
+  const std::string channel_maxima = absl::StrCat("[", absl::StrJoin(std::vector<int>(kWidth, 4), ", "), "]");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    calibration
+        << (i ? ",\n" : "\n") << "  \"" << tensors[i]
+        << "\": {\"min\": -4, \"max\": 4, \"absmax\": 4, \"channel\": {\"axis\": 1, \"rule\": \"channels-last\", "
+        << "\"absmax\": " << channel_maxima << "}}";
+  }
+  calibration << "\n}}\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t nodes = 0;
+  if (argc < 3 || argc > 4 || !absl::SimpleAtoi(argv[2], &nodes) || nodes < kNodesPerBlock) return Usage();
+  std::string calibration_path;
+  if (argc == 4) {
+    if (!absl::StartsWith(argv[3], "--float=")) return Usage();
+    calibration_path = std::string(argv[3]).substr(8);
+  }
+  const bool float_model = !calibration_path.empty();
+  const int64_t blocks = (nodes - 2) / (float_model ? kNodesPerFloatBlock : kNodesPerBlock);
+
+  qopt::ir::Model model;
+  model.mutable_proto_shell()->set_ir_version(8);
+  model.mutable_proto_shell()->set_producer_name("qopt_node_scale_gen");
+  model.SetOpsetVersion("", 13);
+  Graph& graph = model.graph();
+  graph.mutable_proto_shell()->set_name("node_scale");
+  if (float_model) {
+    std::ofstream calibration(calibration_path);
+    BuildFloatModel(graph, blocks, calibration);
+    if (!calibration.flush()) {
+      std::cerr << "qopt_node_scale_gen: cannot write " << calibration_path << "\n";
+      return 1;
+    }
+  } else {
+    BuildQdqModel(graph, blocks);
+  }
 
   if (absl::Status s = qopt::ir::SaveModel(model, argv[1]); !s.ok()) {
     std::cerr << "qopt_node_scale_gen: " << s.message() << "\n";
