@@ -192,11 +192,16 @@ onnx::ModelProto ExportModel(const Model& model, bool keep_external) {
 }
 
 onnx::ModelProto ExportModelForShapeInference(const Model& model) {
-  onnx::ModelProto proto = model.proto_shell();
+  onnx::ModelProto proto;
+  ExportModelForShapeInference(model, &proto);
+  return proto;
+}
+
+void ExportModelForShapeInference(const Model& model, onnx::ModelProto* out) {
+  *out = model.proto_shell();
   Exporter exporter(/*keep_external=*/true, nullptr);
   exporter.OmitDataOver(kShapeInferenceMaxDataBytes);
-  exporter.ExportGraph(model.graph(), proto.mutable_graph());
-  return proto;
+  exporter.ExportGraph(model.graph(), out->mutable_graph());
 }
 
 namespace {

@@ -31,7 +31,8 @@ std::vector<Node*> Graph::node_list() const {
 Value* Graph::NewValue(std::string name, Value::Kind kind) {
   values_.push_back(std::unique_ptr<Value>(new Value(this, name, kind)));
   Value* v = values_.back().get();
-  value_position_[v] = std::prev(values_.end());
+  v->creation_index_ = next_value_index_++;
+  v->slot_ = values_.size() - 1;
   if (!name.empty()) {
     values_by_name_[name] = v;
     model_->ReserveName(name);
@@ -133,12 +134,22 @@ void Graph::UnlinkValue(Value* value) {
   value->erased_ = true;
   auto by_name = values_by_name_.find(value->name());
   if (by_name != values_by_name_.end() && by_name->second == value) values_by_name_.erase(by_name);
-  auto it = value_position_.find(value);
-  if (it != value_position_.end()) {
-    erased_values_.push_back(std::move(*it->second));
-    values_.erase(it->second);
-    value_position_.erase(it);
+  if (value->slot_ < values_.size() && values_[value->slot_].get() == value) {
+    erased_values_.push_back(std::move(values_[value->slot_]));
+    ++null_value_slots_;
+    if (null_value_slots_ > 64 && 2 * null_value_slots_ > values_.size()) CompactValueSlots();
   }
+}
+
+void Graph::CompactValueSlots() {
+  size_t kept = 0;
+  for (auto& v : values_) {
+    if (v == nullptr) continue;
+    v->slot_ = kept;
+    values_[kept++] = std::move(v);
+  }
+  values_.resize(kept);
+  null_value_slots_ = 0;
 }
 
 void Graph::CollectGarbage() {
@@ -268,8 +279,10 @@ Value* Graph::LookUp(absl::string_view name) const {
 
 std::vector<Value*> Graph::values() const {
   std::vector<Value*> out;
-  out.reserve(values_.size());
-  for (const auto& v : values_) out.push_back(v.get());
+  out.reserve(values_.size() - null_value_slots_);
+  for (const auto& v : values_) {
+    if (v != nullptr) out.push_back(v.get());
+  }
   return out;
 }
 

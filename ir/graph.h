@@ -126,6 +126,8 @@ class Graph {
 
   // All values defined in this graph, in creation order (not erased ones).
   std::vector<Value*> values() const;
+  // Above every creation_index() of this graph's values.
+  int64_t value_index_bound() const { return next_value_index_; }
 
   // Re-orders nodes topologically, keeping the current order where it is
   // already valid; an error names a node on a cycle.
@@ -149,6 +151,7 @@ class Graph {
   Value* NewValue(std::string name, Value::Kind kind);
   Node* NewNode(absl::string_view op_type, absl::string_view domain, absl::string_view name, Node* before);
   void UnlinkValue(Value* value);
+  void CompactValueSlots();
   void DropSubgraphUses(Node* node);
   void DropErasedValues() const {
     if (erased_interface_values_ > 0) DropErasedValuesNow();
@@ -167,9 +170,11 @@ class Graph {
   mutable bool order_cache_valid_ = false;
   absl::flat_hash_map<const Node*, std::list<std::unique_ptr<Node>>::iterator> node_position_;
   std::vector<std::unique_ptr<Node>> erased_nodes_;
-  std::list<std::unique_ptr<Value>> values_;
-  // Where each live value sits in values_, so erasing one is O(1).
-  absl::flat_hash_map<const Value*, std::list<std::unique_ptr<Value>>::iterator> value_position_;
+  // In creation order. An erased value leaves a null slot (O(1) erase; a
+  // contiguous array to walk, not a list); the slots are compacted once
+  // more than half are null. Each value knows its slot.
+  std::vector<std::unique_ptr<Value>> values_;
+  size_t null_value_slots_ = 0;
   absl::flat_hash_map<std::string, Value*> values_by_name_;
   std::vector<std::unique_ptr<Value>> erased_values_;
   mutable std::vector<Value*> inputs_;  // mutable: erased entries are dropped lazily
@@ -181,6 +186,7 @@ class Graph {
   std::vector<int64_t> orphan_ranks_;  // their positions in the file's value_info list
   onnx::GraphProto proto_shell_;
   int64_t next_node_index_ = 0;
+  int64_t next_value_index_ = 0;
 };
 
 }  // namespace qopt::ir

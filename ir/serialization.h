@@ -49,6 +49,10 @@ inline constexpr int64_t kShapeInferenceMaxDataBytes = 4096;
 // Inference needs no weights, and copying them would cost the model's size
 // in memory on every verification.
 onnx::ModelProto ExportModelForShapeInference(const Model& model);
+// Same, into `out`, which may live on a protobuf Arena: the shape check
+// builds, infers and drops a message per node, and an arena makes that one
+// contiguous allocation freed at once instead of millions of small ones.
+void ExportModelForShapeInference(const Model& model, onnx::ModelProto* out);
 
 struct SaveOptions {
   enum class ExternalData {

@@ -55,6 +55,10 @@ class Value {
   bool is_graph_output() const { return output_uses_ > 0; }
   // Erased from its graph (the memory lives until the graph collects garbage).
   bool is_erased() const { return erased_; }
+  // Dense and unique within the graph (0, 1, 2, ... in creation order, never
+  // reused): per-value tables can be vectors indexed by it instead of hash
+  // maps (Graph::value_index_bound()).
+  int64_t creation_index() const { return creation_index_; }
 
   // The tensor this value always holds, whichever way the file wrote it: an
   // initializer that is not also a graph input, or the output of a Constant
@@ -102,6 +106,8 @@ class Value {
   bool has_info_ = false;
   onnx::ValueInfoProto info_;
   int64_t info_rank_ = INT64_MAX;  // position in the file's value_info list
+  int64_t creation_index_ = 0;
+  size_t slot_ = 0;  // index in the graph's values_
   bool erased_ = false;
   mutable std::unique_ptr<Tensor> constant_cache_;  // value_float(s)/value_int(s) of a Constant node
 };

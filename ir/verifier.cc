@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/arena.h"
 #include "ir/graph.h"
 #include "ir/op_types.h"
 #include "ir/serialization.h"
@@ -134,9 +135,34 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
   CollectElementTypeProblems(graph, signatures, out);
 }
 
-// `visible` holds the values of enclosing graphs defined before the node that
+// Which values are defined so far, per graph in scope: a bit per creation
+// index, so a look-up is an index, not a hash (one per node input and
+// output; the hash set this replaces was most of the structural check's
+// cost at 10^6 nodes, and was copied for every sub-graph). A graph leaves
+// the table when its scope ends, so its values are not visible outside it.
+class Visibility {
+ public:
+  void Enter(const Graph& graph) { defined_[&graph].assign(graph.value_index_bound(), false); }
+  void Leave(const Graph& graph) { defined_.erase(&graph); }
+  void Define(const Value* v) {
+    auto it = defined_.find(v->graph());
+    if (it != defined_.end() && v->creation_index() < static_cast<int64_t>(it->second.size())) {
+      it->second[v->creation_index()] = true;
+    }
+  }
+  bool IsVisible(const Value* v) const {
+    auto it = defined_.find(v->graph());
+    return it != defined_.end() && v->creation_index() < static_cast<int64_t>(it->second.size()) &&
+           it->second[v->creation_index()] && !v->is_erased();
+  }
+
+ private:
+  absl::flat_hash_map<const Graph*, std::vector<bool>> defined_;
+};
+
+// `visible` has the values of enclosing graphs defined before the node that
 // owns this graph; values of this graph join it as they become defined.
-absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> visible) {
+absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
   // A value of this graph: graph() says so for every live value.
   auto own = [&](const Value* v) { return v->graph() == &graph && !v->is_erased(); };
   // Whether a value lists a use: a scan of its uses, or for a value with
@@ -150,9 +176,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
     return v->uses().size() > kScanLimit && own(v) ? listed.contains({v, use.user, use.index, use.output_of})
                                                    : HasUse(v, use);
   };
-  size_t num_values = 0;
   for (const Value* v : graph.values()) {
-    ++num_values;
     // Two values of one name cannot both be the table's entry for it, so
     // this also finds a name defined twice.
     if (const Value* named = graph.FindValue(v->name()); named != v) {
@@ -186,9 +210,9 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
       }
     }
   }
-  visible.reserve(visible.size() + num_values);
-  for (const Value* v : graph.inputs()) visible.insert(v);
-  for (const Value* v : graph.initializers()) visible.insert(v);
+  visible.Enter(graph);
+  for (const Value* v : graph.inputs()) visible.Define(v);
+  for (const Value* v : graph.initializers()) visible.Define(v);
 
   for (const Node* node : graph.node_list()) {
     if (node->is_erased() || node->graph() != &graph) {
@@ -197,7 +221,7 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
     for (int i = 0; i < node->num_inputs(); ++i) {
       const Value* v = node->input(i);
       if (v == nullptr) continue;
-      if (!visible.contains(v)) {
+      if (!visible.IsVisible(v)) {
         bool later = own(v);
         return Error(graph, absl::StrCat("node ", node->Describe(), " input ", i, " '", v->name(), "' ",
                                          later ? "is used before it is defined (cycle or unsorted nodes)"
@@ -217,18 +241,19 @@ absl::Status VerifyScope(const Graph& graph, absl::flat_hash_set<const Value*> v
         return Error(graph, absl::StrCat("output ", i, " '", v->name(), "' of node ", node->Describe(),
                                          " does not name the node as its producer"));
       }
-      visible.insert(v);
+      visible.Define(v);
     }
   }
   for (int i = 0; i < static_cast<int>(graph.outputs().size()); ++i) {
     const Value* v = graph.outputs()[i];
-    if (v == nullptr || !visible.contains(v)) {
+    if (v == nullptr || !visible.IsVisible(v)) {
       return Error(graph, absl::StrCat("graph output ", i, " is not defined"));
     }
     if (!lists(v, Use{nullptr, i, const_cast<Graph*>(&graph)})) {
       return Error(graph, absl::StrCat("value '", v->name(), "' does not list its use as graph output ", i));
     }
   }
+  visible.Leave(graph);
   return absl::OkStatus();
 }
 
@@ -267,7 +292,11 @@ void CollectShapeProblems(const Model& model, std::vector<VerifierProblem>& out)
   if (!WhyNoShapeInference(model).empty()) return;
   // Inference sees only what defines values (inputs, initializers, nodes),
   // not the declarations under test.
-  onnx::ModelProto proto = ExportModelForShapeInference(model);
+  // On an arena: the export makes several messages per node, inference adds
+  // a value_info per value, and all of it is dropped at the end together.
+  google::protobuf::Arena arena;
+  onnx::ModelProto& proto = *google::protobuf::Arena::CreateMessage<onnx::ModelProto>(&arena);
+  ExportModelForShapeInference(model, &proto);
   onnx::GraphProto* g = proto.mutable_graph();
   g->clear_value_info();
   for (onnx::ValueInfoProto& output : *g->mutable_output()) output.clear_type();
@@ -309,11 +338,12 @@ absl::Status FirstNotTolerated(const std::vector<VerifierProblem>& problems, con
 }
 
 absl::Status VerifyStructure(const Graph& graph) {
-  absl::flat_hash_set<const Value*> visible;
+  Visibility visible;
   for (const Graph* g = graph.parent_graph(); g != nullptr; g = g->parent_graph()) {
-    for (const Value* v : g->values()) visible.insert(v);
+    visible.Enter(*g);
+    for (const Value* v : g->values()) visible.Define(v);
   }
-  return VerifyScope(graph, std::move(visible));
+  return VerifyScope(graph, visible);
 }
 
 }  // namespace
