@@ -295,9 +295,12 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool 
     if (absl::Status s = ImportAttributes(std::move(*np.mutable_attribute()), node, attribute_payloads); !s.ok()) {
       return s;
     }
-    np.clear_input();
-    np.clear_output();
-    np.clear_attribute();
+    // Freed, not cleared: a cleared repeated field keeps its strings for
+    // reuse, which kept every input and output name of the file allocated a
+    // second time in the shell for the model's lifetime.
+    google::protobuf::RepeatedPtrField<std::string>().Swap(np.mutable_input());
+    google::protobuf::RepeatedPtrField<std::string>().Swap(np.mutable_output());
+    google::protobuf::RepeatedPtrField<onnx::AttributeProto>().Swap(np.mutable_attribute());
     node->proto_shell_ = std::move(np);
   }
 
