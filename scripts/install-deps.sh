@@ -9,6 +9,7 @@ apt_packages=(
   cmake ninja-build g++ pkg-config python3
   libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libre2-dev libgraphviz-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev llvm-14-tools imagemagick fonts-dejavu-core
+  libgoogle-perftools-dev  # tcmalloc for qopt-opt (QOPT_TCMALLOC in CMakeLists.txt)
   libonnx-testdata  # ONNX's backend node tests: tests/ort/backend_node_tests.sh
   clang-14 libclang-rt-14-dev  # the sanitizer suite and libFuzzer: scripts/sanitize.sh
   pybind11-dev python3-dev python3-onnx  # `import qopt` (python/) and its tests (tests/python)
