@@ -229,7 +229,7 @@ void Graph::RenameValue(Value* value, absl::string_view new_name) {
 
 void Graph::ReplaceAllUsesWith(Value* from, Value* to) {
   if (from == to) return;
-  std::vector<Use> uses = from->uses_;
+  UseList uses = from->uses_;
   std::vector<Use> output_uses;
   for (const Use& use : uses) {
     if (use.is_graph_output()) {

@@ -6,8 +6,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
 
 #include "ir/tensor.h"
 #include "ir/value.h"
@@ -47,6 +48,11 @@ class Attribute {
   std::vector<std::unique_ptr<Graph>> graphs_;    // g (one) or graphs
 };
 
+// A node's operands, stored in the node up to a typical count (see UseList
+// in value.h for why).
+using NodeInputs = absl::InlinedVector<Value*, 4>;
+using NodeOutputs = absl::InlinedVector<Value*, 1>;
+
 class Node {
  public:
   ~Node();
@@ -67,7 +73,7 @@ class Node {
   Graph* graph() const { return graph_; }
 
   // Inputs; an omitted optional input is null.
-  const std::vector<Value*>& inputs() const { return inputs_; }
+  const NodeInputs& inputs() const { return inputs_; }
   Value* input(int i) const { return i < static_cast<int>(inputs_.size()) ? inputs_[i] : nullptr; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
   void SetInput(int i, Value* value);
@@ -76,7 +82,7 @@ class Node {
   void RemoveInput(int i);
 
   // Outputs; an omitted optional output is null.
-  const std::vector<Value*>& outputs() const { return outputs_; }
+  const NodeOutputs& outputs() const { return outputs_; }
   Value* output(int i = 0) const { return i < static_cast<int>(outputs_.size()) ? outputs_[i] : nullptr; }
   int num_outputs() const { return static_cast<int>(outputs_.size()); }
 
@@ -127,8 +133,8 @@ class Node {
   std::string domain_;
   std::string name_;
   Graph* graph_;
-  std::vector<Value*> inputs_;
-  std::vector<Value*> outputs_;
+  NodeInputs inputs_;
+  NodeOutputs outputs_;
   std::vector<Attribute> attributes_;
   onnx::NodeProto proto_shell_;
   bool erased_ = false;

@@ -28,10 +28,11 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "ir/element_type.h"
 #include "ir/graph.h"
 #include "ir/node.h"
@@ -749,7 +750,7 @@ bool Printer::FormatAttribute(const Attribute& attribute, int indent, std::strin
 }
 
 void Printer::PrintNode(const Node& node, int indent) {
-  auto name_list = [](const std::vector<Value*>& values) {
+  auto name_list = [](absl::Span<Value* const> values) {
     std::string out;
     for (size_t i = 0; i < values.size(); ++i) {
       if (i > 0) out.append(", ");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "ir/element_type.h"
 #include "ir/tensor.h"
 #include "onnx/onnx_pb.h"
@@ -34,6 +35,12 @@ struct Dim {
   bool is_known() const { return value.has_value(); }
 };
 
+// A value's uses, the first two stored in the value itself: most values
+// have one or two, and walking them is the most common step of a pass or
+// the verifier; a separate allocation per value made each walk a cache miss
+// on large graphs (docs/benchmarks.md, "Inline operand and use lists").
+using UseList = absl::InlinedVector<Use, 2>;
+
 class Value {
  public:
   enum class Kind {
@@ -50,7 +57,7 @@ class Value {
   Node* producer() const { return producer_; }
   int output_index() const { return output_index_; }
 
-  const std::vector<Use>& uses() const { return uses_; }
+  const UseList& uses() const { return uses_; }
   bool has_uses() const { return !uses_.empty(); }
   bool is_graph_output() const { return output_uses_ > 0; }
   // Erased from its graph (the memory lives until the graph collects garbage).
@@ -100,7 +107,7 @@ class Value {
   Graph* graph_;
   Node* producer_ = nullptr;
   int output_index_ = -1;
-  std::vector<Use> uses_;
+  UseList uses_;
   int output_uses_ = 0;  // how many of uses_ are graph outputs: is_graph_output() without a scan
   std::unique_ptr<Tensor> initializer_;
   bool has_info_ = false;

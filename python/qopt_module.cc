@@ -125,10 +125,12 @@ py::object Wrap(const std::shared_ptr<PassCall>& call, ir::Value* value) {
   return py::cast(ValueHandle{{call, value}});
 }
 
-template <typename T>
-py::list WrapAll(const std::shared_ptr<PassCall>& call, const std::vector<T*>& items) {
+// `items`: a container of node or value pointers (std::vector, or a node's
+// inline operand lists).
+template <typename Items>
+py::list WrapAll(const std::shared_ptr<PassCall>& call, const Items& items) {
   py::list out;
-  for (T* item : items) out.append(Wrap(call, item));
+  for (auto* item : items) out.append(Wrap(call, item));
   return out;
 }
 

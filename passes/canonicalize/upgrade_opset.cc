@@ -209,7 +209,7 @@ class UpgradeOpset : public Pass {
     graph.MoveBefore(node, reshape);
     // `out` is used by the Reshape now too: point every other use at the
     // Reshape's output.
-    std::vector<ir::Use> uses = out->uses();
+    ir::UseList uses = out->uses();
     for (const ir::Use& use : uses) {
       if (use.user == reshape) continue;
       if (use.is_graph_output()) continue;

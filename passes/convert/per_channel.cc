@@ -248,7 +248,7 @@ class PerChannel : public Pass {
     // A QuantizeLinear nobody reads any more goes first, so that its scale
     // and zero point, then read by the DequantizeLinear alone, keep their names.
     if (q_node != nullptr && !q_node->output()->has_uses() && !q_node->output()->is_graph_output()) {
-      const std::vector<ir::Value*> q_inputs = q_node->inputs();
+      const ir::NodeInputs q_inputs = q_node->inputs();
       graph.EraseNode(q_node);
       for (ir::Value* v : q_inputs) {
         if (v != nullptr && v != dq.input(1) && v != dq.input(2)) EraseIfUnused(graph, v);

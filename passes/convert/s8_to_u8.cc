@@ -462,7 +462,7 @@ class S8ToU8 : public Pass {
 
   // int8 graph input x: its readers get DQ(x; 1, 0) -> Q(1, 128), uint8.
   void ConvertGraphInput(ir::Graph& graph, ir::Value* x) {
-    std::vector<ir::Use> uses = x->uses();
+    ir::UseList uses = x->uses();
     ir::Node* first = graph.FirstNode();
     ir::Model& model = *graph.model();
     ir::Node* dq = graph.AddNodeWithOutputNames("DequantizeLinear", {x, One(graph), S8Zero(graph)},

@@ -112,7 +112,7 @@ class PropagateQdq : public Pass {
                                    dqs[0]->domain(), absl::StrCat(out->name(), "_DequantizeLinear"));
       dq->output()->set_type_info(out->type_info());
       // Users of the op's output read the new DQ; the op's output is integer.
-      for (const ir::Use& use : std::vector<ir::Use>(out->uses())) {
+      for (const ir::Use& use : ir::UseList(out->uses())) {
         if (use.user != dq) rewriter.SetInput(*use.user, use.index, dq->output());
       }
       fuse_qdq::SetIntegerType(out, type, out);

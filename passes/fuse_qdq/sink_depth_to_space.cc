@@ -426,7 +426,7 @@ class SinkDepthToSpace : public Pass {
     const ir::Value* stored = op.dq != nullptr ? op.dq->input(0) : op.value;
     ir::Value* constant = graph.AddInitializer(absl::StrCat(stored->name(), "_d2s_sunk"), *std::move(data));
     if (op.dq == nullptr) return constant;
-    std::vector<ir::Value*> inputs(op.dq->inputs());
+    std::vector<ir::Value*> inputs(op.dq->inputs().begin(), op.dq->inputs().end());
     inputs[0] = constant;
     if (op.params->per_channel()) {
       // Spread the scales and zero points with the rows.
@@ -472,7 +472,7 @@ class SinkDepthToSpace : public Pass {
     ir::Value* conv_in = x;
     ir::ElementType float_type = x->elem_type();
     if (site.act_dq != nullptr) {
-      std::vector<ir::Value*> inputs(site.act_dq->inputs());
+      std::vector<ir::Value*> inputs(site.act_dq->inputs().begin(), site.act_dq->inputs().end());
       inputs[0] = x;
       ir::Node* dq = AddLike(graph, *site.act_dq, inputs, conv, site.act_dq->output(), true);
       float_type = DequantizedType(*site.act_dq);
@@ -493,7 +493,7 @@ class SinkDepthToSpace : public Pass {
     ir::Value* d2s_in = wide_conv->output();
     ir::Value* replaced = conv->output();  // what the new DepthToSpace stands for
     if (site.out_q != nullptr) {
-      std::vector<ir::Value*> inputs(site.out_q->inputs());
+      std::vector<ir::Value*> inputs(site.out_q->inputs().begin(), site.out_q->inputs().end());
       inputs[0] = wide_conv->output();
       // At the old Q's place: its scale and zero point may be Constant nodes
       // between the Conv and the Q.

@@ -117,7 +117,7 @@ class DynamicQuantizer {
   void Replace(ir::Node* node, ir::Value* result) {
     ir::Value* y = node->output();
     if (y->has_type_info() && !result->has_type_info()) result->set_type_info(y->type_info());
-    for (const ir::Use& use : std::vector<ir::Use>(y->uses())) {
+    for (const ir::Use& use : ir::UseList(y->uses())) {
       if (use.is_graph_output()) {
         use.output_of->SetOutput(use.index, result);
       } else {

@@ -416,7 +416,7 @@ class Quantize : public Pass {
 
   // Points every use of `from` (but `except`) at `to`.
   static void Rewire(ir::Value* from, ir::Value* to, const ir::Node* except) {
-    std::vector<ir::Use> uses = from->uses();
+    ir::UseList uses = from->uses();
     for (const ir::Use& use : uses) {
       if (use.is_graph_output() || use.user == except) continue;
       use.user->SetInput(use.index, to);
@@ -469,7 +469,7 @@ class Quantize : public Pass {
     ++dq_added_;
     Rewire(v, dq->output(), q);
     if (is_output) {
-      for (const ir::Use& use : std::vector<ir::Use>(v->uses())) {
+      for (const ir::Use& use : ir::UseList(v->uses())) {
         if (use.is_graph_output()) use.output_of->SetOutput(use.index, dq->output());
       }
     }
