@@ -34,7 +34,7 @@ Value* Graph::NewValue(std::string name, Value::Kind kind) {
   v->creation_index_ = next_value_index_++;
   v->slot_ = values_.size() - 1;
   if (!name.empty()) {
-    values_by_name_[name] = v;
+    SetNameTableEntry(v);
     model_->ReserveName(name);
   }
   return v;
@@ -218,7 +218,7 @@ void Graph::RenameValue(Value* value, absl::string_view new_name) {
   auto by_name = values_by_name_.find(value->name());
   if (by_name != values_by_name_.end() && by_name->second == value) values_by_name_.erase(by_name);
   value->name_ = std::string(new_name);
-  values_by_name_[value->name_] = value;
+  SetNameTableEntry(value);
   model_->ReserveName(new_name);
   if (value->initializer_) value->initializer_->set_name(value->name_);
   if (value->has_info_) value->info_.set_name(value->name_);
@@ -268,6 +268,41 @@ void Graph::ReplaceAllUsesWith(Value* from, Value* to) {
 Value* Graph::FindValue(absl::string_view name) const {
   auto it = values_by_name_.find(name);
   return it == values_by_name_.end() ? nullptr : it->second;
+}
+
+void Graph::SetNameTableEntry(Value* value) {
+  // erase + emplace, not operator[]: an entry's key must view the name of
+  // the value it maps to, and assigning to an existing entry keeps the old key.
+  values_by_name_.erase(value->name_);
+  values_by_name_.emplace(value->name_, value);
+}
+
+absl::Status Graph::CheckNameTable() const {
+  size_t live_values = 0;
+  for (const auto& v : values_) live_values += v != nullptr && !v->erased_;
+  bool consistent = live_values == values_by_name_.size();
+  for (auto it = values_by_name_.begin(); consistent && it != values_by_name_.end(); ++it) {
+    const Value* v = it->second;
+    consistent = v != nullptr && v->graph_ == this && !v->erased_ && it->first.data() == v->name_.data() &&
+                 it->first.size() == v->name_.size();
+  }
+  if (consistent) return absl::OkStatus();
+  // Only a broken graph gets here: find a value to name.
+  for (const auto& v : values_) {
+    if (v == nullptr || v->erased_) continue;
+    if (const Value* named = FindValue(v->name()); named != v.get()) {
+      return absl::InternalError(named != nullptr
+                                     ? absl::StrCat("value '", v->name(), "' is defined twice")
+                                     : absl::StrCat("value '", v->name(), "' is missing from the graph's name table"));
+    }
+  }
+  for (const auto& [name, v] : values_by_name_) {
+    if (v == nullptr || v->graph_ != this || v->erased_ || name != v->name_) {
+      return absl::InternalError(absl::StrCat("the name table's entry '", name, "' is stale"));
+    }
+  }
+  return absl::InternalError(
+      absl::StrCat("the name table has ", values_by_name_.size(), " entries for ", live_values, " values"));
 }
 
 Value* Graph::LookUp(absl::string_view name) const {

@@ -176,14 +176,10 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
     return v->uses().size() > kScanLimit && own(v) ? listed.contains({v, use.user, use.index, use.output_of})
                                                    : HasUse(v, use);
   };
+  // Every live value is in the name table under its own name, and nothing
+  // else is: this also finds a name defined twice.
+  if (absl::Status s = graph.CheckNameTable(); !s.ok()) return Error(graph, s.message());
   for (const Value* v : graph.values()) {
-    // Two values of one name cannot both be the table's entry for it, so
-    // this also finds a name defined twice.
-    if (const Value* named = graph.FindValue(v->name()); named != v) {
-      return Error(graph, named != nullptr
-                              ? absl::StrCat("value '", v->name(), "' is defined twice")
-                              : absl::StrCat("value '", v->name(), "' is missing from the graph's name table"));
-    }
     const bool many_uses = v->uses().size() > kScanLimit;
     for (const Use& use : v->uses()) {
       if (many_uses) listed.insert({v, use.user, use.index, use.output_of});
