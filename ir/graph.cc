@@ -75,8 +75,7 @@ Node* Graph::AddNodeWithOutputNames(absl::string_view op_type, const std::vector
     }
     QOPT_CHECK(FindValue(output_names[i]) == nullptr, "output name already defined in this graph");
     Value* out = NewValue(output_names[i], Value::Kind::kNodeOutput);
-    out->producer_ = node;
-    out->output_index_ = i;
+    out->SetProducer(node, i);
     node->outputs_.push_back(out);
   }
   return node;
@@ -278,8 +277,11 @@ void Graph::SetNameTableEntry(Value* value) {
 }
 
 absl::Status Graph::CheckNameTable() const {
-  size_t live_values = 0;
-  for (const auto& v : values_) live_values += v != nullptr && !v->erased_;
+  // Erasing a value empties its slot (UnlinkValue), so the live values are
+  // the filled slots; no visit to each value to count them. Distinct entries
+  // view distinct names, so as many good entries as live values means each
+  // live value has one.
+  const size_t live_values = values_.size() - null_value_slots_;
   bool consistent = live_values == values_by_name_.size();
   for (auto it = values_by_name_.begin(); consistent && it != values_by_name_.end(); ++it) {
     const Value* v = it->second;

@@ -262,8 +262,7 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool 
       }
       auto v = define(name, Value::Kind::kNodeOutput, DescribeProto(np, i));
       if (!v.ok()) return v.status();
-      (*v)->producer_ = node;
-      (*v)->output_index_ = o;
+      (*v)->SetProducer(node, o);
       node->outputs_.push_back(*v);
     }
     nodes.push_back(node);

@@ -126,19 +126,24 @@ class Node {
   friend class Importer;
   friend class Exporter;
   Node(Graph* graph, std::string op_type, std::string domain, std::string name)
-      : op_type_(std::move(op_type)), domain_(std::move(domain)), name_(std::move(name)), graph_(graph) {}
+      : graph_(graph), op_type_(std::move(op_type)), domain_(std::move(domain)), name_(std::move(name)) {}
   Attribute& GetOrAddAttribute(absl::string_view name, onnx::AttributeProto::AttributeType type);
 
-  std::string op_type_;
-  std::string domain_;
-  std::string name_;
+  // What a walk of the def-use chains reads of every node it passes (the
+  // verifier checks each use with is_erased() and input(i)) comes first, in
+  // one or two cache lines; on a graph too large for the cache each further
+  // line is a miss per use (docs/benchmarks.md, "The name table, field order
+  // and repeated runs").
   Graph* graph_;
-  NodeInputs inputs_;
-  NodeOutputs outputs_;
-  std::vector<Attribute> attributes_;
-  onnx::NodeProto proto_shell_;
   bool erased_ = false;
   int64_t creation_index_ = 0;  // for stable ordering and messages
+  NodeInputs inputs_;
+  NodeOutputs outputs_;
+  std::string op_type_;
+  std::string domain_;
+  std::vector<Attribute> attributes_;
+  std::string name_;
+  onnx::NodeProto proto_shell_;
 };
 
 }  // namespace qopt::ir

@@ -1,6 +1,7 @@
 #include "ir/value.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "ir/graph.h"
 #include "ir/node.h"
@@ -26,7 +27,7 @@ std::unique_ptr<Tensor> TensorFromConstantAttribute(const Node& node) {
 
 const Tensor* Value::constant() const {
   if (kind_ == Kind::kInitializer) return initializer_.get();
-  if (kind_ != Kind::kNodeOutput || producer_ == nullptr || !producer_->Is("Constant")) return nullptr;
+  if (kind_ != Kind::kNodeOutput || !producer_is_constant_) return nullptr;
   if (const Tensor* t = producer_->GetTensor("value")) return t;
   if (!constant_cache_) constant_cache_ = TensorFromConstantAttribute(*producer_);
   return constant_cache_.get();
@@ -36,6 +37,16 @@ void Value::set_type_info(const onnx::ValueInfoProto& info) {
   info_ = info;
   info_.set_name(name_);
   has_info_ = true;
+  // -1 also for an element type a file made up beyond int16: elem_type()
+  // then reads it from info_ itself.
+  const int32_t elem = info_.type().has_tensor_type() ? info_.type().tensor_type().elem_type() : -1;
+  declared_elem_type_ = elem >= 0 && elem <= INT16_MAX ? static_cast<int16_t>(elem) : int16_t{-1};
+}
+
+void Value::SetProducer(Node* node, int output_index) {
+  producer_ = node;
+  output_index_ = output_index;
+  producer_is_constant_ = node->Is("Constant");
 }
 
 namespace {
@@ -56,7 +67,12 @@ const onnx::TypeProto* DeclaredType(const Value& v) {
 }  // namespace
 
 ElementType Value::elem_type() const {
-  if (const onnx::TypeProto* type = DeclaredType(*this); type && type->tensor_type().elem_type() != 0) {
+  if (declared_elem_type_ > 0) return static_cast<ElementType>(declared_elem_type_);
+  // declared_elem_type_ == 0: a tensor type of unknown element type, which
+  // DeclaredType would return as is; otherwise look for a graph output's
+  // (or read an element type too large for the copy).
+  if (const onnx::TypeProto* type = declared_elem_type_ == 0 ? nullptr : DeclaredType(*this);
+      type && type->tensor_type().elem_type() != 0) {
     return static_cast<ElementType>(type->tensor_type().elem_type());
   }
   if (const Tensor* t = constant()) return t->type();

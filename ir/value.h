@@ -38,12 +38,12 @@ struct Dim {
 // A value's uses, the first two stored in the value itself: most values
 // have one or two, and walking them is the most common step of a pass or
 // the verifier; a separate allocation per value made each walk a cache miss
-// on large graphs (docs/benchmarks.md, "Inline operand and use lists").
+// on large graphs (docs/benchmarks.md, "The allocator and inline operand lists").
 using UseList = absl::InlinedVector<Use, 2>;
 
 class Value {
  public:
-  enum class Kind {
+  enum class Kind : uint8_t {
     kGraphInput,   // a graph input (possibly with an initializer as default)
     kInitializer,  // a graph initializer that is not an input: a constant
     kNodeOutput,   // an output of a node (Constant nodes included)
@@ -95,27 +95,38 @@ class Value {
   friend class Importer;
   friend class Exporter;
 
-  Value(Graph* graph, std::string name, Kind kind) : name_(std::move(name)), kind_(kind), graph_(graph) {}
+  Value(Graph* graph, std::string name, Kind kind) : graph_(graph), kind_(kind), name_(std::move(name)) {}
   void AddUse(Use use) {
     uses_.push_back(use);
     if (use.is_graph_output()) ++output_uses_;
   }
   void RemoveUse(Use use);
+  // Called once, when the node that makes this value is created.
+  void SetProducer(Node* node, int output_index);
 
-  std::string name_;
-  Kind kind_;
+  // The fields a walk of the def-use chains reads (graph, liveness, producer,
+  // uses) come first and together, as in Node.
   Graph* graph_;
   Node* producer_ = nullptr;
+  int64_t creation_index_ = 0;
   int output_index_ = -1;
-  UseList uses_;
   int output_uses_ = 0;  // how many of uses_ are graph outputs: is_graph_output() without a scan
-  std::unique_ptr<Tensor> initializer_;
+  Kind kind_;
+  bool erased_ = false;
   bool has_info_ = false;
+  // Copies of what constant() and elem_type() ask most (a pass asks them of
+  // every operand it looks at): whether the producer is a Constant node (a
+  // node's op type never changes), and the element type of info_'s tensor
+  // type, -1 when info_ has none (set_type_info is info_'s only writer).
+  // Each saves a miss on another object on graphs too large for the cache.
+  bool producer_is_constant_ = false;
+  int16_t declared_elem_type_ = -1;
+  UseList uses_;
+  std::string name_;
+  std::unique_ptr<Tensor> initializer_;
+  size_t slot_ = 0;  // index in the graph's values_
   onnx::ValueInfoProto info_;
   int64_t info_rank_ = INT64_MAX;  // position in the file's value_info list
-  int64_t creation_index_ = 0;
-  size_t slot_ = 0;  // index in the graph's values_
-  bool erased_ = false;
   mutable std::unique_ptr<Tensor> constant_cache_;  // value_float(s)/value_int(s) of a Constant node
 };
 

@@ -173,6 +173,51 @@ g (float[2] X) => (float[2] Y) <float[2] W = {1, 2}> {
   EXPECT_EQ(*g.FindValue("S")->constant()->ToDoubles(), (std::vector<double>{5}));
   EXPECT_EQ(g.FindValue("X")->constant(), nullptr);
   EXPECT_EQ(g.FindValue("A")->constant(), nullptr);
+
+  // A Constant node a pass adds, its tensor set afterwards, is one too; the
+  // other nodes' outputs are not.
+  ir::Node* added = g.AddNode("Constant", {}, 1, g.FindValue("A")->producer());
+  ir::Node* neg = g.AddNode("Neg", {g.FindValue("X")}, 1, g.FindValue("A")->producer());
+  EXPECT_EQ(added->output(0)->constant(), nullptr);  // no value yet
+  added->SetFloat("value_float", 7.0f);
+  ASSERT_NE(added->output(0)->constant(), nullptr);
+  EXPECT_EQ(*added->output(0)->constant()->ToDoubles(), (std::vector<double>{7}));
+  EXPECT_EQ(neg->output(0)->constant(), nullptr);
+}
+
+// Value keeps a copy of its declared element type; each declaration
+// replaces it, and what the copy cannot hold is read from the declaration.
+TEST(Graph, ElementTypeFollowsEachDeclaration) {
+  auto model = Parse(kChain);
+  ir::Graph& g = model->graph();
+  ir::Value* a = g.FindValue("A");
+  EXPECT_EQ(a->elem_type(), ir::ElementType::kUndefined);
+  EXPECT_EQ(g.FindValue("Y")->elem_type(), ir::ElementType::kFloat);  // the graph output's entry
+  onnx::ValueInfoProto info;
+  info.mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT8);
+  a->set_type_info(info);
+  EXPECT_EQ(a->elem_type(), ir::ElementType::kInt8);
+  info.mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT16);
+  a->set_type_info(info);
+  EXPECT_EQ(a->elem_type(), ir::ElementType::kFloat16);
+  info.mutable_type()->mutable_tensor_type()->set_elem_type(70001);  // 70001 % 65536 is 4465
+  a->set_type_info(info);
+  EXPECT_EQ(static_cast<int>(a->elem_type()), 70001);
+  info.mutable_type()->mutable_tensor_type()->clear_elem_type();
+  a->set_type_info(info);
+  EXPECT_EQ(a->elem_type(), ir::ElementType::kUndefined);
+}
+
+// The verifier's walk of the name table finds an entry a rename left
+// behind as surely as the look-up per value did; a rename keeps it right.
+TEST(Graph, NameTableFollowsRenames) {
+  auto model = Parse(kChain);
+  ir::Graph& g = model->graph();
+  g.RenameValue(g.FindValue("A"), "A_renamed");
+  EXPECT_EQ(g.FindValue("A"), nullptr);
+  ASSERT_NE(g.FindValue("A_renamed"), nullptr);
+  EXPECT_TRUE(g.CheckNameTable().ok()) << g.CheckNameTable();
+  EXPECT_TRUE(ir::Verify(*model).ok()) << ir::Verify(*model);
 }
 
 }  // namespace
