@@ -298,7 +298,10 @@ void CollectShapeProblems(const Model& model, std::vector<VerifierProblem>& out)
   for (onnx::ValueInfoProto& output : *g->mutable_output()) output.clear_type();
   // Where libonnx gives up on the whole model there is nothing to judge.
   if (!RunShapeInference(proto, /*data_propagation=*/false).ok()) return;
-  absl::flat_hash_map<std::string, const onnx::TypeProto*> inferred;
+  // Keyed by views of the names in `proto`, which outlives the map: no copy
+  // of every value's name.
+  absl::flat_hash_map<absl::string_view, const onnx::TypeProto*> inferred;
+  inferred.reserve(g->value_info_size() + g->output_size());
   for (const auto* list : {&g->value_info(), &g->output()}) {
     for (const onnx::ValueInfoProto& info : *list) {
       if (info.has_type()) inferred[info.name()] = &info.type();
