@@ -214,6 +214,10 @@ void Graph::DropErasedValuesNow() const {
 }
 
 void Graph::RenameValue(Value* value, absl::string_view new_name) {
+  // The table's key for `value` views its name: a value of another graph, or
+  // an erased one, would leave an entry viewing a reassigned (or, after
+  // CollectGarbage, freed) string.
+  QOPT_CHECK(value->graph_ == this && !value->erased_, "RenameValue of a value not live in this graph");
   auto by_name = values_by_name_.find(value->name());
   if (by_name != values_by_name_.end() && by_name->second == value) values_by_name_.erase(by_name);
   value->name_ = std::string(new_name);
