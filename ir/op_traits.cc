@@ -32,11 +32,13 @@ absl::string_view Canonical(absl::string_view domain) { return domain == "ai.onn
 
 const OpTraits* FindOpTraits(absl::string_view domain, absl::string_view op_type) {
   static const auto* index = [] {
-    auto* m = new absl::flat_hash_map<std::pair<std::string, std::string>, const OpTraits*>();
-    for (const OpTraits& t : Table()) m->emplace(std::make_pair(std::string(t.domain), std::string(t.op_type)), &t);
+    // Keys view the table's own static strings: a look-up builds no string
+    // (Value::SetProducer asks once per value a graph creates).
+    auto* m = new absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, const OpTraits*>();
+    for (const OpTraits& t : Table()) m->emplace(std::make_pair(t.domain, t.op_type), &t);
     return m;
   }();
-  auto it = index->find(std::make_pair(std::string(Canonical(domain)), std::string(op_type)));
+  auto it = index->find(std::make_pair(Canonical(domain), op_type));
   return it == index->end() ? nullptr : it->second;
 }
 
