@@ -5,6 +5,7 @@
 
 #include "ir/graph.h"
 #include "ir/node.h"
+#include "ir/op_traits.h"
 
 namespace qopt::ir {
 namespace {
@@ -46,7 +47,7 @@ void Value::set_type_info(const onnx::ValueInfoProto& info) {
 void Value::SetProducer(Node* node, int output_index) {
   producer_ = node;
   output_index_ = output_index;
-  producer_is_constant_ = node->Is("Constant");
+  producer_is_constant_ = HasTrait(*node, kConstantOp);
 }
 
 namespace {
