@@ -10,9 +10,13 @@
 
 namespace qopt::ir {
 
-Graph::Graph(Model* model, Node* parent_node) : model_(model), parent_node_(parent_node) {}
+Graph::Graph(Model* model, Node* parent_node) : model_(model), parent_node_(parent_node) {
+  if (model_ != nullptr && parent_node_ != nullptr) ++model_->live_subgraphs_;
+}
 
-Graph::~Graph() = default;
+Graph::~Graph() {
+  if (model_ != nullptr && parent_node_ != nullptr) --model_->live_subgraphs_;
+}
 
 Graph* Graph::parent_graph() const { return parent_node_ ? parent_node_->graph() : nullptr; }
 

@@ -46,8 +46,17 @@ class Model {
   void ReserveName(absl::string_view name) { used_names_.insert(std::string(name)); }
   bool IsNameUsed(absl::string_view name) const { return used_names_.contains(name); }
 
+  // Whether any node holds a graph-valued attribute (If, Loop, Scan): when
+  // none does, a walk need not visit each node's attributes to find out.
+  bool has_subgraphs() const { return live_subgraphs_ > 0; }
+
  private:
+  friend class Graph;  // counts its sub-graphs in live_subgraphs_
+
   onnx::ModelProto proto_shell_;
+  // Sub-graphs alive in the model. Declared before graph_: destroying graph_
+  // destroys the sub-graphs, which still count themselves out.
+  int64_t live_subgraphs_ = 0;
   std::unique_ptr<Graph> graph_;
   std::string base_dir_;
   std::string source_path_;

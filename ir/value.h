@@ -94,6 +94,9 @@ class Value {
   friend class Node;
   friend class Importer;
   friend class Exporter;
+  // tests/unit/verifier_test.cc: breaks the use lists as only a bug in the
+  // IR could, to show that the verifier notices.
+  friend struct VerifierTestAccess;
 
   Value(Graph* graph, std::string name, Kind kind) : graph_(graph), kind_(kind), name_(std::move(name)) {}
   void AddUse(Use use) {

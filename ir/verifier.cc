@@ -1,5 +1,6 @@
 #include "ir/verifier.h"
 
+#include <algorithm>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "google/protobuf/arena.h"
 #include "ir/graph.h"
 #include "ir/op_types.h"
+#include "ir/prefetch.h"
 #include "ir/serialization.h"
 #include "ir/shape_inference.h"
 
@@ -66,67 +68,74 @@ ElementType KnownElementType(const Value* v) {
 using SignatureByOp =
     absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, std::pair<const OpSignature*, int64_t>>;
 
-void CollectElementTypeProblems(const Graph& graph, SignatureByOp& signatures, std::vector<VerifierProblem>& out) {
+// One node of `graph`, not its sub-graphs.
+void CheckElementTypes(const Graph& graph, const Node* node, SignatureByOp& signatures,
+                       std::vector<VerifierProblem>& out) {
   const Model* model = graph.model();
+  if (model == nullptr) return;
+  auto [found, inserted] = signatures.try_emplace({node->domain(), node->op_type()}, nullptr, 0);
+  if (inserted) {
+    const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
+    if (opset) found->second = {FindOpSignature(node->domain(), node->op_type(), *opset), *opset};
+  }
+  // Plain locals: the lambdas below use them, and clang 14 cannot capture
+  // structured bindings.
+  const OpSignature* signature = found->second.first;
+  const int64_t opset = found->second.second;
+  if (signature == nullptr) return;
+
+  struct Binding {
+    const std::string* constraint;
+    ElementType type;
+    bool is_input;
+    int index;
+  };
+  absl::InlinedVector<Binding, 8> bound;
+  auto value = [&](bool is_input, int index) { return is_input ? node->input(index) : node->output(index); };
+  auto where = [&](bool is_input, int index) {
+    return absl::StrCat(is_input ? "input " : "output ", index, " '", value(is_input, index)->name(), "'");
+  };
+  auto report = [&](bool is_input, int index, ElementType type, const std::string& text) {
+    // The key leaves out the node's number, which a rewrite that rebuilds
+    // an equal node changes.
+    out.push_back(VerifierProblem{absl::StrCat("type|", node->domain(), "|", node->op_type(), "|",
+                                               where(is_input, index), "|", ElementTypeName(type)),
+                                  absl::StrCat("verifier: node ", DescribeAt(*node, opset), " ", where(is_input, index),
+                                               ": ", text, Where(graph))});
+  };
+  auto check = [&](const FormalParam* param, bool is_input, int index) {
+    const Value* v = value(is_input, index);
+    if (v == nullptr || param == nullptr || param->accepted == 0) return;
+    const ElementType type = KnownElementType(v);
+    if (type == ElementType::kUndefined || !IsKnownElementType(type)) return;
+    if (!param->Accepts(type)) {
+      report(
+          is_input, index, type,
+          absl::StrCat(ElementTypeName(type), " is not accepted (",
+                       param->constraint.empty() ? param->name : param->constraint, ": ", param->accepted_text, ")"));
+      return;
+    }
+    if (param->constraint.empty()) return;
+    for (const Binding& b : bound) {
+      if (*b.constraint != param->constraint) continue;
+      if (b.type != type) {
+        report(is_input, index, type,
+               absl::StrCat(ElementTypeName(type), " differs from ", ElementTypeName(b.type), " of ",
+                            where(b.is_input, b.index), " (both ", param->constraint, ")"));
+      }
+      return;
+    }
+    bound.push_back(Binding{&param->constraint, type, is_input, index});
+  };
+  for (int i = 0; i < node->num_inputs(); ++i) check(signature->Input(i), true, i);
+  for (int i = 0; i < node->num_outputs(); ++i) check(signature->Output(i), false, i);
+}
+
+// Each node's sub-graphs, then the node, in graph order.
+void CollectElementTypeProblems(const Graph& graph, SignatureByOp& signatures, std::vector<VerifierProblem>& out) {
   for (const Node* node : graph.node_list()) {
     for (const Graph* sub : node->subgraphs()) CollectElementTypeProblems(*sub, signatures, out);
-    if (model == nullptr) continue;
-    auto [found, inserted] = signatures.try_emplace({node->domain(), node->op_type()}, nullptr, 0);
-    if (inserted) {
-      const std::optional<int64_t> opset = model->OpsetVersion(node->is_default_domain() ? "" : node->domain());
-      if (opset) found->second = {FindOpSignature(node->domain(), node->op_type(), *opset), *opset};
-    }
-    // Plain locals: the lambdas below use them, and clang 14 cannot capture
-    // structured bindings.
-    const OpSignature* signature = found->second.first;
-    const int64_t opset = found->second.second;
-    if (signature == nullptr) continue;
-
-    struct Binding {
-      const std::string* constraint;
-      ElementType type;
-      bool is_input;
-      int index;
-    };
-    absl::InlinedVector<Binding, 8> bound;
-    auto value = [&](bool is_input, int index) { return is_input ? node->input(index) : node->output(index); };
-    auto where = [&](bool is_input, int index) {
-      return absl::StrCat(is_input ? "input " : "output ", index, " '", value(is_input, index)->name(), "'");
-    };
-    auto report = [&](bool is_input, int index, ElementType type, const std::string& text) {
-      // The key leaves out the node's number, which a rewrite that rebuilds
-      // an equal node changes.
-      out.push_back(VerifierProblem{absl::StrCat("type|", node->domain(), "|", node->op_type(), "|",
-                                                 where(is_input, index), "|", ElementTypeName(type)),
-                                    absl::StrCat("verifier: node ", DescribeAt(*node, opset), " ",
-                                                 where(is_input, index), ": ", text, Where(graph))});
-    };
-    auto check = [&](const FormalParam* param, bool is_input, int index) {
-      const Value* v = value(is_input, index);
-      if (v == nullptr || param == nullptr || param->accepted == 0) return;
-      const ElementType type = KnownElementType(v);
-      if (type == ElementType::kUndefined || !IsKnownElementType(type)) return;
-      if (!param->Accepts(type)) {
-        report(is_input, index, type,
-               absl::StrCat(ElementTypeName(type), " is not accepted (",
-                            param->constraint.empty() ? param->name : param->constraint, ": ", param->accepted_text,
-                            ")"));
-        return;
-      }
-      if (param->constraint.empty()) return;
-      for (const Binding& b : bound) {
-        if (*b.constraint != param->constraint) continue;
-        if (b.type != type) {
-          report(is_input, index, type,
-                 absl::StrCat(ElementTypeName(type), " differs from ", ElementTypeName(b.type), " of ",
-                              where(b.is_input, b.index), " (both ", param->constraint, ")"));
-        }
-        return;
-      }
-      bound.push_back(Binding{&param->constraint, type, is_input, index});
-    };
-    for (int i = 0; i < node->num_inputs(); ++i) check(signature->Input(i), true, i);
-    for (int i = 0; i < node->num_outputs(); ++i) check(signature->Output(i), false, i);
+    CheckElementTypes(graph, node, signatures, out);
   }
 }
 
@@ -140,29 +149,86 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
 // output; the hash set this replaces was most of the structural check's
 // cost at 10^6 nodes, and was copied for every sub-graph). A graph leaves
 // the table when its scope ends, so its values are not visible outside it.
+// Nearly every look-up asks about the graph the last one did, so that
+// graph's entry is kept at hand.
 class Visibility {
  public:
-  void Enter(const Graph& graph) { defined_[&graph].assign(graph.value_index_bound(), false); }
-  void Leave(const Graph& graph) { defined_.erase(&graph); }
+  // `tallied`: the check walks this graph's values and counts their uses
+  // (VerifyScope does; an enclosing graph of the one checked it does not).
+  void Enter(const Graph& graph, bool tallied) {
+    scopes_[&graph] = Scope{std::vector<bool>(graph.value_index_bound(), false), tallied};
+    Forget();
+  }
+  void Leave(const Graph& graph) {
+    scopes_.erase(&graph);
+    Forget();
+  }
   void Define(const Value* v) {
-    auto it = defined_.find(v->graph());
-    if (it != defined_.end() && v->creation_index() < static_cast<int64_t>(it->second.size())) {
-      it->second[v->creation_index()] = true;
+    Scope* scope = Find(v->graph());
+    if (scope != nullptr && v->creation_index() < static_cast<int64_t>(scope->defined.size())) {
+      scope->defined[v->creation_index()] = true;
     }
   }
-  bool IsVisible(const Value* v) const {
-    auto it = defined_.find(v->graph());
-    return it != defined_.end() && v->creation_index() < static_cast<int64_t>(it->second.size()) &&
-           it->second[v->creation_index()] && !v->is_erased();
+  bool IsVisible(const Value* v) {
+    const Scope* scope = Find(v->graph());
+    return scope != nullptr && v->creation_index() < static_cast<int64_t>(scope->defined.size()) &&
+           scope->defined[v->creation_index()] && !v->is_erased();
+  }
+  // Whether reads of `v` count against its graph's tally of uses.
+  bool IsTallied(const Value* v) {
+    const Scope* scope = Find(v->graph());
+    return scope != nullptr && scope->tallied;
   }
 
  private:
-  absl::flat_hash_map<const Graph*, std::vector<bool>> defined_;
+  struct Scope {
+    std::vector<bool> defined;
+    bool tallied = false;
+  };
+  Scope* Find(const Graph* graph) {
+    if (graph != last_graph_) {
+      auto it = scopes_.find(graph);
+      last_graph_ = graph;
+      last_scope_ = it == scopes_.end() ? nullptr : &it->second;
+    }
+    return last_scope_;
+  }
+  // An insertion may move the entries; an erasure may free the one at hand.
+  void Forget() {
+    last_graph_ = nullptr;
+    last_scope_ = nullptr;
+  }
+
+  absl::flat_hash_map<const Graph*, Scope> scopes_;
+  const Graph* last_graph_ = nullptr;
+  Scope* last_scope_ = nullptr;
+};
+
+// The node inputs the use lists of the checked graphs hold, counted from
+// both sides. Each input is checked to be listed by its value, so equal
+// counts mean no list holds an entry beyond those: nothing stale, nothing
+// twice. The lists are not checked entry by entry, which would visit the
+// reading node of every entry in the order of the values, a cache miss per
+// use on a graph too large for the cache (most of the check's time at 10^5
+// nodes, perf); FindUseListError does that only when the counts differ.
+struct UseTally {
+  int64_t listed = 0;  // entries naming a node, over the checked graphs' values
+  int64_t read = 0;    // inputs reading those values, over the checked graphs' nodes
+};
+
+// The element-type check when it runs inside the structural walk: a node's
+// operands are in the cache right after the walk has checked them, and on a
+// graph too large for the cache a second walk fetched them all again.
+struct ElementTypeCheck {
+  SignatureByOp signatures;
+  std::vector<VerifierProblem> problems;
 };
 
 // `visible` has the values of enclosing graphs defined before the node that
 // owns this graph; values of this graph join it as they become defined.
-absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
+// With `types`, each node's element-type problems are collected too (after
+// its sub-graphs', the order CollectElementTypeProblems finds them in).
+absl::Status VerifyScope(const Graph& graph, Visibility& visible, UseTally& tally, ElementTypeCheck* types) {
   // A value of this graph: graph() says so for every live value.
   auto own = [&](const Value* v) { return v->graph() == &graph && !v->is_erased(); };
   // Whether a value lists a use: a scan of its uses, or for a value with
@@ -183,14 +249,13 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
     const bool many_uses = v->uses().size() > kScanLimit;
     for (const Use& use : v->uses()) {
       if (many_uses) listed.insert({v, use.user, use.index, use.output_of});
-      if (use.is_graph_output()) {
-        const auto& outs = use.output_of->outputs();
-        if (use.index >= static_cast<int>(outs.size()) || outs[use.index] != v) {
-          return Error(graph, absl::StrCat("value '", v->name(), "' lists a stale graph-output use #", use.index));
-        }
-      } else if (use.user->is_erased() || use.user->input(use.index) != v) {
-        return Error(graph, absl::StrCat("value '", v->name(), "' lists a stale use by node ", use.user->Describe(),
-                                         " input ", use.index));
+      if (!use.is_graph_output()) {
+        ++tally.listed;
+        continue;
+      }
+      const auto& outs = use.output_of->outputs();
+      if (use.index >= static_cast<int>(outs.size()) || outs[use.index] != v) {
+        return Error(graph, absl::StrCat("value '", v->name(), "' lists a stale graph-output use #", use.index));
       }
     }
     if (const Tensor* t = v->initializer()) {
@@ -206,11 +271,14 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
       }
     }
   }
-  visible.Enter(graph);
+  visible.Enter(graph, /*tallied=*/true);
   for (const Value* v : graph.inputs()) visible.Define(v);
   for (const Value* v : graph.initializers()) visible.Define(v);
 
-  for (const Node* node : graph.node_list()) {
+  const std::vector<Node*> order = graph.node_list();
+  for (size_t k = 0; k < order.size(); ++k) {
+    PrefetchForNodeWalk(order, k);
+    const Node* node = order[k];
     if (node->is_erased() || node->graph() != &graph) {
       return Error(graph, absl::StrCat("node ", node->Describe(), " is erased or belongs to another graph"));
     }
@@ -226,10 +294,12 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
       if (!lists(v, Use{const_cast<Node*>(node), i})) {
         return Error(graph, absl::StrCat("value '", v->name(), "' does not list its use by node ", node->Describe()));
       }
+      if (visible.IsTallied(v)) ++tally.read;
     }
     for (const Graph* sub : node->subgraphs()) {
-      if (absl::Status s = VerifyScope(*sub, visible); !s.ok()) return s;
+      if (absl::Status s = VerifyScope(*sub, visible, tally, types); !s.ok()) return s;
     }
+    if (types != nullptr) CheckElementTypes(graph, node, types->signatures, types->problems);
     for (int i = 0; i < node->num_outputs(); ++i) {
       const Value* v = node->output(i);
       if (v == nullptr) continue;
@@ -250,6 +320,33 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible) {
     }
   }
   visible.Leave(graph);
+  return absl::OkStatus();
+}
+
+// Why the tally of a valid-looking graph does not balance: an entry that
+// names an erased node or one whose input is another value, or a use listed
+// twice. Slow (a visit to the node of every entry); only on a broken graph.
+absl::Status FindUseListError(const Graph& graph) {
+  for (const Value* v : graph.values()) {
+    const UseList& uses = v->uses();
+    for (size_t k = 0; k < uses.size(); ++k) {
+      const Use& use = uses[k];
+      if (use.is_graph_output()) continue;
+      if (use.user->is_erased() || use.user->input(use.index) != v) {
+        return Error(graph, absl::StrCat("value '", v->name(), "' lists a stale use by node ", use.user->Describe(),
+                                         " input ", use.index));
+      }
+      if (std::find(uses.begin(), uses.begin() + k, use) != uses.begin() + k) {
+        return Error(graph, absl::StrCat("value '", v->name(), "' lists its use by node ", use.user->Describe(),
+                                         " input ", use.index, " twice"));
+      }
+    }
+  }
+  for (const Node* node : graph.node_list()) {
+    for (const Graph* sub : node->subgraphs()) {
+      if (absl::Status s = FindUseListError(*sub); !s.ok()) return s;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -336,13 +433,18 @@ absl::Status FirstNotTolerated(const std::vector<VerifierProblem>& problems, con
   return absl::OkStatus();
 }
 
-absl::Status VerifyStructure(const Graph& graph) {
+absl::Status VerifyStructure(const Graph& graph, ElementTypeCheck* types = nullptr) {
   Visibility visible;
   for (const Graph* g = graph.parent_graph(); g != nullptr; g = g->parent_graph()) {
-    visible.Enter(*g);
+    visible.Enter(*g, /*tallied=*/false);
     for (const Value* v : g->values()) visible.Define(v);
   }
-  return VerifyScope(graph, visible);
+  UseTally tally;
+  if (absl::Status s = VerifyScope(graph, visible, tally, types); !s.ok()) return s;
+  if (tally.listed == tally.read) return absl::OkStatus();
+  if (absl::Status s = FindUseListError(graph); !s.ok()) return s;
+  return Error(graph, absl::StrCat("the use lists hold ", tally.listed, " node inputs, but ", tally.read,
+                                   " inputs read the values"));
 }
 
 }  // namespace
@@ -355,11 +457,9 @@ std::vector<VerifierProblem> FindProblems(const Model& model, const VerifyOption
 }
 
 absl::Status VerifyGraph(const Graph& graph, const VerifyOptions& options) {
-  if (absl::Status s = VerifyStructure(graph); !s.ok()) return s;
-  if (!options.element_types) return absl::OkStatus();
-  std::vector<VerifierProblem> problems;
-  CollectElementTypeProblems(graph, problems);
-  return FirstNotTolerated(problems, options);
+  ElementTypeCheck types;
+  if (absl::Status s = VerifyStructure(graph, options.element_types ? &types : nullptr); !s.ok()) return s;
+  return FirstNotTolerated(types.problems, options);
 }
 
 absl::Status VerifyShapes(const Model& model) {
@@ -369,8 +469,12 @@ absl::Status VerifyShapes(const Model& model) {
 }
 
 absl::Status Verify(const Model& model, const VerifyOptions& options) {
-  if (absl::Status s = VerifyStructure(model.graph()); !s.ok()) return s;
-  return FirstNotTolerated(FindProblems(model, options), options);
+  // The problems in the order FindProblems lists them: element types, then
+  // shapes (which only a valid structure can be exported for).
+  ElementTypeCheck types;
+  if (absl::Status s = VerifyStructure(model.graph(), options.element_types ? &types : nullptr); !s.ok()) return s;
+  if (options.shapes) CollectShapeProblems(model, types.problems);
+  return FirstNotTolerated(types.problems, options);
 }
 
 }  // namespace qopt::ir

@@ -36,6 +36,145 @@ void RetypeOutput(ir::Graph& g, int index, ir::ElementType type) {
   g.set_output_info(index, info);
 }
 
+// ---- structure ---------------------------------------------------------------
+
+std::string TwoAdds() {
+  return R"(<ir_version: 8, opset_import: ["" : 13]>
+adds (float[2] x, float[2] y) => (float[2] z) {
+  s = Add(x, y)
+  z = Add(s, x)
+}
+)";
+}
+
+// An If whose branches read values of the graph around them.
+std::string IfReadingOuterValues() {
+  return R"(<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[2] x) => (float[2] y) {
+  d = Neg(x)
+  y = If(c) <then_branch = then_g () => (float[2] t) {
+    t = Add(d, x)
+  }, else_branch = else_g () => (float[2] e) {
+    e = Identity(d)
+  }>
+}
+)";
+}
+
+}  // namespace
+
+namespace ir {
+// Breaks use lists as only a bug in the IR could (Value befriends it).
+struct VerifierTestAccess {
+  static void AddUse(Value* v, Use use) { v->AddUse(use); }
+  static void RemoveUse(Value* v, Use use) { v->RemoveUse(use); }
+};
+}  // namespace ir
+
+namespace {
+
+using ir::VerifierTestAccess;
+
+TEST(VerifierStructure, AValidGraphPasses) {
+  auto model = Parse(TwoAdds());
+  EXPECT_TRUE(ir::Verify(*model).ok());
+}
+
+TEST(VerifierStructure, AValueListingAUseByANodeThatReadsAnotherIsAnError) {
+  auto model = Parse(TwoAdds());
+  ir::Graph& g = model->graph();
+  ir::Node* second = g.node_list()[1];
+  // y is not read by the second Add (s and x are).
+  VerifierTestAccess::AddUse(g.FindValue("y"), ir::Use{second, 0});
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "value 'y' lists a stale use by node");
+  EXPECT_PRED2(Contains, Message(s), "input 0");
+}
+
+TEST(VerifierStructure, AUseListedTwiceIsAnError) {
+  auto model = Parse(TwoAdds());
+  ir::Graph& g = model->graph();
+  ir::Node* second = g.node_list()[1];
+  VerifierTestAccess::AddUse(g.FindValue("s"), ir::Use{second, 0});
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "value 's' lists its use by node");
+  EXPECT_PRED2(Contains, Message(s), "input 0 twice");
+}
+
+TEST(VerifierStructure, AUseByAnErasedNodeIsAnError) {
+  auto model = Parse(R"(<ir_version: 8, opset_import: ["" : 13]>
+dead (float[2] x, float[2] y) => (float[2] z) {
+  z = Add(x, y)
+  unused = Neg(x)
+}
+)");
+  ir::Graph& g = model->graph();
+  ir::Node* neg = g.node_list()[1];
+  g.EraseNode(neg);  // kept in memory until CollectGarbage
+  VerifierTestAccess::AddUse(g.FindValue("x"), ir::Use{neg, 0});
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "value 'x' lists a stale use by node");
+}
+
+TEST(VerifierStructure, AnUnlistedUseIsAnError) {
+  auto model = Parse(TwoAdds());
+  ir::Graph& g = model->graph();
+  ir::Node* second = g.node_list()[1];
+  VerifierTestAccess::RemoveUse(g.FindValue("s"), ir::Use{second, 0});
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "value 's' does not list its use by node");
+}
+
+TEST(VerifierStructure, ReadsFromInsideASubgraphBalanceTheOuterUseLists) {
+  auto model = Parse(IfReadingOuterValues());
+  ASSERT_TRUE(model->has_subgraphs());
+  EXPECT_TRUE(ir::Verify(*model).ok());
+  // A branch checked on its own: the outer values' lists are not its to count.
+  ir::Node* branch_owner = model->graph().node_list()[1];
+  ASSERT_EQ(branch_owner->subgraphs().size(), 2u);
+  for (const ir::Graph* branch : branch_owner->subgraphs()) {
+    EXPECT_TRUE(ir::VerifyGraph(*branch, {.element_types = false, .shapes = false}).ok());
+  }
+}
+
+TEST(VerifierStructure, AStaleUseOfAnOuterValueByABranchNodeIsAnError) {
+  auto model = Parse(IfReadingOuterValues());
+  ir::Node* branch_owner = model->graph().node_list()[1];
+  ir::Graph* then_branch = branch_owner->subgraphs()[0];
+  ir::Node* add = then_branch->node_list()[0];
+  // The branch's Add reads d as input 0, not input 1.
+  VerifierTestAccess::AddUse(model->graph().FindValue("d"), ir::Use{add, 1});
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "value 'd' lists a stale use by node");
+}
+
+TEST(VerifierStructure, ModelsKnowWhetherTheyHoldSubgraphs) {
+  EXPECT_FALSE(Parse(TwoAdds())->has_subgraphs());
+  auto model = Parse(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[2] x) => (float[2] y) {
+  y = Neg(x)
+  unused = If(c) <then_branch = then_g () => (float[2] t) {
+    t = Identity(x)
+  }, else_branch = else_g () => (float[2] e) {
+    e = Identity(x)
+  }>
+}
+)");
+  EXPECT_TRUE(model->has_subgraphs());
+  ir::Graph& g = model->graph();
+  ir::Node* branch_owner = g.node_list()[1];
+  EXPECT_EQ(branch_owner->subgraphs().size(), 2u);
+  g.EraseNode(branch_owner);
+  g.CollectGarbage();
+  EXPECT_FALSE(model->has_subgraphs());
+  EXPECT_TRUE(ir::Verify(*model).ok());
+}
+
 // ---- element types -----------------------------------------------------------
 
 std::string MaxPoolModel(int opset) {
