@@ -131,6 +131,8 @@ class Graph {
 
   // All values defined in this graph, in creation order (not erased ones).
   std::vector<Value*> values() const;
+  // How many values() holds, without building it.
+  int64_t num_values() const { return static_cast<int64_t>(values_.size() - null_value_slots_); }
   // Above every creation_index() of this graph's values.
   int64_t value_index_bound() const { return next_value_index_; }
 
@@ -152,6 +154,7 @@ class Graph {
   friend class Importer;
   friend class Exporter;
   friend class Value;
+  friend struct VerifierTestAccess;  // tests/unit/verifier_test.cc
 
   Value* NewValue(std::string name, Value::Kind kind);
   // Maps value->name() to `value` (replacing another value's entry).

@@ -163,11 +163,15 @@ class Visibility {
     scopes_.erase(&graph);
     Forget();
   }
-  void Define(const Value* v) {
+  // Whether `v` was not defined before.
+  bool Define(const Value* v) {
     Scope* scope = Find(v->graph());
-    if (scope != nullptr && v->creation_index() < static_cast<int64_t>(scope->defined.size())) {
-      scope->defined[v->creation_index()] = true;
+    if (scope == nullptr || v->creation_index() >= static_cast<int64_t>(scope->defined.size()) ||
+        scope->defined[v->creation_index()]) {
+      return false;
     }
+    scope->defined[v->creation_index()] = true;
+    return true;
   }
   bool IsVisible(const Value* v) {
     const Scope* scope = Find(v->graph());
@@ -245,7 +249,18 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible, UseTally& tall
   // Every live value is in the name table under its own name, and nothing
   // else is: this also finds a name defined twice.
   if (absl::Status s = graph.CheckNameTable(); !s.ok()) return Error(graph, s.message());
-  for (const Value* v : graph.values()) {
+  visible.Enter(graph, /*tallied=*/true);
+  // A value's own checks, when it becomes defined (as a graph input or
+  // initializer, or as a node's output, right after the walk has read the
+  // node): no separate walk over the values, which on a graph too large
+  // for the cache fetched every value once more.
+  int64_t defined = 0;
+  auto define = [&](const Value* v) -> absl::Status {
+    if (!own(v)) {
+      return Error(graph, absl::StrCat("value '", v->name(), "' is defined here but belongs to another graph"));
+    }
+    if (!visible.Define(v)) return absl::OkStatus();  // a graph input with a default is an initializer too
+    ++defined;
     const bool many_uses = v->uses().size() > kScanLimit;
     for (const Use& use : v->uses()) {
       if (many_uses) listed.insert({v, use.user, use.index, use.output_of});
@@ -270,10 +285,14 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible, UseTally& tall
                                          " but its initializer is ", ElementTypeName(t->type())));
       }
     }
+    return absl::OkStatus();
+  };
+  for (const Value* v : graph.inputs()) {
+    if (absl::Status s = define(v); !s.ok()) return s;
   }
-  visible.Enter(graph, /*tallied=*/true);
-  for (const Value* v : graph.inputs()) visible.Define(v);
-  for (const Value* v : graph.initializers()) visible.Define(v);
+  for (const Value* v : graph.initializers()) {
+    if (absl::Status s = define(v); !s.ok()) return s;
+  }
 
   const std::vector<Node*> order = graph.node_list();
   for (size_t k = 0; k < order.size(); ++k) {
@@ -307,8 +326,19 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible, UseTally& tall
         return Error(graph, absl::StrCat("output ", i, " '", v->name(), "' of node ", node->Describe(),
                                          " does not name the node as its producer"));
       }
-      visible.Define(v);
+      if (absl::Status s = define(v); !s.ok()) return s;
     }
+  }
+  // Each value defined once above is a live value of this graph; as many as
+  // there are means none is left that nothing defines.
+  if (defined != graph.num_values()) {
+    for (const Value* v : graph.values()) {
+      if (!visible.IsVisible(v)) {
+        return Error(graph, absl::StrCat("value '", v->name(),
+                                         "' is neither a graph input nor an initializer, and no node makes it"));
+      }
+    }
+    return Error(graph, absl::StrCat(defined, " values are defined, but the graph has ", graph.num_values()));
   }
   for (int i = 0; i < static_cast<int>(graph.outputs().size()); ++i) {
     const Value* v = graph.outputs()[i];

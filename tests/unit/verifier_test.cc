@@ -68,6 +68,8 @@ namespace ir {
 struct VerifierTestAccess {
   static void AddUse(Value* v, Use use) { v->AddUse(use); }
   static void RemoveUse(Value* v, Use use) { v->RemoveUse(use); }
+  // A value no node makes and no graph input or initializer list holds.
+  static Value* NewOrphan(Graph& g, std::string name) { return g.NewValue(std::move(name), Value::Kind::kNodeOutput); }
 };
 }  // namespace ir
 
@@ -127,6 +129,28 @@ TEST(VerifierStructure, AnUnlistedUseIsAnError) {
   absl::Status s = ir::Verify(*model);
   ASSERT_FALSE(s.ok());
   EXPECT_PRED2(Contains, Message(s), "value 's' does not list its use by node");
+}
+
+TEST(VerifierStructure, AValueNothingDefinesIsAnError) {
+  auto model = Parse(TwoAdds());
+  VerifierTestAccess::NewOrphan(model->graph(), "orphan");
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s),
+               "value 'orphan' is neither a graph input nor an initializer, and no node makes it");
+}
+
+TEST(VerifierStructure, AGraphInputWithADefaultIsDefinedOnce) {
+  auto model = Parse(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x, float[2] w) => (float[2] y) {
+  y = Add(x, w)
+}
+)");
+  ir::Graph& g = model->graph();
+  ir::Tensor zeros(ir::ElementType::kFloat, {2});
+  zeros.SetRawData(std::string(8, '\0'));
+  g.SetInputDefault(g.FindValue("w"), std::move(zeros));
+  EXPECT_TRUE(ir::Verify(*model).ok()) << ir::Verify(*model).message();
 }
 
 TEST(VerifierStructure, ReadsFromInsideASubgraphBalanceTheOuterUseLists) {

@@ -266,7 +266,9 @@ int main(int argc, char** argv) {
 
   // Build the pipeline before reading the model, so usage errors are cheap.
   qopt::PassManager manager;
-  manager.AddInstrumentation(qopt::CreateQdqCensusInstrumentation());
+  // The Q/DQ counts before and after each pass are for the report: two
+  // walks of the graph per pass, which --report=none skips.
+  if (report_format != "none") manager.AddInstrumentation(qopt::CreateQdqCensusInstrumentation());
   const std::string pipeline = absl::GetFlag(FLAGS_pass);
   if (!pipeline.empty()) {
     auto passes = qopt::BuildPipeline(pipeline, registry);
@@ -330,7 +332,12 @@ int main(int argc, char** argv) {
   qopt::Report report;
   report.set_input(input);
   report.set_output(output);
-  qopt::PassContext context{&report};
+  // Passes fill a report only when something reads it (the text, JSON or
+  // HTML report, --stats, --fail-on): the summaries they add to it walk the
+  // whole graph again (fuse-qdq-units counts Q/DQ before and after and runs
+  // the boundary analysis).
+  const bool report_read = report_format != "none" || absl::GetFlag(FLAGS_stats) || !fail_on.empty();
+  qopt::PassContext context{report_read ? &report : nullptr};
   if (absl::Status s = manager.Run(**model, context); !s.ok()) {
     return Fail(s.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput, s.message());
   }
