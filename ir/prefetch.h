@@ -5,8 +5,8 @@
 // allocator has room. On a graph larger than the cache each node and each
 // operand is a miss, and a loop that reads a node's fields before it knows
 // where the operands are waits for the misses one after another. Asking for
-// them a few steps ahead lets them overlap (docs/benchmarks.md, "Walks that
-// ask ahead").
+// them a few steps ahead lets them overlap (docs/benchmarks.md, "One
+// verifier walk that asks ahead").
 #pragma once
 
 #include <cstddef>

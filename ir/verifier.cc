@@ -153,8 +153,9 @@ void CollectElementTypeProblems(const Graph& graph, std::vector<VerifierProblem>
 // graph's entry is kept at hand.
 class Visibility {
  public:
-  // `tallied`: the check walks this graph's values and counts their uses
-  // (VerifyScope does; an enclosing graph of the one checked it does not).
+  // `tallied`: the check defines this graph's values itself and counts the
+  // node entries in their use lists (VerifyScope's graphs; not the enclosing
+  // graphs of a sub-graph checked on its own, whose values are only marked).
   void Enter(const Graph& graph, bool tallied) {
     scopes_[&graph] = Scope{std::vector<bool>(graph.value_index_bound(), false), tallied};
     Forget();
