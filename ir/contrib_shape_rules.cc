@@ -5,7 +5,9 @@
 // and attributes (variadic, any tensor type) so that the checker does not
 // start rejecting models it used to skip; only the type-and-shape functions
 // matter.
+#include <cstdint>
 #include <mutex>
+#include <optional>
 
 #include "onnx/defs/schema.h"
 #include "onnx/defs/shape_inference.h"
@@ -57,8 +59,25 @@ void GlobalPoolShape(InferenceContext& ctx) {
   }
 }
 
-// floor or ceil((in + pad_begin + pad_end - k) / stride) + 1 per spatial dim
-// (explicit pads only; auto_pad leaves the shape unknown).
+// floor or ceil((in + pad_begin + pad_end - k) / stride) + 1 for one
+// spatial dim, or nothing when the attributes make no sense for it (a zero or
+// negative stride or kernel, negative pads, a window larger than the padded
+// input, or sums past int64): the dim is then left unknown, since the file
+// comes from a tool we did not write and inference must not trap on it.
+std::optional<int64_t> PooledDim(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
+                                 bool ceil) {
+  if (in < 0 || kernel <= 0 || stride <= 0 || pad_begin < 0 || pad_end < 0) return std::nullopt;
+  int64_t padded = 0;
+  if (__builtin_add_overflow(in, pad_begin, &padded) || __builtin_add_overflow(padded, pad_end, &padded)) {
+    return std::nullopt;
+  }
+  if (padded < kernel) return std::nullopt;
+  const int64_t span = padded - kernel;
+  return span / stride + (ceil && span % stride != 0 ? 1 : 0) + 1;
+}
+
+// Per spatial dim as PooledDim says (explicit pads only; auto_pad leaves the
+// shape unknown). strides and pads of the wrong length leave it unknown too.
 void AveragePoolShape(InferenceContext& ctx) {
   onnx::propagateElemTypeFromInputToOutput(ctx, 0, 0);
   if (!onnx::hasInputShape(ctx, 0) || ChannelsLast(ctx)) return;
@@ -71,18 +90,20 @@ void AveragePoolShape(InferenceContext& ctx) {
   if (in.dim_size() != spatial + 2) return;
   const onnx::AttributeProto* strides = ctx.getAttribute("strides");
   const onnx::AttributeProto* pads = ctx.getAttribute("pads");
+  if (strides != nullptr && strides->ints_size() != spatial) return;
+  if (pads != nullptr && pads->ints_size() != 2 * spatial) return;
   const onnx::AttributeProto* ceil_mode = ctx.getAttribute("ceil_mode");
+  const bool ceil = ceil_mode != nullptr && ceil_mode->i() != 0;
   TensorShapeProto* out = onnx::getOutputShape(ctx, 0);
   *out->add_dim() = in.dim(0);
   *out->add_dim() = in.dim(1);
   for (int i = 0; i < spatial; ++i) {
     auto* dim = out->add_dim();
     if (!in.dim(i + 2).has_dim_value()) continue;
-    const int64_t stride = strides ? strides->ints(i) : 1;
-    const int64_t pad = pads ? pads->ints(i) + pads->ints(i + spatial) : 0;
-    const int64_t span = in.dim(i + 2).dim_value() + pad - kernel->ints(i);
-    const bool ceil = ceil_mode != nullptr && ceil_mode->i() != 0;
-    dim->set_dim_value((ceil ? (span + stride - 1) / stride : span / stride) + 1);
+    const std::optional<int64_t> pooled = PooledDim(in.dim(i + 2).dim_value(), kernel->ints(i),
+                                                    strides ? strides->ints(i) : 1, pads ? pads->ints(i) : 0,
+                                                    pads ? pads->ints(i + spatial) : 0, ceil);
+    if (pooled.has_value()) dim->set_dim_value(*pooled);
   }
 }
 
@@ -105,8 +126,10 @@ void ConcatShape(InferenceContext& ctx) {
     }
     if (result.dim_size() != rank) return;
     auto* dim = result.mutable_dim(static_cast<int>(axis));
-    if (dim->has_dim_value() && in.dim(static_cast<int>(axis)).has_dim_value()) {
-      dim->set_dim_value(dim->dim_value() + in.dim(static_cast<int>(axis)).dim_value());
+    int64_t sum = 0;
+    if (dim->has_dim_value() && in.dim(static_cast<int>(axis)).has_dim_value() &&
+        !__builtin_add_overflow(dim->dim_value(), in.dim(static_cast<int>(axis)).dim_value(), &sum)) {
+      dim->set_dim_value(sum);
     } else {
       dim->clear_dim_value();
       dim->clear_dim_param();

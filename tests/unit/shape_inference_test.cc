@@ -58,5 +58,69 @@ TEST(ShapeInference, AConvWithRanksThatAgreeIsInferred) {
   EXPECT_EQ(y.shape().dim(3).dim_value(), 2);
 }
 
+// com.microsoft.QLinearAveragePool over a [1,1,8,8] input with the given
+// attributes, inferred; the output's shape as "d0,d1,d2,d3" with "?" for an
+// unknown dim, or "" when inference left no shape.
+std::string PooledShape(const std::string& attributes) {
+  auto model = testing::Parse(R"(<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (uint8[1,1,8,8] x) => (uint8 y) <float s = {0.5}, uint8 z = {128}> {
+  y = com.microsoft.QLinearAveragePool <)" +
+                              attributes + R"(> (x, s, z, s, z)
+}
+)");
+  EXPECT_NE(model, nullptr);
+  if (model == nullptr) return "no model";
+  onnx::ModelProto proto = ir::ExportModelForShapeInference(*model);
+  proto.mutable_graph()->mutable_output(0)->clear_type();
+  EXPECT_TRUE(ir::RunShapeInference(proto, /*data_propagation=*/false).ok());
+  const auto& y = proto.graph().output(0).type().tensor_type();
+  std::string dims;
+  for (const auto& dim : y.shape().dim()) {
+    if (!dims.empty()) dims += ",";
+    dims += dim.has_dim_value() ? std::to_string(dim.dim_value()) : "?";
+  }
+  return dims;
+}
+
+TEST(ContribShapeRules, AveragePoolWithStridesAndPadsIsInferred) {
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]"), "1,1,4,4");
+  EXPECT_EQ(PooledShape("kernel_shape = [2, 2], strides = [3, 3], ceil_mode = 1"), "1,1,3,3");
+  EXPECT_EQ(PooledShape("kernel_shape = [2, 2], strides = [3, 3]"), "1,1,3,3");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], strides = [2, 2]"), "1,1,3,3");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], strides = [2, 2], ceil_mode = 1"), "1,1,4,4");
+}
+
+// Attributes no runtime accepts, as fuzzing found them in files: a zero
+// stride divided by zero (UBSan, and SIGFPE in a plain build), short
+// strides or pads lists were read past their end. The spatial dims stay
+// unknown and inference goes on.
+TEST(ContribShapeRules, AveragePoolAttributesThatMakeNoSenseLeaveDimsUnknown) {
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], strides = [0, 0]"), "1,1,?,?");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], strides = [-1, 2]"), "1,1,?,3");
+  EXPECT_EQ(PooledShape("kernel_shape = [0, 3]"), "1,1,?,6");
+  EXPECT_EQ(PooledShape("kernel_shape = [9, 3]"), "1,1,?,6");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], pads = [-2, 0, 0, 0]"), "1,1,?,6");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], pads = [9223372036854775807, 0, 1, 0]"), "1,1,?,6");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], strides = [1]"), "");
+  EXPECT_EQ(PooledShape("kernel_shape = [3, 3], pads = [1, 1]"), "");
+}
+
+// Concat of two inputs whose axis dims sum past int64 leaves that dim unknown.
+TEST(ContribShapeRules, ConcatWhoseAxisSumOverflowsLeavesItUnknown) {
+  auto model = testing::Parse(R"(<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (uint8[9223372036854775807,2] a, uint8[2,2] b) => (uint8 y) <float s = {0.5}, uint8 z = {128}> {
+  y = com.microsoft.QLinearConcat <axis = 0> (s, z, a, s, z, b, s, z)
+}
+)");
+  ASSERT_NE(model, nullptr);
+  onnx::ModelProto proto = ir::ExportModelForShapeInference(*model);
+  proto.mutable_graph()->mutable_output(0)->clear_type();
+  ASSERT_TRUE(ir::RunShapeInference(proto, /*data_propagation=*/false).ok());
+  const auto& y = proto.graph().output(0).type().tensor_type();
+  ASSERT_EQ(y.shape().dim_size(), 2);
+  EXPECT_FALSE(y.shape().dim(0).has_dim_value());
+  EXPECT_EQ(y.shape().dim(1).dim_value(), 2);
+}
+
 }  // namespace
 }  // namespace qopt
