@@ -175,7 +175,7 @@ Value* Graph::AddInitializer(std::string name, Tensor tensor) {
   if (name.empty() || model_->IsNameUsed(name)) name = model_->UniqueName(name.empty() ? "const" : name);
   Value* v = NewValue(name, Value::Kind::kInitializer);
   tensor.set_name(name);
-  v->initializer_ = std::make_unique<Tensor>(std::move(tensor));
+  v->SetInitializer(std::make_unique<Tensor>(std::move(tensor)));
   initializers_.push_back(v);
   return v;
 }
@@ -183,7 +183,7 @@ Value* Graph::AddInitializer(std::string name, Tensor tensor) {
 void Graph::SetInputDefault(Value* input, Tensor tensor) {
   QOPT_CHECK(input->kind() == Value::Kind::kGraphInput, "SetInputDefault on a non-input");
   tensor.set_name(input->name());
-  input->initializer_ = std::make_unique<Tensor>(std::move(tensor));
+  input->SetInitializer(std::make_unique<Tensor>(std::move(tensor)));
   initializers_.push_back(input);
 }
 

@@ -239,7 +239,7 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool 
       if (!defined.ok()) return defined.status();
       v = *defined;
     }
-    v->initializer_ = std::make_unique<Tensor>(*std::move(tensor));
+    v->SetInitializer(std::make_unique<Tensor>(*std::move(tensor)));
     graph->initializers_.push_back(v);
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "ir/check.h"
 #include "ir/graph.h"
 #include "ir/node.h"
 #include "ir/op_traits.h"
@@ -44,6 +45,29 @@ void Value::set_type_info(const onnx::ValueInfoProto& info) {
   declared_elem_type_ = elem >= 0 && elem <= INT16_MAX ? static_cast<int16_t>(elem) : int16_t{-1};
 }
 
+void Value::SetInitializer(std::unique_ptr<Tensor> tensor) {
+  initializer_ = std::move(tensor);
+  RefreshInitializerCopies();
+}
+
+void Value::ResetInitializer(ElementType type, std::vector<int64_t> dims, std::string raw_bytes) {
+  QOPT_CHECK(initializer_ != nullptr, "ResetInitializer on a value without an initializer");
+  initializer_->Reset(type, std::move(dims), std::move(raw_bytes));
+  RefreshInitializerCopies();
+}
+
+void Value::SetInitializerData(std::string raw_bytes) {
+  QOPT_CHECK(initializer_ != nullptr, "SetInitializerData on a value without an initializer");
+  initializer_->SetRawData(std::move(raw_bytes));
+  RefreshInitializerCopies();
+}
+
+void Value::RefreshInitializerCopies() {
+  const int type = initializer_ ? static_cast<int>(initializer_->type()) : 0;
+  initializer_elem_type_ = type > 0 && type <= INT16_MAX ? static_cast<int16_t>(type) : int16_t{0};
+  initializer_size_ok_ = initializer_ == nullptr || initializer_->CheckDataSize("").ok();
+}
+
 void Value::SetProducer(Node* node, int output_index) {
   producer_ = node;
   output_index_ = output_index;
@@ -76,6 +100,9 @@ ElementType Value::elem_type() const {
       type && type->tensor_type().elem_type() != 0) {
     return static_cast<ElementType>(type->tensor_type().elem_type());
   }
+  // An initializer's from the copy (a type beyond int16 from the tensor).
+  if (kind_ == Kind::kInitializer && initializer_elem_type_ > 0)
+    return static_cast<ElementType>(initializer_elem_type_);
   if (const Tensor* t = constant()) return t->type();
   return ElementType::kUndefined;
 }

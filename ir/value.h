@@ -76,7 +76,16 @@ class Value {
 
   // The initializer tensor (for kInitializer, or a graph input's default).
   const Tensor* initializer() const { return initializer_.get(); }
-  Tensor* mutable_initializer() { return initializer_.get(); }
+  // Change the initializer in place (Tensor::Reset, Tensor::SetRawData).
+  // The only writers of an initializer after it is set: the value keeps
+  // copies of its element type and of whether its data fits its type and
+  // dims, which every verification asks of every initializer, without a miss
+  // on the tensor on graphs too large for the cache.
+  void ResetInitializer(ElementType type, std::vector<int64_t> dims, std::string raw_bytes);
+  void SetInitializerData(std::string raw_bytes);
+  // Whether the initializer's data size matches its type and dims
+  // (Tensor::CheckDataSize), as of its last change; true without one.
+  bool initializer_data_size_ok() const { return initializer_size_ok_; }
 
   // Type and shape as declared (graph input/output or value_info), if any.
   bool has_type_info() const { return has_info_; }
@@ -106,6 +115,9 @@ class Value {
   void RemoveUse(Use use);
   // Called once, when the node that makes this value is created.
   void SetProducer(Node* node, int output_index);
+  // Sets the initializer and the copies kept of it.
+  void SetInitializer(std::unique_ptr<Tensor> tensor);
+  void RefreshInitializerCopies();
 
   // The fields a walk of the def-use chains reads (graph, liveness, producer,
   // uses) come first and together, as in Node.
@@ -124,6 +136,10 @@ class Value {
   // Each saves a miss on another object on graphs too large for the cache.
   bool producer_is_constant_ = false;
   int16_t declared_elem_type_ = -1;
+  // Copies of the initializer's element type (kUndefined without one, or
+  // for a type beyond int16) and of whether its data size is right.
+  int16_t initializer_elem_type_ = 0;
+  bool initializer_size_ok_ = true;
   UseList uses_;
   std::string name_;
   std::unique_ptr<Tensor> initializer_;

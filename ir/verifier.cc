@@ -274,10 +274,15 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible, UseTally& tall
         return Error(graph, absl::StrCat("value '", v->name(), "' lists a stale graph-output use #", use.index));
       }
     }
-    if (const Tensor* t = v->initializer()) {
-      if (absl::Status s = t->CheckDataSize(absl::StrCat("initializer '", v->name(), "'")); !s.ok()) {
+    // The data size from the value's copy: the tensor is visited only when
+    // it is wrong (for the message) or when the value declares a type.
+    if (!v->initializer_data_size_ok()) {
+      if (absl::Status s = v->initializer()->CheckDataSize(absl::StrCat("initializer '", v->name(), "'")); !s.ok()) {
         return Error(graph, s.message());
       }
+    }
+    if (v->initializer() != nullptr && v->has_type_info()) {
+      const Tensor* t = v->initializer();
       ElementType declared = v->has_type_info() && v->type_info().type().has_tensor_type()
                                  ? static_cast<ElementType>(v->type_info().type().tensor_type().elem_type())
                                  : ElementType::kUndefined;

@@ -17,7 +17,7 @@ void ReplaceConstantInput(ir::Graph& graph, ir::Node& node, int index, ir::Tenso
   if (old != nullptr && old->kind() == ir::Value::Kind::kInitializer && old->uses().size() == 1 &&
       !old->is_graph_output() && !old->has_type_info()) {
     auto raw = tensor.RawBytes();
-    old->mutable_initializer()->Reset(tensor.type(), tensor.dims(), std::string(*raw));
+    old->ResetInitializer(tensor.type(), tensor.dims(), std::string(*raw));
     return;
   }
   node.SetInput(index, graph.AddInitializer(name, std::move(tensor)));

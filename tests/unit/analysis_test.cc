@@ -264,7 +264,7 @@ g (float[2] X) => (float[2] Y, float[2] A, float[2] B)
 void SetScale(ir::Model& model, const std::string& name, float value) {
   ir::Value* v = model.graph().FindValue(name);
   ASSERT_NE(v, nullptr);
-  v->mutable_initializer()->SetRawData(std::string(reinterpret_cast<const char*>(&value), sizeof(value)));
+  v->SetInitializerData(std::string(reinterpret_cast<const char*>(&value), sizeof(value)));
 }
 
 TEST(QuantLint, NotFiniteNegativeSubnormalScalesAndAxisRange) {

@@ -121,7 +121,7 @@ TEST(QdqCleanup, IdenticalPairsWithUnsafeScalesAreSkipped) {
   chain("tiny", "V");
   auto model = b.Build();
   const float subnormal = 1e-40f;
-  model->graph().FindValue("tiny")->mutable_initializer()->SetRawData(
+  model->graph().FindValue("tiny")->SetInitializerData(
       std::string(reinterpret_cast<const char*>(&subnormal), sizeof(subnormal)));
   Report report = Cleanup(*model);
   EXPECT_EQ(model->graph().num_nodes(), 12);
@@ -306,8 +306,7 @@ TEST(QdqCleanup, QOfConstantInt4Blocked) {
   b.QDQ("W", QParams("s", "z").Axis(1).BlockSize(2)).Node("Y = Mul(X, Wd)");
   auto model = b.Build();
   ir::Value* z = model->graph().FindValue("z");
-  z->mutable_initializer()->Reset(ir::ElementType::kInt4, {2, 2},
-                                  analysis::PackIntegers({0, 1, -1, 0}, ir::ElementType::kInt4));
+  z->ResetInitializer(ir::ElementType::kInt4, {2, 2}, analysis::PackIntegers({0, 1, -1, 0}, ir::ElementType::kInt4));
   Report report = Cleanup(*model);
   const ir::Graph& g = model->graph();
   EXPECT_EQ(OpSequence(g), "DequantizeLinear Mul");

@@ -533,9 +533,9 @@ TEST(SinkDepthToSpace, DeclinesWeightTypesItDoesNotHandle) {
   // parser does not know int4.
   auto model = QdqSite(PerTensorInt8).Build();
   ASSERT_NE(model, nullptr);
-  model->graph().FindValue("Wq")->mutable_initializer()->Reset(ir::ElementType::kInt4, {3, 2, 1, 1},
-                                                                std::string("\x21\x43\x65", 3));
-  model->graph().FindValue("wz")->mutable_initializer()->Reset(ir::ElementType::kInt4, {}, std::string(1, '\0'));
+  model->graph().FindValue("Wq")->ResetInitializer(ir::ElementType::kInt4, {3, 2, 1, 1},
+                                                   std::string("\x21\x43\x65", 3));
+  model->graph().FindValue("wz")->ResetInitializer(ir::ElementType::kInt4, {}, std::string(1, '\0'));
   Report report = RunPass(*model);
   EXPECT_EQ(NonZeroStats(report), "declined-type=1");
   // An integer constant read as float weights.

@@ -177,6 +177,31 @@ TEST(VerifierStructure, AStaleUseOfAnOuterValueByABranchNodeIsAnError) {
   EXPECT_PRED2(Contains, Message(s), "value 'd' lists a stale use by node");
 }
 
+// The verifier reads an initializer's element type and data-size check from
+// copies in its value; changing the tensor through the value keeps them true.
+TEST(VerifierStructure, InitializerChangesThroughTheValueAreSeen) {
+  auto model = Parse(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x) => (float[2] y) <float[2] w = {1, 2}> {
+  y = Add(x, w)
+}
+)");
+  ASSERT_NE(model, nullptr);
+  ir::Value* w = model->graph().FindValue("w");
+  EXPECT_EQ(w->elem_type(), ir::ElementType::kFloat);
+  ASSERT_TRUE(w->initializer_data_size_ok());
+  w->SetInitializerData(std::string(4, '\0'));  // one float for float[2]
+  EXPECT_FALSE(w->initializer_data_size_ok());
+  absl::Status s = ir::Verify(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "initializer 'w' has 4 bytes of raw_data but float[2] needs 8");
+  w->ResetInitializer(ir::ElementType::kInt32, {2}, std::string(8, '\0'));
+  EXPECT_TRUE(w->initializer_data_size_ok());
+  EXPECT_EQ(w->elem_type(), ir::ElementType::kInt32);
+  s = ir::Verify(*model);  // structurally fine; Add's T now disagrees
+  ASSERT_FALSE(s.ok());
+  EXPECT_PRED2(Contains, Message(s), "int32 differs from float");
+}
+
 TEST(VerifierStructure, ModelsKnowWhetherTheyHoldSubgraphs) {
   EXPECT_FALSE(Parse(TwoAdds())->has_subgraphs());
   auto model = Parse(R"(<ir_version: 8, opset_import: ["" : 13]>

@@ -145,7 +145,7 @@ TEST_F(WireFormat, SavedBytesAreProtobufsAfterAChange) {
   auto model = ir::LoadModel(Write("in.onnx", PayloadModel().SerializeAsString()));
   ASSERT_TRUE(model.ok()) << model.status();
   ir::Value* w = (*model)->graph().FindValue("W");
-  w->mutable_initializer()->SetRawData(Floats(1024, 3.f));
+  w->SetInitializerData(Floats(1024, 3.f));
   const std::string out = (dir_ / "out.onnx").string();
   ASSERT_TRUE(ir::SaveModel(**model, out).ok());
   EXPECT_EQ(Read(out), ir::ExportModel(**model).SerializeAsString());
