@@ -101,8 +101,9 @@ ElementType Value::elem_type() const {
     return static_cast<ElementType>(type->tensor_type().elem_type());
   }
   // An initializer's from the copy (a type beyond int16 from the tensor).
-  if (kind_ == Kind::kInitializer && initializer_elem_type_ > 0)
+  if (kind_ == Kind::kInitializer && initializer_elem_type_ > 0) {
     return static_cast<ElementType>(initializer_elem_type_);
+  }
   if (const Tensor* t = constant()) return t->type();
   return ElementType::kUndefined;
 }

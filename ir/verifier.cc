@@ -283,7 +283,7 @@ absl::Status VerifyScope(const Graph& graph, Visibility& visible, UseTally& tall
     }
     if (v->initializer() != nullptr && v->has_type_info()) {
       const Tensor* t = v->initializer();
-      ElementType declared = v->has_type_info() && v->type_info().type().has_tensor_type()
+      ElementType declared = v->type_info().type().has_tensor_type()
                                  ? static_cast<ElementType>(v->type_info().type().tensor_type().elem_type())
                                  : ElementType::kUndefined;
       if (declared != ElementType::kUndefined && declared != t->type()) {
