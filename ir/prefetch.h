@@ -18,17 +18,15 @@
 namespace qopt::ir {
 
 namespace prefetch_internal {
-// One cache line into all cache levels. Not __builtin_prefetch: GCC 12 at
-// -O2 deletes a loop whose body is only that builtin (it counts as no side
-// effect, and C++ loops are assumed to end, -ffinite-loops), so the walk's
-// loops over operands compiled to nothing and the binary asked for no line
-// at all. A volatile asm is never deleted.
+// One cache line into all cache levels. The empty volatile asm is what
+// keeps it: GCC 12 at -O2 deletes a loop whose body is only
+// __builtin_prefetch (the builtin counts as no side effect, and C++ loops
+// are assumed to end, -ffinite-loops), so the walk's loops over operands
+// compiled to nothing and the binary asked for no line at all. A volatile
+// asm is never deleted, and emits no instruction.
 inline void Line(const void* address) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(address)));
-#else
   __builtin_prefetch(address);
-#endif
+  asm volatile("");
 }
 inline void Lines(const void* object, int lines) {
   const char* p = static_cast<const char*>(object);
