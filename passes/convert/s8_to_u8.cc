@@ -140,8 +140,11 @@ class S8ToU8 : public Pass {
     parent_[rb] = ra;
     auto it = blocker_.find(rb);
     if (it != blocker_.end()) {
-      blocker_.try_emplace(ra, it->second);
+      // Out of the map before inserting: an insertion may rehash it, after
+      // which `it` and a reference to its string dangle.
+      std::string why = std::move(it->second);
       blocker_.erase(it);
+      blocker_.try_emplace(ra, std::move(why));
     }
   }
   void Block(const ir::Value* v, std::string why) { blocker_.try_emplace(Root(v), std::move(why)); }
