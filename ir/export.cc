@@ -191,6 +191,14 @@ onnx::ModelProto ExportModel(const Model& model, bool keep_external) {
   return proto;
 }
 
+void ExportTensorForShapeInference(const Tensor& tensor, onnx::TensorProto* proto) {
+  if (tensor.storage() != Tensor::Storage::kEmpty && DataBytes(tensor) > kShapeInferenceMaxDataBytes) {
+    ExportWithoutData(tensor, proto);
+  } else {
+    tensor.ToProto(proto);
+  }
+}
+
 onnx::ModelProto ExportModelForShapeInference(const Model& model) {
   onnx::ModelProto proto;
   ExportModelForShapeInference(model, &proto);

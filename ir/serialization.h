@@ -53,6 +53,9 @@ onnx::ModelProto ExportModelForShapeInference(const Model& model);
 // builds, infers and drops a message per node, and an arena makes that one
 // contiguous allocation freed at once instead of millions of small ones.
 void ExportModelForShapeInference(const Model& model, onnx::ModelProto* out);
+// One tensor as ExportModelForShapeInference writes it (external tensors
+// keep pointing at their file).
+void ExportTensorForShapeInference(const Tensor& tensor, onnx::TensorProto* proto);
 
 struct SaveOptions {
   enum class ExternalData {

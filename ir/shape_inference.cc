@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <mutex>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -28,12 +30,39 @@ struct ConvPoolOp {
 constexpr ConvPoolOp kConvPoolOps[] = {{"Conv", 1},     {"ConvInteger", 1},  {"ConvTranspose", 1}, {"QLinearConv", 3},
                                        {"MaxPool", -1}, {"AveragePool", -1}, {"LpPool", -1}};
 
+}  // namespace
+
 int ConvPoolWeightInput(absl::string_view op) {
   for (const ConvPoolOp& c : kConvPoolOps) {
     if (op == c.name) return c.weight_input;
   }
   return -2;  // not a conv or pool
 }
+
+absl::Status CheckConvPoolNodeSafe(absl::string_view op, absl::string_view name,
+                                   absl::Span<const onnx::AttributeProto* const> attributes,
+                                   const std::function<int(int)>& rank_of_input) {
+  const int weight = ConvPoolWeightInput(op);
+  if (weight == -2) return absl::OkStatus();
+  const std::string what = absl::StrCat("node '", name, "' (", op, ")");
+  for (const onnx::AttributeProto* a : attributes) {
+    const bool positive = a->name() == "strides" || a->name() == "dilations" || a->name() == "kernel_shape";
+    for (int64_t v : a->ints()) {
+      if ((positive && v <= 0) || (a->name() == "pads" && v < 0)) {
+        return absl::InvalidArgumentError(absl::StrCat(what, " has ", a->name(), " ", v));
+      }
+    }
+  }
+  const int x = rank_of_input(0);
+  const int w = weight >= 0 ? rank_of_input(weight) : -1;
+  if (x >= 0 && x < 3) return absl::InvalidArgumentError(absl::StrCat(what, " has an input of rank ", x));
+  if (x >= 0 && w >= 0 && x != w) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has an input of rank ", x, " and a weight of rank ", w));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
 
 void CollectRanks(const onnx::GraphProto& graph, absl::flat_hash_map<std::string, int>& ranks) {
   for (const onnx::TensorProto& t : graph.initializer()) ranks[t.name()] = t.dims_size();
@@ -49,7 +78,6 @@ void CollectRanks(const onnx::GraphProto& graph, absl::flat_hash_map<std::string
 absl::Status CheckConvPoolNodes(const onnx::GraphProto& graph, absl::flat_hash_map<std::string, int> ranks) {
   CollectRanks(graph, ranks);
   for (const onnx::NodeProto& node : graph.node()) {
-    const std::string what = absl::StrCat("node '", node.name(), "' (", node.op_type(), ")");
     for (const onnx::AttributeProto& a : node.attribute()) {
       if (a.has_g()) {
         if (absl::Status s = CheckConvPoolNodes(a.g(), ranks); !s.ok()) return s;
@@ -58,27 +86,15 @@ absl::Status CheckConvPoolNodes(const onnx::GraphProto& graph, absl::flat_hash_m
         if (absl::Status s = CheckConvPoolNodes(g, ranks); !s.ok()) return s;
       }
     }
-    const int weight = ConvPoolWeightInput(node.op_type());
-    if (weight == -2) continue;
-    for (const onnx::AttributeProto& a : node.attribute()) {
-      const bool positive = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
-      for (int64_t v : a.ints()) {
-        if ((positive && v <= 0) || (a.name() == "pads" && v < 0)) {
-          return absl::InvalidArgumentError(absl::StrCat(what, " has ", a.name(), " ", v));
-        }
-      }
-    }
+    if (ConvPoolWeightInput(node.op_type()) == -2) continue;
+    std::vector<const onnx::AttributeProto*> attributes;
+    for (const onnx::AttributeProto& a : node.attribute()) attributes.push_back(&a);
     auto rank_of = [&](int input) {
       if (input < 0 || input >= node.input_size()) return -1;
       auto it = ranks.find(node.input(input));
       return it == ranks.end() ? -1 : it->second;
     };
-    const int x = rank_of(0);
-    const int w = rank_of(weight);
-    if (x >= 0 && x < 3) return absl::InvalidArgumentError(absl::StrCat(what, " has an input of rank ", x));
-    if (x >= 0 && w >= 0 && x != w) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " has an input of rank ", x, " and a weight of rank ", w));
-    }
+    if (absl::Status s = CheckConvPoolNodeSafe(node.op_type(), node.name(), attributes, rank_of); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -202,9 +218,13 @@ absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto) {
   return absl::OkStatus();
 }
 
-absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
+void PrepareShapeRules() {
   RegisterContribShapeRules();
   GuardConvPoolShapeRules();
+}
+
+absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation) {
+  PrepareShapeRules();
   if (absl::Status s = CheckShapeInferenceSafe(proto); !s.ok()) return s;
   const bool dq_typed_as_scale = DefaultOpset(proto) >= 19;
   if (dq_typed_as_scale) InsertScaleCasts(*proto.mutable_graph());

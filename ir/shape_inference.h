@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "ir/model.h"
 #include "onnx/onnx_pb.h"
 
@@ -41,6 +44,21 @@ absl::Status RunShapeInference(onnx::ModelProto& proto, bool data_propagation);
 // declares them). Found by fuzzing (docs/fuzzing.md). RunShapeInference
 // calls it: run libonnx's inference only through RunShapeInference.
 absl::Status CheckShapeInferenceSafe(const onnx::ModelProto& proto);
+
+// CheckShapeInferenceSafe's checks of one node, for a caller that walks its
+// own graph (ir/inferred_types.cc): `rank_of_input(i)` is the rank input i
+// is declared with, -1 where unknown. OK for ops that are not conv or pool.
+absl::Status CheckConvPoolNodeSafe(absl::string_view op, absl::string_view name,
+                                   absl::Span<const onnx::AttributeProto* const> attributes,
+                                   const std::function<int(int)>& rank_of_input);
+// The input of a conv or pool op holding its weight (-1: none), -2 for
+// other ops.
+int ConvPoolWeightInput(absl::string_view op);
+
+// Registers the contrib rules below and puts libonnx's conv and pool rules
+// behind their rank checks (see RunShapeInference), once per process: call
+// before running libonnx's per-op rules directly.
+void PrepareShapeRules();
 
 // Registers with libonnx the type-and-shape rules of ONNX Runtime's
 // com.microsoft QLinear* ops (QLinearAdd, QLinearMul, QLinearSigmoid,

@@ -11,11 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/arena.h"
 #include "ir/graph.h"
+#include "ir/inferred_types.h"
 #include "ir/op_types.h"
 #include "ir/prefetch.h"
-#include "ir/serialization.h"
 #include "ir/shape_inference.h"
 
 namespace qopt::ir {
@@ -416,35 +415,15 @@ bool Contradicts(const onnx::TypeProto& declared, const onnx::TypeProto& inferre
 }
 
 // Declared types of node outputs and graph outputs against ONNX shape
-// inference run without them.
+// inference run without them (ir/inferred_types.h).
 void CollectShapeProblems(const Model& model, std::vector<VerifierProblem>& out) {
   if (!WhyNoShapeInference(model).empty()) return;
-  // Inference sees only what defines values (inputs, initializers, nodes),
-  // not the declarations under test.
-  // On an arena: the export makes several messages per node, inference adds
-  // a value_info per value, and all of it is dropped at the end together.
-  google::protobuf::Arena arena;
-  onnx::ModelProto& proto = *google::protobuf::Arena::CreateMessage<onnx::ModelProto>(&arena);
-  ExportModelForShapeInference(model, &proto);
-  onnx::GraphProto* g = proto.mutable_graph();
-  g->clear_value_info();
-  for (onnx::ValueInfoProto& output : *g->mutable_output()) output.clear_type();
-  // Where libonnx gives up on the whole model there is nothing to judge.
-  if (!RunShapeInference(proto, /*data_propagation=*/false).ok()) return;
-  // Keyed by views of the names in `proto`, which outlives the map: no copy
-  // of every value's name.
-  absl::flat_hash_map<absl::string_view, const onnx::TypeProto*> inferred;
-  inferred.reserve(g->value_info_size() + g->output_size());
-  for (const auto* list : {&g->value_info(), &g->output()}) {
-    for (const onnx::ValueInfoProto& info : *list) {
-      if (info.has_type()) inferred[info.name()] = &info.type();
-    }
-  }
+  const InferredTypes inferred = InferTypes(model);
   auto check = [&](const std::string& what, const Value* v, const onnx::TypeProto& declared) {
-    auto it = inferred.find(v->name());
-    if (it == inferred.end() || !Contradicts(declared, *it->second)) return;
+    const onnx::TypeProto* type = inferred.Find(*v);
+    if (type == nullptr || !Contradicts(declared, *type)) return;
     const std::string declared_text = TypeText(declared);
-    const std::string inferred_text = TypeText(*it->second);
+    const std::string inferred_text = TypeText(*type);
     std::string producer = v->producer() ? absl::StrCat(" (output of node ", v->producer()->Describe(), ")") : "";
     out.push_back(VerifierProblem{
         absl::StrCat("shape|", what, "|", v->name(), "|", declared_text, "|", inferred_text),

@@ -10,8 +10,8 @@
 // nobody describes is not checked).
 //
 // Shapes: declared types of node outputs (value_info) and graph outputs must
-// not contradict ONNX shape inference run on an export of the model without
-// them: a known dim against a different known dim, a different rank or a
+// not contradict ONNX shape inference run without them (ir/inferred_types.h,
+// on the IR where it can): a known dim against a different known dim, a different rank or a
 // different element type. Only where libonnx knows the IR version and opset.
 //
 // Errors name the node and the value, on one line.
@@ -36,8 +36,7 @@ struct VerifierProblem {
 
 struct VerifyOptions {
   bool element_types = true;
-  // Costs an export of the model and a shape-inference run (milliseconds on
-  // the PaddleOCR models, against well under one for everything else).
+  // Costs a shape-inference run: several times the rest of the check.
   bool shapes = true;
   // Problems (by key) not to report: those the input came with, so that
   // after a pass only what the pass broke fails.

@@ -64,8 +64,8 @@ absl::Status PassManager::Run(ir::Model& model, PassContext& context) {
     if (verify_each_) {
       const absl::Time verify_start = absl::Now();
       // Structure and element types after every pass (well under a
-      // millisecond on the PaddleOCR models); the shape check (an export and
-      // a shape-inference run, milliseconds each) after a pass that changed
+      // millisecond on the PaddleOCR models); the shape check (a
+      // shape-inference run, several times that) after a pass that changed
       // the model only when asked, else once at the end.
       ir::VerifyOptions options;
       options.shapes = verify_shapes_each_ && *changed;

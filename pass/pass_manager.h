@@ -43,8 +43,8 @@ class PassManager {
   // problems are tolerated and only new ones after a pass fail, so analyses
   // can still look at such models. Broken structure is always an error.
   void set_reject_invalid_input(bool reject) { reject_invalid_input_ = reject; }
-  // The shape check (ONNX shape inference on an export of the model, a few
-  // milliseconds on the PaddleOCR models) runs on the input and once after
+  // The shape check (ONNX shape inference over the model, several times the
+  // cost of the structural check) runs on the input and once after
   // the pipeline, if a pass changed the model; with this, after every pass
   // that changed it, so an error names the pass that broke a shape.
   void set_verify_shapes_each(bool each) { verify_shapes_each_ = each; }
