@@ -44,9 +44,10 @@ class GraphState {
       if (v->kind() == Value::Kind::kNodeOutput) continue;
       // A graph input's declared type comes first (libonnx: "input has
       // priority over initializer"); an initializer alone is typed by its
-      // tensor from IR version 4 on, as in libonnx.
-      if (v->has_type_info() && v->type_info().has_type()) {
-        types_[v->creation_index()] = &v->type_info().type();
+      // tensor from IR version 4 on, as in libonnx, whatever value_info
+      // declares for it (the check does not show inference value_info).
+      if (const onnx::TypeProto* declared = DeclaredInputType(*v)) {
+        types_[v->creation_index()] = declared;
       } else if (v->initializer() != nullptr && typed_initializers_) {
         types_[v->creation_index()] = TypeOf(*v->initializer());
       }
@@ -62,9 +63,9 @@ class GraphState {
   // initializers), -1 where unknown: what CheckConvPoolNodeSafe judges.
   int DeclaredRank(const Value* v) const {
     if (v == nullptr || v->kind() == Value::Kind::kNodeOutput) return -1;
-    if (v->has_type_info() && v->type_info().type().has_tensor_type() &&
-        v->type_info().type().tensor_type().has_shape()) {
-      return v->type_info().type().tensor_type().shape().dim_size();
+    const onnx::TypeProto* declared = DeclaredInputType(*v);
+    if (declared != nullptr && declared->has_tensor_type() && declared->tensor_type().has_shape()) {
+      return declared->tensor_type().shape().dim_size();
     }
     return v->initializer() ? static_cast<int>(v->initializer()->dims().size()) : -1;
   }
@@ -89,6 +90,12 @@ class GraphState {
   }
 
  private:
+  // The type a graph input is declared with in the graph's inputs.
+  static const onnx::TypeProto* DeclaredInputType(const Value& v) {
+    if (v.kind() != Value::Kind::kGraphInput || !v.has_type_info() || !v.type_info().has_type()) return nullptr;
+    return &v.type_info().type();
+  }
+
   static const Tensor* ConstantTensor(const Value& v) {
     if (v.initializer() != nullptr) return v.initializer();
     const Node* producer = v.producer();
@@ -205,14 +212,6 @@ std::optional<InferredTypes> InferTypesOnIr(const Model& model) {
   std::vector<const onnx::AttributeProto*> attributes;
   for (const Node* node : graph.nodes()) {
     if (HasSubgraphs(*node)) return std::nullopt;
-    auto opset = opsets.find(node->domain());
-    if (opset == opsets.end()) continue;
-    const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(node->op_type(), opset->second, node->domain());
-    if (schema == nullptr) continue;  // libonnx skips an op it has no schema for
-    if (!schema->has_type_and_shape_inference_function()) {
-      if (schema->HasFunction()) return std::nullopt;
-      continue;
-    }
     if (ConvPoolWeightInput(node->op_type()) != -2) {
       attributes.clear();
       for (const Attribute& a : node->attributes()) attributes.push_back(&a.proto());
@@ -220,8 +219,17 @@ std::optional<InferredTypes> InferTypesOnIr(const Model& model) {
         return input >= 0 && input < static_cast<int>(node->inputs().size()) ? state.DeclaredRank(node->input(input))
                                                                              : -1;
       };
-      // libonnx would crash; the whole-graph way refuses the model as a whole.
+      // libonnx would crash: the whole-graph way refuses the model as a whole
+      // (checked, as there, whatever the node's domain).
       if (!CheckConvPoolNodeSafe(node->op_type(), node->name(), attributes, rank_of).ok()) return std::nullopt;
+    }
+    auto opset = opsets.find(node->domain());
+    if (opset == opsets.end()) continue;
+    const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(node->op_type(), opset->second, node->domain());
+    if (schema == nullptr) continue;  // libonnx skips an op it has no schema for
+    if (!schema->has_type_and_shape_inference_function()) {
+      if (schema->HasFunction()) return std::nullopt;
+      continue;
     }
     NodeContext context(*node, state);
     try {

@@ -158,5 +158,32 @@ TEST(InferredTypes, ReadConstantDataAndAttributeTensors) {
   EXPECT_EQ(TypeText(types.Find(*outputs[2])), "elem 6 [2,2,]");
 }
 
+TEST(InferredTypes, TypeAnInitializerByItsTensorNotItsValueInfo) {
+  // As libonnx does under the shape check, which shows inference no
+  // value_info: `w`'s declared float[3,2] would make the Add fail.
+  auto model = ir::ParseModelText(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (float[2,3] x) => (float[2,3] y) <float[2,3] w = {1, 2, 3, 4, 5, 6}> {
+      y = Add (x, w)
+    }
+  )");
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (ir::Value* v : (*model)->graph().values()) {
+    if (v->name() != "w") continue;
+    onnx::ValueInfoProto info;
+    info.set_name("w");
+    auto* tensor = info.mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(onnx::TensorProto::FLOAT);
+    tensor->mutable_shape()->add_dim()->set_dim_value(3);
+    tensor->mutable_shape()->add_dim()->set_dim_value(2);
+    v->set_type_info(info);
+  }
+  const ir::Value& y = *(*model)->graph().outputs()[0];
+  std::optional<ir::InferredTypes> on_ir = ir::InferTypesOnIr(**model);
+  ASSERT_TRUE(on_ir.has_value());
+  EXPECT_EQ(TypeText(on_ir->Find(y)), "elem 1 [2,3,]");
+  EXPECT_EQ(TypeText(ir::InferTypesThroughExport(**model).Find(y)), "elem 1 [2,3,]");
+}
+
 }  // namespace
 }  // namespace qopt
