@@ -4,9 +4,10 @@
 // element-type check, each timed --rounds times, and the time per node of
 // each size against the first size; with --shapes also the shape check as
 // the pass manager runs it after a pipeline, and the type inference under
-// it both ways (on the IR, and libonnx's whole-graph driver on an export). bench/node_scale.sh sums these checks
-// over a pipeline, where a 10^4-node model's few milliseconds are mostly
-// noise; here each is measured on its own, many times.
+// it both ways (on the IR, and libonnx's whole-graph driver on an export).
+// bench/node_scale.sh sums these checks over a pipeline, where a 10^4-node
+// model's few milliseconds are mostly noise; here each is measured on its
+// own, many times.
 //
 //   build/bench/qopt_verify_scale build/bench/nodes/n10000.onnx build/bench/nodes/n1000000.onnx
 //   build/bench/qopt_verify_scale --rounds=50 MODEL...

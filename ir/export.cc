@@ -41,9 +41,9 @@ class Exporter {
   Exporter(bool keep_external, ExternalSink sink, wire::PayloadMap* payloads = nullptr)
       : keep_external_(keep_external), sink_(std::move(sink)), payloads_(payloads) {}
 
-  // Tensors of more bytes than this are written without their data (see
+  // Tensors written as ExportTensorForShapeInference writes them (see
   // ExportModelForShapeInference).
-  void OmitDataOver(int64_t max_bytes) { omit_data_over_ = max_bytes; }
+  void ForShapeInference() { for_shape_inference_ = true; }
 
   void ExportGraph(const Graph& graph, onnx::GraphProto* proto);
 
@@ -54,7 +54,7 @@ class Exporter {
   bool keep_external_;
   ExternalSink sink_;
   wire::PayloadMap* payloads_;
-  int64_t omit_data_over_ = -1;
+  bool for_shape_inference_ = false;
 };
 
 namespace {
@@ -79,8 +79,8 @@ void ExportWithoutData(const Tensor& tensor, onnx::TensorProto* proto) {
 
 void Exporter::ExportTensor(const Tensor& tensor, onnx::TensorProto* proto) {
   if (sink_ && sink_(tensor, proto)) return;
-  if (omit_data_over_ >= 0 && tensor.storage() != Tensor::Storage::kEmpty && DataBytes(tensor) > omit_data_over_) {
-    ExportWithoutData(tensor, proto);
+  if (for_shape_inference_) {
+    ExportTensorForShapeInference(tensor, proto);
     return;
   }
   const bool inline_external = tensor.storage() == Tensor::Storage::kExternal && !keep_external_;
@@ -208,7 +208,7 @@ onnx::ModelProto ExportModelForShapeInference(const Model& model) {
 void ExportModelForShapeInference(const Model& model, onnx::ModelProto* out) {
   *out = model.proto_shell();
   Exporter exporter(/*keep_external=*/true, nullptr);
-  exporter.OmitDataOver(kShapeInferenceMaxDataBytes);
+  exporter.ForShapeInference();
   exporter.ExportGraph(model.graph(), out->mutable_graph());
 }
 

@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "ir/graph.h"
 #include "ir/serialization.h"
 #include "ir/shape_inference.h"
@@ -35,12 +37,13 @@ namespace {
 class GraphState {
  public:
   GraphState(const Model& model, google::protobuf::Arena* arena)
-      : graph_(model.graph()), arena_(arena), typed_initializers_(model.ir_version() >= 4) {
-    const size_t bound = static_cast<size_t>(graph_.value_index_bound());
+      : arena_(arena), typed_initializers_(model.ir_version() >= 4) {
+    const Graph& graph = model.graph();
+    const size_t bound = static_cast<size_t>(graph.value_index_bound());
     types_.assign(bound, nullptr);
     data_.assign(bound, nullptr);
     data_done_.assign(bound, false);
-    for (const Value* v : graph_.values()) {
+    for (const Value* v : graph.values()) {
       if (v->kind() == Value::Kind::kNodeOutput) continue;
       // A graph input's declared type comes first (libonnx: "input has
       // priority over initializer"); an initializer alone is typed by its
@@ -49,12 +52,11 @@ class GraphState {
       if (const onnx::TypeProto* declared = DeclaredInputType(*v)) {
         types_[v->creation_index()] = declared;
       } else if (v->initializer() != nullptr && typed_initializers_) {
-        types_[v->creation_index()] = TypeOf(*v->initializer());
+        types_[v->creation_index()] = TypeOfTensor(*v->initializer());
       }
     }
   }
 
-  const Graph& graph() const { return graph_; }
   google::protobuf::Arena* arena() const { return arena_; }
   const onnx::TypeProto* TypeOf(const Value* v) const { return v ? types_[v->creation_index()] : nullptr; }
   void SetType(const Value& v, const onnx::TypeProto* type) { types_[v.creation_index()] = type; }
@@ -104,7 +106,7 @@ class GraphState {
     return value != nullptr && value->type() == onnx::AttributeProto::TENSOR ? value->tensor() : nullptr;
   }
 
-  const onnx::TypeProto* TypeOf(const Tensor& tensor) const {
+  const onnx::TypeProto* TypeOfTensor(const Tensor& tensor) const {
     onnx::TypeProto* type = google::protobuf::Arena::CreateMessage<onnx::TypeProto>(arena_);
     onnx::TypeProto_Tensor* tensor_type = type->mutable_tensor_type();
     tensor_type->set_elem_type(static_cast<int32_t>(tensor.type()));
@@ -113,7 +115,6 @@ class GraphState {
     return type;
   }
 
-  const Graph& graph_;
   google::protobuf::Arena* arena_;
   bool typed_initializers_;
   std::vector<const onnx::TypeProto*> types_;
@@ -125,7 +126,6 @@ class GraphState {
 class NodeContext final : public onnx::InferenceContext {
  public:
   NodeContext(const Node& node, GraphState& state) : node_(node), state_(state) {
-    outputs_.reserve(node.outputs().size());
     for (size_t i = 0; i < node.outputs().size(); ++i) {
       outputs_.push_back(google::protobuf::Arena::CreateMessage<onnx::TypeProto>(state.arena()));
     }
@@ -171,12 +171,13 @@ class NodeContext final : public onnx::InferenceContext {
   const onnx::SparseTensorProto* getInputSparseData(size_t) const override { return nullptr; }
   const onnx::TensorShapeProto* getSymbolicInput(size_t) const override { return nullptr; }
 
-  const std::vector<onnx::TypeProto*>& outputs() const { return outputs_; }
+  absl::Span<onnx::TypeProto* const> outputs() const { return outputs_; }
 
  private:
   const Node& node_;
   GraphState& state_;
-  std::vector<onnx::TypeProto*> outputs_;
+  // Inline like the node's own outputs: no allocation per node.
+  absl::InlinedVector<onnx::TypeProto*, 1> outputs_;
   mutable std::vector<std::pair<const Attribute*, const onnx::AttributeProto*>> with_tensors_;
 };
 

@@ -17,10 +17,7 @@
 #include "ir/inferred_types.h"
 #include "ir/serialization.h"
 #include "ir/shape_inference.h"
-#include "pass/pass_manager.h"
-#include "pass/pipeline.h"
-#include "pass/registry.h"
-#include "passes/builtin_passes.h"
+#include "tests/unit/test_util.h"
 
 namespace qopt {
 namespace {
@@ -63,14 +60,7 @@ void ExpectSameTypes(const ir::Model& model, const std::string& what, Tally& tal
 // `model` as read, then after fuse-qdq where the pipeline accepts it.
 void ExpectSameTypesBeforeAndAfterFusion(ir::Model& model, const std::string& what, Tally& tally) {
   ExpectSameTypes(model, what, tally);
-  PassRegistry registry;
-  RegisterBuiltinPasses(registry);
-  auto passes = BuildPipeline("fuse-qdq", registry);
-  ASSERT_TRUE(passes.ok()) << passes.status();
-  PassManager manager;
-  for (auto& p : *passes) manager.AddPass(std::move(p));
-  PassContext context{nullptr};
-  if (manager.Run(model, context).ok()) ExpectSameTypes(model, what + " after fuse-qdq", tally);
+  if (testing::RunPipeline(model, "fuse-qdq").ok()) ExpectSameTypes(model, what + " after fuse-qdq", tally);
 }
 
 TEST(InferredTypes, AgreeWithTheWholeGraphDriverOnTheTestModels) {
