@@ -281,12 +281,21 @@ class AtomicFile {
     return absl::OkStatus();
   }
   int64_t size() const { return written_; }
-  absl::Status Commit() {
-    if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
-      fd_ = -1;
-      return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: ", std::strerror(errno)));
-    }
+
+  // Closes the file; with `fsync`, after flushing it to disk. The renames
+  // come after every file of a save is closed, so that a failed flush or
+  // close leaves none of them in place.
+  absl::Status Close(bool fsync) {
+    const bool flushed = !fsync || ::fsync(fd_) == 0;
+    const int flush_errno = errno;
+    const bool closed = ::close(fd_) == 0;
     fd_ = -1;
+    if (flushed && closed) return absl::OkStatus();
+    return absl::DataLossError(
+        absl::StrCat("writing '", path_, "' failed: ", std::strerror(flushed ? errno : flush_errno)));
+  }
+  // Renames the closed file into place.
+  absl::Status Commit() {
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
       return absl::DataLossError(absl::StrCat("cannot move output into '", path_, "': ", std::strerror(errno)));
     }
@@ -459,6 +468,11 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
     absl::Status s = piece.is_payload ? (*model_file)->WritePayload(piece.payload) : (*model_file)->Write(piece.bytes);
     if (!s.ok()) return s;
   }
+  if (data_file) {
+    if (absl::Status s = data_file->Close(options.fsync); !s.ok()) return s;
+  }
+  if (absl::Status s = (*model_file)->Close(options.fsync); !s.ok()) return s;
+  // The data first, so that the new model file never appears before its data.
   if (data_file) {
     if (absl::Status s = data_file->Commit(); !s.ok()) return s;
   }

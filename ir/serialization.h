@@ -68,13 +68,20 @@ struct SaveOptions {
   int64_t external_min_bytes = 1024;
   // File name (beside the model) for external data; default "<model>.data".
   std::string external_file_name;
+  // Flush each written file to the disk (fsync) before renaming it into
+  // place, so that the output survives a power loss or a kernel crash, not
+  // only a failed or killed run. Off by default, as in cp, LLVM's tools and
+  // onnx.save: the rename alone already keeps a failed run from leaving a
+  // partial file, and the flush waits for the disk, which on a large
+  // model takes longer than the copy itself (bench/io_scale.sh).
+  bool fsync = false;
   // Told of what the save did beyond writing (temporary files of a killed
   // earlier run removed); may be empty.
   std::function<void(const std::string&)> note;
 };
 
 // Writes atomically: to a temporary file in the target folder, then renamed
-// over `path`, so a failed save leaves no partial file (a fatal signal too,
+// over `path` (flushed to disk first with `fsync`), so a failed save leaves no partial file (a fatal signal too,
 // in tools that call InstallFatalSignalCleanup; temporary files of a killed
 // run are removed by the next save to the same path). A `path` that is a
 // symbolic link is written through: its target is replaced, the link stays.

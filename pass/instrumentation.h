@@ -31,7 +31,8 @@ std::unique_ptr<PassInstrumentation> CreatePrintIrInstrumentation(PrintIrOptions
 //                       shape check (ONNX shape inference)
 //   (verify) PASS       structure and element types after PASS
 //   (verify shapes)     the shape check after the pipeline
-//   (export)            writing the model file (serialize, write, fsync)
+//   (export)            writing the model file (serialize, write; --fsync:
+//                       flush to disk)
 // Print gives MLIR's table: one row "  SECONDS ( SHARE%)  NAME" a phase, then
 // "  SECONDS (100.0%)  Total".
 class TimingReport {

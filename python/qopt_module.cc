@@ -449,10 +449,11 @@ ir::SaveOptions::ExternalData ParseExternalData(const std::string& text) {
 // not empty; returns (bytes of the result when `want_bytes`, else None;
 // the report as qopt-report/1 JSON text).
 py::tuple RunPipeline(const py::object& source, const std::string& pipeline, const std::string& output, bool want_bytes,
-                      bool verify_each, bool verify_shapes_each, const std::string& external_data,
+                      bool verify_each, bool verify_shapes_each, const std::string& external_data, bool fsync,
                       const py::dict& python_passes) {
   ir::SaveOptions save_options;
   save_options.external_data = ParseExternalData(external_data);
+  save_options.fsync = fsync;
 
   PythonErrors python_errors;
   PassRegistry registry;
@@ -573,7 +574,8 @@ PYBIND11_MODULE(_qopt, m) {
 
   BindGraph(m);
   m.def("run", &RunPipeline, py::arg("source"), py::arg("pipeline"), py::arg("output"), py::arg("want_bytes"),
-        py::arg("verify_each"), py::arg("verify_shapes_each"), py::arg("external_data"), py::arg("python_passes"));
+        py::arg("verify_each"), py::arg("verify_shapes_each"), py::arg("external_data"), py::arg("fsync"),
+        py::arg("python_passes"));
   m.def("list_passes", &ListPasses, py::arg("python_passes"));
   m.def("check_pass_name", &CheckPassName, py::arg("name"));
 }

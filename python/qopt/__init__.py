@@ -44,7 +44,7 @@ def _is_model_proto(model):
     return hasattr(model, "SerializeToString") and hasattr(model, "ParseFromString")
 
 
-def _run(model, pipeline, output, want_bytes, verify_each, verify_shapes_each, external_data):
+def _run(model, pipeline, output, want_bytes, verify_each, verify_shapes_each, external_data, fsync):
     if _is_path(model):
         source = os.fspath(model)
     elif _is_model_proto(model):
@@ -64,12 +64,15 @@ def _run(model, pipeline, output, want_bytes, verify_each, verify_shapes_each, e
         verify_each,
         verify_shapes_each,
         external_data,
+        fsync,
         _python_passes,
     )
     return data, json.loads(report)
 
 
-def run(model, pipeline, *, output=None, verify_each=True, verify_shapes_each=False, external_data="auto"):
+def run(
+    model, pipeline, *, output=None, verify_each=True, verify_shapes_each=False, external_data="auto", fsync=False
+):
     """Runs a pass pipeline (qopt-opt's --pass text) on a model.
 
     `model` is an onnx.ModelProto, bytes holding a serialized ModelProto, or
@@ -81,16 +84,17 @@ def run(model, pipeline, *, output=None, verify_each=True, verify_shapes_each=Fa
 
     Options, as qopt-opt's flags: verify_each (verify the IR after every
     pass), verify_shapes_each (also check shapes after every changing pass),
-    external_data ("auto", "inline" or "external", for a file written).
+    external_data ("auto", "inline" or "external", for a file written),
+    fsync (flush a file written to disk before renaming it into place).
 
     Raises BadInputError (exit_code 2) for a bad model, pipeline or option,
     InternalError (exit_code 3) when a pass broke the IR, and whatever a
     Python pass raised, as it raised it.
     """
     if _is_path(model):
-        _, report = _run(model, pipeline, output, False, verify_each, verify_shapes_each, external_data)
+        _, report = _run(model, pipeline, output, False, verify_each, verify_shapes_each, external_data, fsync)
         return (None if output is None else os.fspath(output)), report
-    data, report = _run(model, pipeline, output, True, verify_each, verify_shapes_each, external_data)
+    data, report = _run(model, pipeline, output, True, verify_each, verify_shapes_each, external_data, fsync)
     if _is_model_proto(model):
         result = type(model)()
         result.ParseFromString(data)
@@ -103,7 +107,7 @@ def analyze(model, pipeline):
 
     The model (ModelProto, bytes or path) is neither changed nor written.
     """
-    _, report = _run(model, pipeline, None, False, True, False, "auto")
+    _, report = _run(model, pipeline, None, False, True, False, "auto", False)
     return report
 
 

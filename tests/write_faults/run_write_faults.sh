@@ -9,16 +9,20 @@
 #   - SIGTERM, SIGHUP and SIGKILL while the output is being written (SIGINT
 #     takes the same handler, but a script's background job ignores it)
 #   - the input truncated by another process while qopt copies from it
+#   - the flush to disk (--fsync) fails: fsync preloaded to fail with EIO
+#     (FAILING_FSYNC_SO); without --fsync the same run succeeds, as it
+#     does not flush
 #   - output path = the input, = an external-data file the input reads,
 #     = a symbolic link to the input; and a link to another file (written
 #     through: the target replaced, the link kept)
 # The model: 128 MiB from bench's generator (8 weights of 16 MiB), so that
 # writing it takes long enough to be interrupted.
-# Usage: run_write_faults.sh QOPT_OPT IO_SCALE_GEN WORK_DIR
+# Usage: run_write_faults.sh QOPT_OPT IO_SCALE_GEN FAILING_FSYNC_SO WORK_DIR
 set -euo pipefail
 qopt=$(realpath "$1")
 gen=$(realpath "$2")
-work=$3
+failing_fsync=$(realpath "$3")
+work=$4
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
@@ -149,7 +153,27 @@ else
   check_clean_failure "input truncated while writing" truncated.onnx "$code" err.txt
 fi
 
-# 6. Outputs that would overwrite what the run reads.
+# 6. The flush to disk fails (--fsync): no output, no temporary file, for the
+# model alone and for a model with its external-data file. Without --fsync
+# nothing is flushed, so the same failing fsync does not matter.
+for layout in inline external; do
+  code=0
+  LD_PRELOAD=$failing_fsync "$qopt" model.onnx --pass=dce --fsync --external-data=$layout --report=none \
+    -o "flushed-$layout.onnx" 2>err.txt || code=$?
+  check_clean_failure "fsync fails ($layout)" "flushed-$layout.onnx" "$code" err.txt
+  grep -q "flushed-$layout.onnx.*Input/output error" err.txt ||
+    fail "fsync fails ($layout): the message does not name the file and the error: $(cat err.txt)"
+  [[ -e flushed-$layout.onnx.data || -n $(temps "flushed-$layout.onnx.data") ]] &&
+    fail "fsync fails ($layout): an external-data file or its temporary file remains"
+done
+if LD_PRELOAD=$failing_fsync "$qopt" model.onnx --pass=dce --report=none -o unflushed.onnx 2>err.txt &&
+  cmp -s model.onnx unflushed.onnx; then
+  pass "without --fsync the output is not flushed (a failing fsync is never called)"
+else
+  fail "without --fsync: the run failed or its output differs: $(cat err.txt)"
+fi
+
+# 7. Outputs that would overwrite what the run reads.
 code=0
 "$qopt" model.onnx --pass=dce --report=none -o model.onnx 2>err.txt || code=$?
 [[ $code == 2 ]] && grep -q "refusing to overwrite the input model" err.txt && input_unchanged &&
@@ -176,7 +200,7 @@ for out in ext/model.onnx.data ext/model.onnx; do
   fi
 done
 
-# 7. A link to another file: written through, the link kept.
+# 8. A link to another file: written through, the link kept.
 echo "old" >target.onnx
 ln -sf target.onnx link.onnx
 "$qopt" model.onnx --pass=dce --report=none -o link.onnx

@@ -73,6 +73,9 @@ ABSL_FLAG(bool, onnx_check, false, "Run the ONNX checker on the result (where li
 ABSL_FLAG(std::string, fail_on, "", "Exit 1 when the report has findings of this severity or worse: error | warning");
 ABSL_FLAG(std::string, external_data, "auto",
           "How to write tensors: auto (external stays external) | inline | external");
+ABSL_FLAG(bool, fsync, false,
+          "Flush the output to disk before renaming it into place, so that it survives a power loss (slower on "
+          "large models)");
 ABSL_FLAG(bool, help, false, "Show this help");
 
 #include "tools/qopt-opt/command_line.h"
@@ -244,6 +247,7 @@ int main(int argc, char** argv) {
   }
   qopt::ir::SaveOptions save_options;
   save_options.note = [](const std::string& note) { std::cerr << "qopt-opt: note: " << note << "\n"; };
+  save_options.fsync = absl::GetFlag(FLAGS_fsync);
   const std::string external = absl::GetFlag(FLAGS_external_data);
   if (external == "auto") {
     save_options.external_data = qopt::ir::SaveOptions::ExternalData::kAuto;
