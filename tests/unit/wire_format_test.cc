@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "ir/mapped_file.h"
@@ -152,6 +153,29 @@ TEST_F(WireFormat, SavedBytesAreProtobufsAfterAChange) {
   onnx::ModelProto back;
   ASSERT_TRUE(back.ParseFromString(Read(out)));
   EXPECT_EQ(back.graph().initializer(0).raw_data(), Floats(1024, 3.f));
+}
+
+TEST_F(WireFormat, LargePayloadsAtAnyOffsetAreCopiedWhole) {
+  // Payloads over 1 MiB are copied file to file in two calls, the first
+  // ending on a 64 KiB boundary of the output (AtomicFile::NextCopySize).
+  // Their offsets moved by the model's doc string, in the input and then in
+  // the output only (a longer producer name): the bytes are still protobuf's.
+  constexpr int kCount = 300000;  // 1.2 MiB a payload
+  for (size_t doc : {size_t{0}, size_t{1}, size_t{3000}, size_t{65535}, size_t{70000}}) {
+    SCOPED_TRACE(absl::StrCat("doc string of ", doc, " bytes"));
+    onnx::ModelProto proto = PayloadModel(kCount);
+    proto.set_doc_string(std::string(doc, 'd'));
+    const std::string bytes = proto.SerializeAsString();
+    EXPECT_EQ(RoundTrip(bytes), bytes);
+
+    auto model = ir::LoadModel(Write("in.onnx", bytes));
+    ASSERT_TRUE(model.ok()) << model.status();
+    ASSERT_NE((*model)->graph().FindValue("W")->constant()->raw_file(), nullptr);
+    (*model)->mutable_proto_shell()->set_producer_name(std::string(doc % 4093 + 1, 'p'));
+    const std::string out = (dir_ / "shifted.onnx").string();
+    ASSERT_TRUE(ir::SaveModel(**model, out).ok());
+    EXPECT_EQ(Read(out), ir::ExportModel(**model).SerializeAsString());
+  }
 }
 
 TEST_F(WireFormat, SubgraphTensorsAndPayloadSizesRoundTrip) {
