@@ -9,6 +9,10 @@
 #   qopt-opt --pass=dce --fsync       the same made durable: the output flushed
 #                                     to disk before it is renamed into place
 #   qopt-opt --pass=dce --noverify-each   without the verifier's shape check
+#   qopt-opt --pass=canonicalize-constants{direction=to-nodes}
+#                                     a rewrite that moves every weight to
+#                                     another offset of the output (into a
+#                                     Constant node), none of them changed
 #   protobuf parse+serialize          bench/io_scale_protobuf.cc, no IR
 #   python onnx load+save             when `import onnx` works
 # with the ratios to cp and to protobuf and the goals of issue 15 beside them.
@@ -110,6 +114,8 @@ for f in "${inputs[@]}"; do
   cmp -s "$f" "$out_dir/$(basename "$f")" || same=no
 done
 measure "qopt-opt --pass=dce --noverify-each" "$qopt" "$model" --pass=dce --noverify-each --report=none -o "$out"
+measure "qopt-opt, weights moved (to-nodes)" "$qopt" "$model" \
+  --pass='canonicalize-constants{direction=to-nodes}' --report=none -o "$out"
 [[ $external == 0 ]] && measure "protobuf parse+serialize" "$pb" "$model" "$out"
 # The first Python that imports onnx: the one on PATH (a pyenv or venv may
 # shadow Debian's), else Debian's own (package python3-onnx).

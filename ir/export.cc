@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "ir/file_copy.h"
 #include "ir/mapped_file.h"
 #include "ir/serialization.h"
 #include "ir/temp_files.h"
@@ -219,10 +220,6 @@ namespace {
 // too (ir/temp_files.h).
 class AtomicFile {
  public:
-  // The largest page-cache folio the kernel builds for a file written
-  // sequentially (ext4, Linux 6.18: 64 KiB).
-  static constexpr size_t kCopyAlignment = size_t{64} << 10;
-
   static absl::StatusOr<std::unique_ptr<AtomicFile>> Create(const std::string& path) {
     std::string tmpl = TempFileTemplate(path);
     std::vector<char> name(tmpl.begin(), tmpl.end());
@@ -251,25 +248,31 @@ class AtomicFile {
     return absl::OkStatus();
   }
   // Bytes that may lie in a file mapping: copied file to file by the kernel
-  // (copy_file_range), so a large model is not read through this process's
-  // memory; where the kernel cannot, written from the mapping a chunk at a
-  // time, each chunk's pages given back once written.
+  // (through a pipe, else copy_file_range), so a large model is not read
+  // through this process's memory; where the kernel cannot, written from the
+  // mapping a chunk at a time, each chunk's pages given back once written.
   absl::Status WritePayload(const wire::Payload& payload) {
     if (payload.file == nullptr) return Write(payload.bytes);
     absl::string_view left = payload.bytes;
     auto offset = static_cast<off64_t>(left.data() - payload.file->bytes().data());
+    absl::StatusOr<size_t> piped = copier_.Copy(payload.file->fd(), offset, left.size(), fd_, written_);
+    if (!piped.ok()) {
+      return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: ", piped.status().message()));
+    }
+    left.remove_prefix(*piped);
+    written_ += static_cast<int64_t>(*piped);
+    offset += static_cast<off64_t>(*piped);
+    if (left.empty()) return absl::OkStatus();
+    if (copier_.usable()) return InputShrank(payload);
     while (!left.empty()) {
-      ssize_t n = ::copy_file_range(payload.file->fd(), &offset, fd_, nullptr, NextCopySize(left.size()), 0);
+      ssize_t n = ::copy_file_range(payload.file->fd(), &offset, fd_, nullptr, left.size(), 0);
       if (n > 0) {
         left.remove_prefix(static_cast<size_t>(n));
         written_ += n;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      if (n == 0) {
-        return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: '", payload.file->path(),
-                                                "' is shorter than when it was read"));
-      }
+      if (n == 0) return InputShrank(payload);
       if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP && errno != EBADF) {
         return absl::DataLossError(absl::StrCat("writing '", path_, "' failed: ", std::strerror(errno)));
       }
@@ -308,20 +311,9 @@ class AtomicFile {
   }
 
  private:
-  // How much of a payload to copy in one call. The kernel copies through a
-  // pipe in batches that end on the input's page-cache folios, and builds the
-  // output's page cache from where each batch starts. A large payload that
-  // starts mid-folio in the output is copied in two calls: up to the output's
-  // next folio boundary, then the rest. When the input and output offsets
-  // agree modulo the folio size (a round trip that shifts nothing), every
-  // later batch then starts on a folio boundary and the output gets large
-  // folios, as a whole-file `cp` does; started mid-folio, each batch
-  // allocated a run of small ones, and the 1 GiB round trip of
-  // bench/io_scale.sh took 1.4x as long (Linux 6.18, ext4).
-  size_t NextCopySize(size_t left) const {
-    const size_t into_folio = static_cast<size_t>(written_) % kCopyAlignment;
-    if (left < kCopyAlignment * 16 || into_folio == 0) return left;
-    return std::min(left, kCopyAlignment - into_folio);
+  absl::Status InputShrank(const wire::Payload& payload) const {
+    return absl::DataLossError(
+        absl::StrCat("writing '", path_, "' failed: '", payload.file->path(), "' is shorter than when it was read"));
   }
 
   AtomicFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
@@ -330,6 +322,7 @@ class AtomicFile {
   int fd_;
   bool committed_ = false;
   int64_t written_ = 0;
+  PipeCopier copier_;
 };
 
 bool SameFile(const fs::path& a, const fs::path& b) {

@@ -156,10 +156,9 @@ TEST_F(WireFormat, SavedBytesAreProtobufsAfterAChange) {
 }
 
 TEST_F(WireFormat, LargePayloadsAtAnyOffsetAreCopiedWhole) {
-  // Payloads over 1 MiB are copied file to file in two calls, the first
-  // ending on a 64 KiB boundary of the output (AtomicFile::NextCopySize).
-  // Their offsets moved by the model's doc string, in the input and then in
-  // the output only (a longer producer name): the bytes are still protobuf's.
+  // Payloads over 1 MiB are copied file to file through a pipe, in batches
+  // cut on the output's 64 KiB boundaries (ir/file_copy.h). Their offsets moved by the model's doc string, in the input
+  // and then in the output only (a longer producer name): the bytes are still protobuf's.
   constexpr int kCount = 300000;  // 1.2 MiB a payload
   for (size_t doc : {size_t{0}, size_t{1}, size_t{3000}, size_t{65535}, size_t{70000}}) {
     SCOPED_TRACE(absl::StrCat("doc string of ", doc, " bytes"));
