@@ -278,10 +278,14 @@ Value* Graph::FindValue(absl::string_view name) const {
 }
 
 void Graph::SetNameTableEntry(Value* value) {
-  // erase + emplace, not operator[]: an entry's key must view the name of
-  // the value it maps to, and assigning to an existing entry keeps the old key.
-  values_by_name_.erase(value->name_);
-  values_by_name_.emplace(value->name_, value);
+  // Not operator[] or insert_or_assign: an entry's key must view the name
+  // of the value it maps to, and assigning to an existing entry keeps the
+  // old key. A new name (the usual case) is one hash lookup.
+  auto [it, inserted] = values_by_name_.try_emplace(value->name_, value);
+  if (!inserted) {
+    values_by_name_.erase(it);
+    values_by_name_.emplace(value->name_, value);
+  }
 }
 
 absl::Status Graph::CheckNameTable() const {

@@ -49,12 +49,17 @@ class Importer {
   absl::StatusOr<Tensor> ImportTensor(onnx::TensorProto&& proto, absl::string_view what,
                                       absl::string_view payload = {});
   absl::StatusOr<SharedBytes> ReadExternal(const onnx::TensorProto& proto, absl::string_view what);
+  // The mapped data file a tensor's external-data location names, refused
+  // when it escapes the model's folder.
+  absl::StatusOr<std::shared_ptr<MappedFile>> OpenExternal(const std::string& location, absl::string_view what);
   absl::Status ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node,
                                 const absl::flat_hash_map<int, absl::string_view>& payloads);
 
   Model* model_;
   std::string base_dir_;
-  absl::flat_hash_map<std::string, std::shared_ptr<MappedFile>> mapped_;
+  fs::path canonical_base_;                                                    // of base_dir_, once needed
+  absl::flat_hash_map<std::string, std::shared_ptr<MappedFile>> mapped_;       // by canonical path
+  absl::flat_hash_map<std::string, std::shared_ptr<MappedFile>> by_location_;  // by location as written
   std::shared_ptr<const void> payload_owner_;
   const MappedFile* file_ = nullptr;
   const wire::FilePayloads* payloads_ = nullptr;
@@ -71,6 +76,36 @@ std::string DescribeProto(const onnx::NodeProto& node, int index) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<MappedFile>> Importer::OpenExternal(const std::string& location,
+                                                                   absl::string_view what) {
+  // Resolved once a location: models with thousands of tensors name the
+  // same data file in each, and resolving a path reads every link on it.
+  if (auto known = by_location_.find(location); known != by_location_.end()) return known->second;
+  fs::path rel(location);
+  bool escapes = rel.is_absolute();
+  for (const auto& part : rel) escapes |= part == "..";
+  if (canonical_base_.empty()) canonical_base_ = fs::weakly_canonical(fs::path(base_dir_));
+  const fs::path& base = canonical_base_;
+  const fs::path full = fs::weakly_canonical(base / rel);
+  auto [base_end, full_it] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
+  escapes |= base_end != base.end();
+  if (escapes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": external data location ", Quote(location), " escapes the model folder"));
+  }
+  auto it = mapped_.find(full.string());
+  if (it == mapped_.end()) {
+    auto file = MappedFile::Open(full.string());
+    if (!file.ok()) {
+      return absl::NotFoundError(
+          absl::StrCat(what, ": missing external data file ", Quote(location), " (", file.status().message(), ")"));
+    }
+    it = mapped_.emplace(full.string(), *std::move(file)).first;
+  }
+  by_location_.emplace(location, it->second);
+  return it->second;
+}
 
 absl::StatusOr<SharedBytes> Importer::ReadExternal(const onnx::TensorProto& proto, absl::string_view what) {
   std::string location;
@@ -93,34 +128,17 @@ absl::StatusOr<SharedBytes> Importer::ReadExternal(const onnx::TensorProto& prot
     return absl::InvalidArgumentError(
         absl::StrCat(what, " has external data ", Quote(location), " but the model was not read from a file"));
   }
-  fs::path rel(location);
-  bool escapes = rel.is_absolute();
-  for (const auto& part : rel) escapes |= part == "..";
-  const fs::path base = fs::weakly_canonical(fs::path(base_dir_));
-  const fs::path full = fs::weakly_canonical(base / rel);
-  auto [base_end, full_it] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
-  escapes |= base_end != base.end();
-  if (escapes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": external data location ", Quote(location), " escapes the model folder"));
-  }
-  auto it = mapped_.find(full.string());
-  if (it == mapped_.end()) {
-    auto file = MappedFile::Open(full.string());
-    if (!file.ok()) {
-      return absl::NotFoundError(absl::StrCat(what, ": missing external data file ", Quote(location), " (",
-                                              file.status().message(), ")"));
-    }
-    it = mapped_.emplace(full.string(), *std::move(file)).first;
-  }
-  absl::string_view bytes = it->second->bytes();
+  absl::StatusOr<std::shared_ptr<MappedFile>> file = OpenExternal(location, what);
+  if (!file.ok()) return file.status();
+  const std::shared_ptr<MappedFile>& mapped = *file;
+  absl::string_view bytes = mapped->bytes();
   if (length < 0) length = static_cast<int64_t>(bytes.size()) - offset;
   if (offset > static_cast<int64_t>(bytes.size()) || length > static_cast<int64_t>(bytes.size()) - offset) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": external data ", Quote(location), " offset ", offset,
                                                    " length ", length, " runs past the end of the file (",
                                                    bytes.size(), " bytes)"));
   }
-  return SharedBytes{it->second, bytes.substr(offset, length), it->second.get()};
+  return SharedBytes{mapped, bytes.substr(offset, length), mapped.get()};
 }
 
 // `payload`: the tensor's raw_data, left in the mapped model file.
