@@ -55,6 +55,28 @@ class Importer {
   absl::Status ImportAttributes(google::protobuf::RepeatedPtrField<onnx::AttributeProto>&& protos, Node* node,
                                 const absl::flat_hash_map<int, absl::string_view>& payloads);
 
+  // The name tables of a large graph do not fit any cache, and each name
+  // lookup there waits for memory; asking for the slots of a node's names
+  // this many nodes ahead lets those waits overlap (as ir/prefetch.h does
+  // for walks of the IR).
+  static constexpr int kNamesAhead = 8;
+  // The table slots node `index` will look its outputs up and define them in
+  // (`outputs`), or look its inputs up in.
+  void PrefetchNames(const google::protobuf::RepeatedPtrField<onnx::NodeProto>& nodes, int index, const Graph* graph,
+                     bool outputs) const {
+    if (index >= nodes.size()) return;
+    const onnx::NodeProto& np = nodes[index];
+    if (outputs) {
+      if (!np.name().empty()) model_->PrefetchName(np.name());
+      for (const std::string& name : np.output()) {
+        graph->values_by_name_.prefetch(name);
+        model_->PrefetchName(name);
+      }
+    } else {
+      for (const std::string& name : np.input()) graph->values_by_name_.prefetch(name);
+    }
+  }
+
   Model* model_;
   std::string base_dir_;
   fs::path canonical_base_;                                                    // of base_dir_, once needed
@@ -266,6 +288,7 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool 
   std::vector<Node*> nodes;
   nodes.reserve(node_protos.size());
   for (int i = 0; i < node_protos.size(); ++i) {
+    PrefetchNames(node_protos, i + kNamesAhead, graph, /*outputs=*/true);
     onnx::NodeProto& np = node_protos[i];
     if (np.op_type().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(DescribeProto(np, i), " in ", graph_what, " has no op_type"));
@@ -287,6 +310,7 @@ absl::Status Importer::ImportGraph(onnx::GraphProto&& proto, Graph* graph, bool 
   }
   absl::flat_hash_map<int, absl::string_view> attribute_payloads;
   for (int i = 0; i < node_protos.size(); ++i) {
+    PrefetchNames(node_protos, i + kNamesAhead, graph, /*outputs=*/false);
     onnx::NodeProto& np = node_protos[i];
     Node* node = nodes[i];
     attribute_payloads.clear();

@@ -45,6 +45,9 @@ class Model {
   std::string UniqueName(absl::string_view prefix);
   void ReserveName(absl::string_view name) { used_names_.insert(std::string(name)); }
   bool IsNameUsed(absl::string_view name) const { return used_names_.contains(name); }
+  // Starts loading the memory that ReserveName(name) will touch (the
+  // importer, some nodes ahead of itself).
+  void PrefetchName(absl::string_view name) const { used_names_.prefetch(name); }
 
   // Whether any node holds a graph-valued attribute (If, Loop, Scan): when
   // none does, a walk need not visit each node's attributes to find out.
