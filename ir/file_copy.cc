@@ -13,8 +13,10 @@
 namespace qopt::ir {
 namespace {
 
-// The largest page-cache folio ext4 (Linux 6.18) made for a file written in
-// 64 KiB or larger pieces here; batches end on the output's multiples of it.
+// Batches end on the output's multiples of this, so that each write after
+// the first starts where the kernel may place a large folio (a folio starts
+// at a multiple of its own size). With `cp`'s 64 KiB batches ext4 (Linux
+// 6.18) made folios of 64 KiB; with this copier's, up to 1 MiB.
 constexpr int64_t kFolioBytes = int64_t{64} << 10;
 constexpr int kPipeBytes = 1 << 20;
 
